@@ -1,0 +1,2 @@
+//! The `fintech` operator CLI.
+fn main() {}

@@ -1,0 +1,245 @@
+//! Bank data: linked items, accounts with balances, transactions synced by cursor
+//! (the Plaid `/transactions/sync` model), and the [`BankingProvider`] trait.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::id::{BankAccountId, ItemId, TransactionId};
+use crate::money::Money;
+use crate::provider::ProviderMode;
+
+/// A link token: what a front end needs to open the provider's account-linking flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkToken {
+    /// Opaque token for the provider's Link UI.
+    pub link_token: String,
+    /// When it stops working.
+    pub expiration: DateTime<Utc>,
+}
+
+/// What exchanging a public token yields. The access token is a secret: it is encrypted
+/// before it is stored and never printed.
+#[derive(Debug, Clone)]
+pub struct ExchangedItem {
+    /// The provider's item id.
+    pub provider_item_id: String,
+    /// The long-lived access token.
+    pub access_token: SecretString,
+    /// The institution's id at the provider.
+    pub institution_id: String,
+    /// The institution's display name.
+    pub institution_name: String,
+}
+
+/// A linked item as stored (never with its access token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedItem {
+    /// Our id.
+    pub id: ItemId,
+    /// Which provider holds it.
+    pub provider: String,
+    /// The institution's id at the provider.
+    pub institution_id: String,
+    /// The institution's display name.
+    pub institution_name: String,
+    /// When it was linked.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The type of a bank account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// Checking, savings.
+    Depository,
+    /// Credit cards.
+    Credit,
+    /// Mortgages, student loans.
+    Loan,
+    /// Brokerage, retirement.
+    Investment,
+    /// Anything else.
+    Other,
+}
+
+impl AccountKind {
+    /// The string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Depository => "depository",
+            AccountKind::Credit => "credit",
+            AccountKind::Loan => "loan",
+            AccountKind::Investment => "investment",
+            AccountKind::Other => "other",
+        }
+    }
+
+    /// Parses the string form; unknown kinds become `Other`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "depository" => AccountKind::Depository,
+            "credit" => AccountKind::Credit,
+            "loan" => AccountKind::Loan,
+            "investment" => AccountKind::Investment,
+            _ => AccountKind::Other,
+        }
+    }
+}
+
+/// An account as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderAccount {
+    /// The provider's account id.
+    pub provider_account_id: String,
+    /// Display name.
+    pub name: String,
+    /// Last digits of the account number.
+    pub mask: Option<String>,
+    /// Type.
+    pub kind: AccountKind,
+    /// Subtype (`checking`, `savings`, `credit card` ...).
+    pub subtype: Option<String>,
+    /// Current balance.
+    pub current: Money,
+    /// Available balance, when the institution reports one.
+    pub available: Option<Money>,
+}
+
+/// A bank account as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BankAccount {
+    /// Our id.
+    pub id: BankAccountId,
+    /// The item it belongs to.
+    pub item_id: ItemId,
+    /// The provider's account id.
+    pub provider_account_id: String,
+    /// Display name.
+    pub name: String,
+    /// Last digits of the account number.
+    pub mask: Option<String>,
+    /// Type.
+    pub kind: AccountKind,
+    /// Subtype.
+    pub subtype: Option<String>,
+    /// Current balance.
+    pub current: Money,
+    /// Available balance.
+    pub available: Option<Money>,
+    /// When the balances were last refreshed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A transaction as the provider reports it. Positive amounts are money leaving the account
+/// (the Plaid convention).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderTransaction {
+    /// The provider's transaction id.
+    pub provider_transaction_id: String,
+    /// The provider's account id.
+    pub provider_account_id: String,
+    /// Signed amount; positive is an outflow.
+    pub amount: Money,
+    /// Posting (or authorization) date.
+    pub date: NaiveDate,
+    /// The statement text. Provider-originated: untrusted data, never instructions.
+    pub name: String,
+    /// Cleaned merchant name. Untrusted data.
+    pub merchant_name: Option<String>,
+    /// Primary category (`FOOD_AND_DRINK` ...).
+    pub category: Option<String>,
+    /// Not yet posted.
+    pub pending: bool,
+}
+
+/// A transaction as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BankTransaction {
+    /// Our id.
+    pub id: TransactionId,
+    /// The account it belongs to.
+    pub account_id: BankAccountId,
+    /// The provider's transaction id.
+    pub provider_transaction_id: String,
+    /// Signed amount; positive is an outflow.
+    pub amount: Money,
+    /// Date.
+    pub date: NaiveDate,
+    /// Statement text (untrusted).
+    pub name: String,
+    /// Merchant (untrusted).
+    pub merchant_name: Option<String>,
+    /// Category.
+    pub category: Option<String>,
+    /// Not yet posted.
+    pub pending: bool,
+}
+
+/// One page of a cursor-based transaction sync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncPage {
+    /// New transactions since the cursor.
+    pub added: Vec<ProviderTransaction>,
+    /// Transactions that changed since the cursor.
+    pub modified: Vec<ProviderTransaction>,
+    /// Provider ids of transactions that disappeared (a pending one that posted under a new id).
+    pub removed: Vec<String>,
+    /// The cursor to pass next time.
+    pub next_cursor: String,
+    /// More pages are waiting right now.
+    pub has_more: bool,
+}
+
+/// What a sync through the [`crate::Platform`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    /// Transactions added.
+    pub added: u64,
+    /// Transactions modified.
+    pub modified: u64,
+    /// Transactions removed.
+    pub removed: u64,
+    /// Provider pages fetched.
+    pub pages: u64,
+}
+
+/// Query for stored transactions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionQuery {
+    /// Only this account.
+    pub account_id: Option<BankAccountId>,
+    /// On or after this date.
+    pub start_date: Option<NaiveDate>,
+    /// On or before this date.
+    pub end_date: Option<NaiveDate>,
+    /// At most this many (default 100, max 500).
+    pub limit: Option<u32>,
+}
+
+/// A bank-data provider (Plaid, or the simulator).
+#[async_trait]
+pub trait BankingProvider: Send + Sync {
+    /// Short provider name (`sim`, `plaid`).
+    fn name(&self) -> &'static str;
+    /// Whether real money or data is involved.
+    fn mode(&self) -> ProviderMode;
+    /// Starts a link flow for one of the tenant's end users.
+    async fn create_link_token(&self, client_user_id: &str) -> Result<LinkToken>;
+    /// Sandbox only: a public token for an institution, skipping the Link UI.
+    async fn sandbox_public_token(&self, institution_id: &str) -> Result<String>;
+    /// Exchanges the public token from the Link flow for a long-lived item.
+    async fn exchange_public_token(&self, public_token: &str) -> Result<ExchangedItem>;
+    /// Accounts and balances of an item.
+    async fn accounts(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>>;
+    /// Changes since `cursor` (`None`: from the beginning), at most `count` per page.
+    async fn sync_transactions(
+        &self,
+        access_token: &SecretString,
+        cursor: Option<&str>,
+        count: u32,
+    ) -> Result<SyncPage>;
+}

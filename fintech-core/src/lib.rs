@@ -1,0 +1,35 @@
+//! # fintech-core
+//!
+//! The domain, provider traits and the one door, [`Platform`], of the fintech SDK: bank data
+//! (Plaid model), payments (Stripe model) and brokerage (Alpaca model) behind one provider
+//! abstraction, guarded by scopes, per-key limits, approval holds, fraud screening and
+//! idempotency, and recorded in a double-entry ledger, a hash-chained audit log and a
+//! sequence-numbered event log — all written in one database transaction per change.
+//!
+//! Money is exact ([`Money`]: `rust_decimal` + ISO 4217 exponent), never a float.
+//!
+//! Providers live in `fintech-providers` (the offline simulator is the default); storage is
+//! SQLite (embedded default) or PostgreSQL through sqlx.
+#![warn(clippy::float_arithmetic)]
+
+pub mod audit;
+pub mod auth;
+pub mod banking;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod events;
+pub mod fraud;
+pub mod id;
+pub mod ledger;
+pub mod money;
+pub mod payments;
+pub mod policy;
+pub mod provider;
+pub mod trading;
+
+pub use auth::{Actor, Interface, Principal, Role, Scope};
+pub use config::Config;
+pub use error::{ConflictCode, Error, ErrorKind, Result};
+pub use money::{Currency, Money};
+pub use provider::{ProviderMode, ProviderSet};

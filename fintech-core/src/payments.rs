@@ -1,0 +1,362 @@
+//! Payments: customers, tokenized payment methods, payments with a status lifecycle, refunds,
+//! and the [`PaymentProvider`] trait.
+//!
+//! A card number or CVC never enters this crate: payment methods are provider tokens
+//! (`pm_card_visa`), and input that looks like a card number is refused without being echoed.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fraud::Assessment;
+use crate::id::{CustomerId, PaymentId, RefundId};
+use crate::money::Money;
+use crate::provider::ProviderMode;
+
+/// Input for a new customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Contact e-mail.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// A customer as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Our id.
+    pub id: CustomerId,
+    /// Contact e-mail.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// The provider's customer id.
+    pub provider_customer_id: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Input for a new payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    /// What to charge.
+    pub amount: Money,
+    /// A tokenized payment method (`pm_…`); never a card number.
+    pub payment_method: String,
+    /// The customer paying, if known.
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
+    /// Who receives the money (merchant or payee name), for fraud rules and statements.
+    #[serde(default)]
+    pub payee: Option<String>,
+    /// Free text shown on statements.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Where a payment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Above the key's approval threshold: waiting for an operator.
+    PendingApproval,
+    /// Fraud screening asked for review: waiting for an operator.
+    PendingReview,
+    /// Sent to the provider, outcome not final yet.
+    Processing,
+    /// Money moved.
+    Succeeded,
+    /// The provider declined.
+    Failed,
+    /// Cancelled before money moved.
+    Canceled,
+    /// An operator rejected the held payment; money never moved.
+    Rejected,
+}
+
+impl PaymentStatus {
+    /// The string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::PendingApproval => "pending_approval",
+            PaymentStatus::PendingReview => "pending_review",
+            PaymentStatus::Processing => "processing",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Canceled => "canceled",
+            PaymentStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the string form.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending_approval" => PaymentStatus::PendingApproval,
+            "pending_review" => PaymentStatus::PendingReview,
+            "processing" => PaymentStatus::Processing,
+            "succeeded" => PaymentStatus::Succeeded,
+            "failed" => PaymentStatus::Failed,
+            "canceled" => PaymentStatus::Canceled,
+            "rejected" => PaymentStatus::Rejected,
+            _ => {
+                return Err(Error::validation(
+                    "status",
+                    format!("unknown payment status {s:?}"),
+                ))
+            }
+        })
+    }
+
+    /// Held for a human decision.
+    pub fn is_held(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::PendingApproval | PaymentStatus::PendingReview
+        )
+    }
+}
+
+/// A payment as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Our id.
+    pub id: PaymentId,
+    /// The amount charged (or to be charged).
+    pub amount: Money,
+    /// How much has been refunded.
+    pub amount_refunded: Money,
+    /// The payment method token.
+    pub payment_method: String,
+    /// The customer, if any.
+    pub customer_id: Option<CustomerId>,
+    /// The payee, if given.
+    pub payee: Option<String>,
+    /// Statement text.
+    pub description: Option<String>,
+    /// Lifecycle status.
+    pub status: PaymentStatus,
+    /// Why it failed (`card_declined` ...).
+    pub failure_code: Option<String>,
+    /// Human-readable failure.
+    pub failure_message: Option<String>,
+    /// Which provider handles it.
+    pub provider: String,
+    /// The provider's id, once sent.
+    pub provider_payment_id: Option<String>,
+    /// Who created it (`key_…`, `usr_…`, `system`).
+    pub created_by: String,
+    /// The fraud assessment made when it was created.
+    pub assessment: Option<Assessment>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Input for a refund.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefund {
+    /// The payment to refund.
+    pub payment_id: PaymentId,
+    /// How much; the whole remaining amount when absent.
+    #[serde(default)]
+    pub amount: Option<Money>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Status of a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Submitted, not final.
+    Pending,
+    /// Money returned.
+    Succeeded,
+    /// The provider refused.
+    Failed,
+}
+
+impl RefundStatus {
+    /// The string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the string form.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending" => RefundStatus::Pending,
+            "succeeded" => RefundStatus::Succeeded,
+            "failed" => RefundStatus::Failed,
+            _ => {
+                return Err(Error::validation(
+                    "status",
+                    format!("unknown refund status {s:?}"),
+                ))
+            }
+        })
+    }
+}
+
+/// A refund as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    /// Our id.
+    pub id: RefundId,
+    /// The refunded payment.
+    pub payment_id: PaymentId,
+    /// How much.
+    pub amount: Money,
+    /// Status.
+    pub status: RefundStatus,
+    /// Why.
+    pub reason: Option<String>,
+    /// The provider's refund id.
+    pub provider_refund_id: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A customer as the provider created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderCustomer {
+    /// The provider's id.
+    pub provider_id: String,
+}
+
+/// What the platform asks a payment provider to charge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderPaymentRequest {
+    /// Amount.
+    pub amount: Money,
+    /// Payment method token.
+    pub payment_method: String,
+    /// The provider's customer id.
+    pub customer: Option<String>,
+    /// Statement text.
+    pub description: Option<String>,
+    /// Sent as the provider's idempotency key; the same on every retry of this payment.
+    pub idempotency_key: String,
+}
+
+/// A payment's state at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderPaymentStatus {
+    /// Money moved.
+    Succeeded,
+    /// Not final yet.
+    Processing,
+    /// Declined.
+    Failed {
+        /// Stable decline code (`card_declined`, `insufficient_funds` ...).
+        code: String,
+        /// Human-readable reason.
+        message: String,
+    },
+    /// Cancelled.
+    Canceled,
+}
+
+/// A payment as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderPayment {
+    /// The provider's id.
+    pub provider_id: String,
+    /// Its state.
+    pub status: ProviderPaymentStatus,
+}
+
+/// What the platform asks a payment provider to refund.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderRefundRequest {
+    /// The provider's payment id.
+    pub provider_payment_id: String,
+    /// Amount to refund.
+    pub amount: Money,
+    /// Sent as the provider's idempotency key.
+    pub idempotency_key: String,
+}
+
+/// A refund as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    /// The provider's id.
+    pub provider_id: String,
+    /// Its state.
+    pub status: RefundStatus,
+}
+
+/// A payments provider (Stripe, or the simulator).
+#[async_trait]
+pub trait PaymentProvider: Send + Sync {
+    /// Short provider name (`sim`, `stripe`).
+    fn name(&self) -> &'static str;
+    /// Whether real money is involved.
+    fn mode(&self) -> ProviderMode;
+    /// Creates a customer; the same key returns the same customer.
+    async fn create_customer(
+        &self,
+        req: &NewCustomer,
+        idempotency_key: &str,
+    ) -> Result<ProviderCustomer>;
+    /// Charges a payment method. A decline is `Ok` with a `Failed` status; `Err` means the
+    /// request itself failed. The same idempotency key never charges twice.
+    async fn create_payment(&self, req: &ProviderPaymentRequest) -> Result<ProviderPayment>;
+    /// The current state of a payment.
+    async fn get_payment(&self, provider_id: &str) -> Result<ProviderPayment>;
+    /// Cancels a payment that has not completed.
+    async fn cancel_payment(&self, provider_id: &str) -> Result<ProviderPayment>;
+    /// Refunds part or all of a succeeded payment. The same key never refunds twice.
+    async fn create_refund(&self, req: &ProviderRefundRequest) -> Result<ProviderRefund>;
+}
+
+/// Checks that a payment method is a token, refusing anything that looks like a card number
+/// without repeating it.
+pub fn validate_payment_method(pm: &str) -> Result<()> {
+    let digits = pm.chars().filter(|c| c.is_ascii_digit()).count();
+    if digits >= 12 {
+        return Err(Error::validation(
+            "payment_method",
+            "looks like a card number; pass a tokenized payment method (pm_…), never card data",
+        ));
+    }
+    let valid = pm.len() <= 255
+        && pm.starts_with("pm_")
+        && pm.len() > 3
+        && pm.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "payment_method",
+            "expected a payment method token like \"pm_card_visa\"",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_are_refused_and_not_echoed() {
+        let err = validate_payment_method("4242424242424242").expect_err("pan refused");
+        assert!(!err.to_string().contains("4242"));
+        let err = validate_payment_method("pm_4242 4242 4242 4242").expect_err("pan refused");
+        assert!(!err.to_string().contains("4242"));
+        assert!(validate_payment_method("pm_card_visa").is_ok());
+        assert!(validate_payment_method("card_visa").is_err());
+        assert!(validate_payment_method("pm_").is_err());
+    }
+}

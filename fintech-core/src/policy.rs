@@ -1,0 +1,181 @@
+//! Per-key guard rails: spending limits and an approval threshold, set by an admin on each
+//! API key. These are what make handing a key to an AI agent reasonable.
+//!
+//! The daily limit is enforced with an atomic conditional update in the database (see
+//! `storage`), so it holds across server instances and under concurrency.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::money::{Currency, Money};
+
+/// Limits of one API key. All amounts share one currency; operations in another currency are
+/// refused for a key with limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimits {
+    /// Largest single payment.
+    #[serde(default)]
+    pub max_per_payment: Option<Money>,
+    /// Largest total of payments per UTC day.
+    #[serde(default)]
+    pub max_per_day: Option<Money>,
+    /// Largest order notional (quantity times reference price).
+    #[serde(default)]
+    pub max_order_notional: Option<Money>,
+    /// Payments and orders above this are held for an operator's approval.
+    #[serde(default)]
+    pub approval_threshold: Option<Money>,
+}
+
+/// What the policy says about an operation that is within limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyOutcome {
+    /// Go ahead.
+    Proceed,
+    /// Hold as `pending_approval`.
+    HoldForApproval,
+}
+
+impl KeyLimits {
+    /// No limits at all.
+    pub fn is_empty(&self) -> bool {
+        self.all().all(|(_, m)| m.is_none())
+    }
+
+    fn all(&self) -> impl Iterator<Item = (&'static str, Option<&Money>)> {
+        [
+            ("max_per_payment", self.max_per_payment.as_ref()),
+            ("max_per_day", self.max_per_day.as_ref()),
+            ("max_order_notional", self.max_order_notional.as_ref()),
+            ("approval_threshold", self.approval_threshold.as_ref()),
+        ]
+        .into_iter()
+    }
+
+    /// The one currency of the limits, if any is set.
+    pub fn currency(&self) -> Option<Currency> {
+        self.all().find_map(|(_, m)| m.map(|m| m.currency()))
+    }
+
+    /// Checks that limits are positive and share a currency.
+    pub fn validate(&self) -> Result<()> {
+        let currency = self.currency();
+        for (name, limit) in self.all() {
+            if let Some(m) = limit {
+                if m.amount().is_sign_negative() || m.is_zero() {
+                    return Err(Error::validation(name, "must be greater than zero"));
+                }
+                if Some(m.currency()) != currency {
+                    return Err(Error::validation(
+                        name,
+                        "all limits of a key must use one currency",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_currency(&self, amount: &Money) -> Result<()> {
+        match self.currency() {
+            Some(c) if c != amount.currency() => Err(Error::LimitExceeded {
+                limit: "currency",
+                message: format!(
+                    "this key's limits are in {c}; operations in {} are not allowed for it",
+                    amount.currency()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a payment against the per-payment limit and the approval threshold. The daily
+    /// limit is checked by the storage reservation.
+    pub fn check_payment(&self, amount: &Money) -> Result<PolicyOutcome> {
+        self.check_currency(amount)?;
+        if let Some(max) = &self.max_per_payment {
+            if amount.checked_cmp(max)?.is_gt() {
+                return Err(Error::LimitExceeded {
+                    limit: "max_per_payment",
+                    message: format!("{amount} is above this key's limit of {max} per payment"),
+                });
+            }
+        }
+        self.threshold(amount)
+    }
+
+    /// Checks an order's notional against the limit and the approval threshold.
+    pub fn check_order(&self, notional: &Money) -> Result<PolicyOutcome> {
+        self.check_currency(notional)?;
+        if let Some(max) = &self.max_order_notional {
+            if notional.checked_cmp(max)?.is_gt() {
+                return Err(Error::LimitExceeded {
+                    limit: "max_order_notional",
+                    message: format!(
+                        "order notional {notional} is above this key's limit of {max}"
+                    ),
+                });
+            }
+        }
+        self.threshold(notional)
+    }
+
+    fn threshold(&self, amount: &Money) -> Result<PolicyOutcome> {
+        match &self.approval_threshold {
+            Some(t) if amount.checked_cmp(t)?.is_gt() => Ok(PolicyOutcome::HoldForApproval),
+            _ => Ok(PolicyOutcome::Proceed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(s: &str) -> Money {
+        Money::parse(s, "USD").expect("valid")
+    }
+
+    #[test]
+    fn limits_are_inclusive_and_threshold_is_strict() {
+        let limits = KeyLimits {
+            max_per_payment: Some(usd("100")),
+            approval_threshold: Some(usd("50")),
+            ..Default::default()
+        };
+        assert_eq!(
+            limits.check_payment(&usd("50")).expect("ok"),
+            PolicyOutcome::Proceed
+        );
+        assert_eq!(
+            limits.check_payment(&usd("50.01")).expect("ok"),
+            PolicyOutcome::HoldForApproval
+        );
+        assert_eq!(
+            limits.check_payment(&usd("100")).expect("ok"),
+            PolicyOutcome::HoldForApproval
+        );
+        assert!(matches!(
+            limits.check_payment(&usd("100.01")),
+            Err(Error::LimitExceeded {
+                limit: "max_per_payment",
+                ..
+            })
+        ));
+        assert!(limits
+            .check_payment(&Money::parse("1", "EUR").expect("ok"))
+            .is_err());
+        assert!(KeyLimits::default().check_payment(&usd("1000000")).is_ok());
+    }
+
+    #[test]
+    fn limits_must_share_a_currency() {
+        let limits = KeyLimits {
+            max_per_payment: Some(usd("100")),
+            max_per_day: Some(Money::parse("100", "EUR").expect("ok")),
+            ..Default::default()
+        };
+        assert!(limits.validate().is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! What every provider shares: its mode (simulated, sandbox/paper, live) and a resolver that
+//! gives the [`crate::Platform`] the provider of each domain for a tenant.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::banking::BankingProvider;
+use crate::id::TenantId;
+use crate::payments::PaymentProvider;
+use crate::trading::BrokerageProvider;
+
+/// Whether a provider moves real money. Agents can ask; operators see it everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderMode {
+    /// The offline simulator.
+    Simulated,
+    /// A provider sandbox or paper-trading account: real API, no real money.
+    Sandbox,
+    /// Production: real money.
+    Live,
+}
+
+impl fmt::Display for ProviderMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProviderMode::Simulated => "simulated",
+            ProviderMode::Sandbox => "sandbox",
+            ProviderMode::Live => "live",
+        })
+    }
+}
+
+/// Gives the provider of each domain for a tenant. Implemented by `fintech-providers`
+/// (simulator per tenant by default, real clients from configuration).
+pub trait ProviderSet: Send + Sync {
+    /// The banking provider of a tenant.
+    fn banking(&self, tenant: &TenantId) -> Arc<dyn BankingProvider>;
+    /// The payments provider of a tenant.
+    fn payments(&self, tenant: &TenantId) -> Arc<dyn PaymentProvider>;
+    /// The brokerage provider of a tenant.
+    fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider>;
+}

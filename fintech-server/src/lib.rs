@@ -1,0 +1,1 @@
+//! Placeholder library; see the crate description.
