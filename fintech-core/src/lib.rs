@@ -24,12 +24,15 @@ pub mod id;
 pub mod ledger;
 pub mod money;
 pub mod payments;
+pub mod platform;
 pub mod policy;
 pub mod provider;
+pub mod storage;
 pub mod trading;
 
 pub use auth::{Actor, Interface, Principal, Role, Scope};
 pub use config::Config;
 pub use error::{ConflictCode, Error, ErrorKind, Result};
 pub use money::{Currency, Money};
+pub use platform::{Platform, PlatformBuilder};
 pub use provider::{ProviderMode, ProviderSet};

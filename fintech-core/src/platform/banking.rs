@@ -1,0 +1,261 @@
+//! Bank data: link an item, read accounts, sync transactions by cursor.
+
+use chrono::Utc;
+use secrecy::SecretString;
+
+use super::{audit_entry, finish, hash_request, to_value, Platform};
+use crate::auth::{Principal, Scope};
+use crate::banking::{
+    BankAccount, BankTransaction, LinkToken, LinkedItem, SyncSummary, TransactionQuery,
+};
+use crate::error::{ConflictCode, Error, Result};
+use crate::events::types;
+use crate::id::ItemId;
+use crate::storage::ItemRow;
+
+/// Progress of a sync, reported after each page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// Pages applied so far.
+    pub pages: u64,
+    /// Transactions added, modified or removed so far.
+    pub changes: u64,
+}
+
+const SYNC_PAGE: u32 = 500;
+
+impl Platform {
+    /// Starts a link flow for an end user of the tenant.
+    pub async fn create_link_token(
+        &self,
+        p: &Principal,
+        client_user_id: &str,
+    ) -> Result<LinkToken> {
+        p.require(Scope::BankingWrite)?;
+        if client_user_id.is_empty() || client_user_id.len() > 128 {
+            return Err(Error::validation("client_user_id", "1 to 128 characters"));
+        }
+        self.inner
+            .providers
+            .banking(&p.tenant_id)
+            .create_link_token(client_user_id)
+            .await
+    }
+
+    /// Sandbox and simulator only: a public token for an institution, skipping the Link UI.
+    pub async fn sandbox_public_token(
+        &self,
+        p: &Principal,
+        institution_id: &str,
+    ) -> Result<String> {
+        p.require(Scope::BankingWrite)?;
+        self.inner
+            .providers
+            .banking(&p.tenant_id)
+            .sandbox_public_token(institution_id)
+            .await
+    }
+
+    /// Completes a link: exchanges the public token, stores the item with its access token
+    /// encrypted, and stores its accounts.
+    pub async fn link_item(
+        &self,
+        p: &Principal,
+        public_token: &str,
+        idempotency_key: Option<String>,
+    ) -> Result<LinkedItem> {
+        p.require(Scope::BankingWrite)?;
+        if public_token.is_empty() || public_token.len() > 500 {
+            return Err(Error::validation("public_token", "1 to 500 characters"));
+        }
+        let request_hash = hash_request("banking.link", &public_token)?;
+        self.idempotent(
+            p,
+            idempotency_key,
+            "banking.link",
+            request_hash,
+            |idem| async move {
+                let provider = self.inner.providers.banking(&p.tenant_id);
+                let exchanged = provider.exchange_public_token(public_token).await?;
+                let accounts = provider.accounts(&exchanged.access_token).await?;
+                let item = LinkedItem {
+                    id: ItemId::generate(),
+                    provider: provider.name().to_owned(),
+                    institution_id: exchanged.institution_id,
+                    institution_name: exchanged.institution_name,
+                    created_at: Utc::now(),
+                };
+                let sealed = self.inner.secrets.seal(
+                    secrecy::ExposeSecret::expose_secret(&exchanged.access_token),
+                    item.id.as_str(),
+                )?;
+                let response = serde_json::to_string(&item).map_err(Error::internal)?;
+                let mut tx = self.inner.store.begin().await?;
+                tx.insert_item(&p.tenant_id, &item, &exchanged.provider_item_id, &sealed)
+                    .await?;
+                for a in &accounts {
+                    tx.upsert_account(&p.tenant_id, &item.id, a).await?;
+                }
+                let audit = audit_entry(
+                    p,
+                    "banking.link",
+                    "item",
+                    item.id.as_str(),
+                    Some(&idem.key),
+                    &format!("ok: {} accounts", accounts.len()),
+                );
+                finish(
+                    &mut tx,
+                    p,
+                    Some((&idem.key, &response)),
+                    &[(types::ITEM_LINKED, item.id.as_str(), to_value(&item)?)],
+                    audit,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(item)
+            },
+        )
+        .await
+    }
+
+    /// Linked items.
+    pub async fn items(&self, p: &Principal) -> Result<Vec<LinkedItem>> {
+        p.require(Scope::BankingRead)?;
+        self.inner.store.items(&p.tenant_id).await
+    }
+
+    /// Accounts, optionally of one item, with the balances of the last refresh.
+    pub async fn bank_accounts(
+        &self,
+        p: &Principal,
+        item: Option<&ItemId>,
+    ) -> Result<Vec<BankAccount>> {
+        p.require(Scope::BankingRead)?;
+        if let Some(item) = item {
+            self.item_row(p, item).await?;
+        }
+        self.inner.store.bank_accounts(&p.tenant_id, item).await
+    }
+
+    async fn item_row(&self, p: &Principal, id: &ItemId) -> Result<ItemRow> {
+        self.inner
+            .store
+            .item_row(&p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("item", id))
+    }
+
+    fn access_token(&self, row: &ItemRow) -> Result<SecretString> {
+        self.inner
+            .secrets
+            .open(&row.access_token_enc, row.item.id.as_str())
+    }
+
+    /// Refreshes balances and pulls every transaction change since the item's cursor, one
+    /// transaction per page (each page and its cursor commit together, so an interrupted sync
+    /// resumes where it stopped). `progress` is called after each page.
+    pub async fn sync_transactions(
+        &self,
+        p: &Principal,
+        item_id: &ItemId,
+        progress: Option<&(dyn Fn(SyncProgress) + Send + Sync)>,
+    ) -> Result<SyncSummary> {
+        p.require(Scope::BankingWrite)?;
+        let row = self.item_row(p, item_id).await?;
+        let token = self.access_token(&row)?;
+        let provider = self.inner.providers.banking(&p.tenant_id);
+        let accounts = provider.accounts(&token).await?;
+        let mut tx = self.inner.store.begin().await?;
+        for a in &accounts {
+            tx.upsert_account(&p.tenant_id, item_id, a).await?;
+        }
+        tx.commit().await?;
+
+        let mut summary = SyncSummary {
+            added: 0,
+            modified: 0,
+            removed: 0,
+            pages: 0,
+        };
+        let mut cursor = row.cursor.clone();
+        loop {
+            let page = provider
+                .sync_transactions(&token, cursor.as_deref(), SYNC_PAGE)
+                .await?;
+            let mut tx = self.inner.store.begin().await?;
+            for t in page.added.iter().chain(&page.modified) {
+                tx.upsert_transaction(&p.tenant_id, item_id, t).await?;
+            }
+            for removed in &page.removed {
+                tx.remove_transaction(item_id, removed).await?;
+            }
+            if !tx
+                .advance_cursor(item_id, cursor.as_deref(), &page.next_cursor)
+                .await?
+            {
+                return Err(Error::conflict(
+                    ConflictCode::InvalidState,
+                    "another sync of this item is running; try again when it ends",
+                ));
+            }
+            summary.added += page.added.len() as u64;
+            summary.modified += page.modified.len() as u64;
+            summary.removed += page.removed.len() as u64;
+            summary.pages += 1;
+            if !page.has_more {
+                let audit = audit_entry(
+                    p,
+                    "banking.sync",
+                    "item",
+                    item_id.as_str(),
+                    None,
+                    &format!(
+                        "ok: +{} ~{} -{}",
+                        summary.added, summary.modified, summary.removed
+                    ),
+                );
+                let changed = summary.added + summary.modified + summary.removed > 0;
+                let events = if changed {
+                    vec![(
+                        types::TRANSACTIONS_SYNCED,
+                        item_id.as_str(),
+                        to_value(&summary)?,
+                    )]
+                } else {
+                    vec![]
+                };
+                finish(&mut tx, p, None, &events, audit).await?;
+            }
+            tx.commit().await?;
+            if let Some(report) = progress {
+                report(SyncProgress {
+                    pages: summary.pages,
+                    changes: summary.added + summary.modified + summary.removed,
+                });
+            }
+            cursor = Some(page.next_cursor);
+            if !page.has_more {
+                return Ok(summary);
+            }
+        }
+    }
+
+    /// Stored transactions, newest first.
+    pub async fn bank_transactions(
+        &self,
+        p: &Principal,
+        q: &TransactionQuery,
+    ) -> Result<Vec<BankTransaction>> {
+        p.require(Scope::BankingRead)?;
+        if let (Some(s), Some(e)) = (q.start_date, q.end_date) {
+            if s > e {
+                return Err(Error::validation(
+                    "start_date",
+                    "must not be after end_date",
+                ));
+            }
+        }
+        self.inner.store.bank_transactions(&p.tenant_id, q).await
+    }
+}

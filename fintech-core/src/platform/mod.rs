@@ -1,0 +1,355 @@
+//! The one door: every operation of every shell goes through [`Platform`], with a
+//! [`Principal`], and runs these steps in this order:
+//!
+//! 1. authorization (scopes; objects of another tenant answer `NotFound`);
+//! 2. input validation;
+//! 3. idempotency (claim the key in the database; replay a finished result);
+//! 4. policy (per-key limits, approval threshold);
+//! 5. fraud screening (money movement);
+//! 6. the provider call, with the provider idempotency key derived from ours;
+//! 7. one database transaction: domain row, ledger postings, event, audit record, and the
+//!    idempotency result — all or nothing.
+
+mod banking;
+mod payments;
+mod tenancy;
+mod trading;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::audit::{AuditEntry, AuditRecord, AuditVerification};
+use crate::auth::{Actor, Principal, Scope};
+use crate::config::Config;
+use crate::crypto::SecretBox;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::fraud::{EmptyRuleSet, FraudScreen};
+use crate::ledger::AccountBalance;
+use crate::provider::ProviderSet;
+use crate::storage::{Claim, Store, Tx};
+
+pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};
+
+/// The SDK's entry point. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    providers: Arc<dyn ProviderSet>,
+    fraud: Arc<dyn FraudScreen>,
+    secrets: SecretBox,
+}
+
+/// Builds a [`Platform`]: `PlatformBuilder::new(config).with_providers(p).build().await`.
+pub struct PlatformBuilder {
+    config: Config,
+    providers: Option<Arc<dyn ProviderSet>>,
+    fraud: Arc<dyn FraudScreen>,
+    store: Option<Store>,
+}
+
+impl PlatformBuilder {
+    /// Starts from a configuration.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            providers: None,
+            fraud: Arc::new(EmptyRuleSet),
+            store: None,
+        }
+    }
+
+    /// The providers (required): `fintech_providers::SimProviders` for the offline default.
+    pub fn with_providers(mut self, providers: Arc<dyn ProviderSet>) -> Self {
+        self.providers = Some(providers);
+        self
+    }
+
+    /// The fraud screen (default: the empty rule set, which allows everything).
+    pub fn with_fraud_screen(mut self, fraud: Arc<dyn FraudScreen>) -> Self {
+        self.fraud = fraud;
+        self
+    }
+
+    /// Reuses an open store instead of connecting with the configuration's URL.
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Connects (creating and migrating the database if needed) and returns the platform.
+    pub async fn build(self) -> Result<Platform> {
+        let providers = self
+            .providers
+            .ok_or_else(|| Error::validation("providers", "a PlatformBuilder needs providers"))?;
+        let secrets = self.config.secret_box()?;
+        let store = match self.store {
+            Some(s) => s,
+            None => Store::connect(&self.config).await?,
+        };
+        let day_ago = crate::storage::now_micros() - 24 * 3600 * 1_000_000;
+        store.purge_idempotency(day_ago).await?;
+        Ok(Platform {
+            inner: Arc::new(Inner {
+                store,
+                providers,
+                fraud: self.fraud,
+                secrets,
+            }),
+        })
+    }
+}
+
+/// A page request for logs: records after `after`, at most `limit` (default 100, max 500).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct LogQuery {
+    /// Sequence number to start after (0: from the beginning).
+    #[serde(default)]
+    pub after: i64,
+    /// Page size.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl Platform {
+    /// A builder.
+    pub fn builder(config: Config) -> PlatformBuilder {
+        PlatformBuilder::new(config)
+    }
+
+    /// The store, for operations tooling, tests and benchmarks.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The providers.
+    pub fn providers(&self) -> &Arc<dyn ProviderSet> {
+        &self.inner.providers
+    }
+
+    /// Verifies the principal's tenant's audit chain; reports the first bad record.
+    pub async fn verify_audit(&self, p: &Principal) -> Result<AuditVerification> {
+        p.require(Scope::FraudRead)?;
+        self.inner.store.verify_audit(&p.tenant_id).await
+    }
+
+    /// Audit records of the principal's tenant.
+    pub async fn audit_log(&self, p: &Principal, q: LogQuery) -> Result<Vec<AuditRecord>> {
+        p.require(Scope::FraudRead)?;
+        self.inner
+            .store
+            .audit_records(&p.tenant_id, q.after, crate::storage::page_limit(q.limit))
+            .await
+    }
+
+    /// Events of the principal's tenant after a sequence number.
+    pub async fn events(&self, p: &Principal, q: LogQuery) -> Result<Vec<Event>> {
+        p.require(Scope::FraudRead)?;
+        self.inner
+            .store
+            .events_after(&p.tenant_id, q.after, crate::storage::page_limit(q.limit))
+            .await
+    }
+
+    /// Ledger balances of the principal's tenant, derived from postings.
+    pub async fn ledger_balances(&self, p: &Principal) -> Result<Vec<AccountBalance>> {
+        p.require(Scope::FraudRead)?;
+        self.inner.store.ledger_balances(&p.tenant_id).await
+    }
+
+    // ---- shared steps ----
+
+    /// Step 3 around `body`: claims the key, replays a finished result, releases the claim
+    /// when `body` fails (it changed nothing durable: any provider side effect is keyed and is
+    /// found again by a retry). `body` must call [`Tx::complete_idempotency`] in its final
+    /// transaction.
+    async fn idempotent<T, F, Fut>(
+        &self,
+        p: &Principal,
+        key: Option<String>,
+        operation: &str,
+        request_hash: String,
+        body: F,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(Idem) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let key = match key {
+            Some(k) => validate_idempotency_key(&k)?,
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        match self
+            .inner
+            .store
+            .claim_idempotency(&p.tenant_id, &key, operation, &request_hash)
+            .await?
+        {
+            Claim::Completed(response) => return crate::storage::from_json(&response),
+            Claim::Acquired => {}
+        }
+        let provider_key = derive_key(&p.tenant_id.to_string(), &key);
+        let idem = Idem {
+            key: key.clone(),
+            provider_key,
+        };
+        match body(idem).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if let Err(release) = self
+                    .inner
+                    .store
+                    .release_idempotency(&p.tenant_id, &key)
+                    .await
+                {
+                    tracing::error!(error = %release, "could not release an idempotency claim; it expires with its lease");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a refused attempt (policy, fraud, scope) in the audit log, in its own transaction.
+    async fn audit_denial(
+        &self,
+        p: &Principal,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+        idem: Option<&str>,
+        err: &Error,
+    ) -> Result<()> {
+        let mut tx = self.inner.store.begin().await?;
+        tx.append_audit(
+            &p.tenant_id,
+            &audit_entry(
+                p,
+                action,
+                object_type,
+                object_id,
+                idem,
+                &format!("denied: {err}"),
+            ),
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+/// The keys of one idempotent execution.
+#[derive(Debug, Clone)]
+struct Idem {
+    /// The caller's key (or the generated one).
+    key: String,
+    /// The key sent to the provider: derived from tenant and caller's key, so a retry after a
+    /// crash sends the same one and the provider does not act twice.
+    provider_key: String,
+}
+
+fn validate_idempotency_key(k: &str) -> Result<String> {
+    let ok = !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(k.to_owned())
+    } else {
+        Err(Error::validation(
+            "idempotency_key",
+            "1 to 255 printable ASCII characters without spaces",
+        ))
+    }
+}
+
+fn hash_request(operation: &str, request: &impl Serialize) -> Result<String> {
+    let json = serde_json::to_vec(request)
+        .map_err(|e| Error::internal(format!("serialize request: {e}")))?;
+    let mut h = Sha256::new();
+    h.update(operation.as_bytes());
+    h.update([0]);
+    h.update(&json);
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A provider-side key from a scope and a key: `fk-` + 40 hex chars.
+fn derive_key(scope: &str, key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    format!("fk-{}", &hex::encode(h.finalize())[..40])
+}
+
+fn audit_entry(
+    p: &Principal,
+    action: &str,
+    object_type: &str,
+    object_id: &str,
+    idem: Option<&str>,
+    outcome: &str,
+) -> AuditEntry {
+    AuditEntry {
+        actor: p.actor.to_string(),
+        interface: p.interface.as_str().to_owned(),
+        action: action.to_owned(),
+        object_type: object_type.to_owned(),
+        object_id: object_id.to_owned(),
+        idempotency_key: idem.map(str::to_owned),
+        outcome: outcome.to_owned(),
+    }
+}
+
+fn api_key_of(p: &Principal) -> Option<String> {
+    match &p.actor {
+        Actor::ApiKey(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal(format!("serialize: {e}")))
+}
+
+/// Checks optional free text given by a caller: bounded, no control characters.
+fn validate_text(field: &str, value: &Option<String>, max: usize) -> Result<()> {
+    if let Some(v) = value {
+        if v.chars().count() > max {
+            return Err(Error::validation(
+                field,
+                format!("at most {max} characters"),
+            ));
+        }
+        if v.chars().any(|c| c.is_control()) {
+            return Err(Error::validation(
+                field,
+                "control characters are not allowed",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the trailing records of a change — event then audit, which lock the tenant head last.
+async fn finish(
+    tx: &mut Tx,
+    p: &Principal,
+    idem: Option<(&str, &str)>,
+    events: &[(&str, &str, serde_json::Value)],
+    audit: AuditEntry,
+) -> Result<()> {
+    if let Some((key, response)) = idem {
+        tx.complete_idempotency(&p.tenant_id, key, response).await?;
+    }
+    for (event_type, object_id, data) in events {
+        tx.append_event(&p.tenant_id, event_type, object_id, data)
+            .await?;
+    }
+    tx.append_audit(&p.tenant_id, &audit).await?;
+    Ok(())
+}

@@ -1,0 +1,867 @@
+//! Customers, payments (with approval holds and review), refunds.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::tenancy::today;
+use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Platform};
+use crate::auth::{Principal, Scope};
+use crate::error::{ConflictCode, Error, Result};
+use crate::events::types;
+use crate::fraud::{Assessment, Decision, ScreenRequest, Screened};
+use crate::id::{CustomerId, PaymentId, RefundId};
+use crate::ledger::JournalEntry;
+use crate::money::Money;
+use crate::payments::{
+    validate_payment_method, Customer, NewCustomer, NewPayment, NewRefund, Payment, PaymentStatus,
+    ProviderPayment, ProviderPaymentRequest, ProviderPaymentStatus, ProviderRefundRequest, Refund,
+    RefundStatus,
+};
+use crate::policy::PolicyOutcome;
+use crate::storage::PaymentRow;
+
+/// Filters for listing payments.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentQuery {
+    /// Only this status.
+    #[serde(default)]
+    pub status: Option<PaymentStatus>,
+    /// Cursor: only payments older than this one.
+    #[serde(default)]
+    pub before: Option<PaymentId>,
+    /// Page size (default 100, max 500).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Applies what the provider said to a payment.
+fn apply_provider(payment: &mut Payment, pp: &ProviderPayment) {
+    payment.provider_payment_id = Some(pp.provider_id.clone());
+    match &pp.status {
+        ProviderPaymentStatus::Succeeded => payment.status = PaymentStatus::Succeeded,
+        ProviderPaymentStatus::Processing => payment.status = PaymentStatus::Processing,
+        ProviderPaymentStatus::Canceled => payment.status = PaymentStatus::Canceled,
+        ProviderPaymentStatus::Failed { code, message } => {
+            payment.status = PaymentStatus::Failed;
+            payment.failure_code = Some(code.clone());
+            payment.failure_message = Some(message.clone());
+        }
+    }
+    payment.updated_at = Utc::now();
+}
+
+/// The event type for a payment's status.
+fn status_event(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Succeeded => types::PAYMENT_SUCCEEDED,
+        PaymentStatus::Failed => types::PAYMENT_FAILED,
+        PaymentStatus::PendingApproval | PaymentStatus::PendingReview => types::PAYMENT_HELD,
+        PaymentStatus::Canceled | PaymentStatus::Rejected => types::PAYMENT_CANCELED,
+        PaymentStatus::Processing => types::PAYMENT_CREATED,
+    }
+}
+
+impl Platform {
+    /// Creates a customer at the payments provider and stores it.
+    pub async fn create_customer(
+        &self,
+        p: &Principal,
+        req: NewCustomer,
+        idempotency_key: Option<String>,
+    ) -> Result<Customer> {
+        p.require(Scope::PaymentsWrite)?;
+        validate_text("email", &req.email, 254)?;
+        validate_text("name", &req.name, 200)?;
+        let request_hash = hash_request("customers.create", &req)?;
+        self.idempotent(
+            p,
+            idempotency_key,
+            "customers.create",
+            request_hash,
+            |idem| async move {
+                let provider = self.inner.providers.payments(&p.tenant_id);
+                let pc = provider.create_customer(&req, &idem.provider_key).await?;
+                let customer = Customer {
+                    id: CustomerId::generate(),
+                    email: req.email,
+                    name: req.name,
+                    provider_customer_id: pc.provider_id,
+                    created_at: Utc::now(),
+                };
+                let response = serde_json::to_string(&customer).map_err(Error::internal)?;
+                let mut tx = self.inner.store.begin().await?;
+                tx.insert_customer(&p.tenant_id, &customer, provider.name())
+                    .await?;
+                let audit = audit_entry(
+                    p,
+                    "customers.create",
+                    "customer",
+                    customer.id.as_str(),
+                    Some(&idem.key),
+                    "ok",
+                );
+                finish(
+                    &mut tx,
+                    p,
+                    Some((&idem.key, &response)),
+                    &[(
+                        types::CUSTOMER_CREATED,
+                        customer.id.as_str(),
+                        to_value(&customer)?,
+                    )],
+                    audit,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(customer)
+            },
+        )
+        .await
+    }
+
+    /// A customer.
+    pub async fn customer(&self, p: &Principal, id: &CustomerId) -> Result<Customer> {
+        p.require(Scope::PaymentsRead)?;
+        self.inner
+            .store
+            .customer(&p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("customer", id))
+    }
+
+    /// Creates a payment: checks, claims the idempotency key, applies the key's limits and
+    /// approval threshold, screens for fraud, charges through the provider, and records the
+    /// payment, its ledger entry, event and audit record in one transaction. Held payments
+    /// (`pending_approval`, `pending_review`) are recorded without charging.
+    pub async fn create_payment(
+        &self,
+        p: &Principal,
+        req: NewPayment,
+        idempotency_key: Option<String>,
+    ) -> Result<Payment> {
+        // 1. authorization
+        p.require(Scope::PaymentsWrite)?;
+        let customer = match &req.customer_id {
+            Some(id) => Some(
+                self.inner
+                    .store
+                    .customer(&p.tenant_id, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("customer", id))?,
+            ),
+            None => None,
+        };
+        // 2. validation
+        if !req.amount.is_positive() {
+            return Err(Error::validation("amount", "must be greater than zero"));
+        }
+        req.amount.to_minor()?;
+        validate_payment_method(&req.payment_method)?;
+        validate_text("payee", &req.payee, 200)?;
+        validate_text("description", &req.description, 500)?;
+        // 3. idempotency
+        let request_hash = hash_request("payments.create", &req)?;
+        self.idempotent(
+            p,
+            idempotency_key,
+            "payments.create",
+            request_hash,
+            |idem| async move {
+                let id = PaymentId::generate();
+                // 4. policy
+                let outcome = match p.limits.check_payment(&req.amount) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        self.audit_denial(
+                            p,
+                            "payments.create",
+                            "payment",
+                            id.as_str(),
+                            Some(&idem.key),
+                            &e,
+                        )
+                        .await?;
+                        return Err(e);
+                    }
+                };
+                let reservation = self.reserve_daily(p, &req.amount).await;
+                if let Err(e) = &reservation {
+                    if matches!(e, Error::LimitExceeded { .. }) {
+                        self.audit_denial(
+                            p,
+                            "payments.create",
+                            "payment",
+                            id.as_str(),
+                            Some(&idem.key),
+                            e,
+                        )
+                        .await?;
+                    }
+                }
+                let reserved = reservation?;
+                let amount = req.amount;
+                let result = self
+                    .create_payment_reserved(
+                        p,
+                        req,
+                        customer,
+                        id,
+                        &idem.key,
+                        &idem.provider_key,
+                        outcome,
+                    )
+                    .await;
+                let release = match &result {
+                    Ok(payment) => matches!(
+                        payment.status,
+                        PaymentStatus::Failed | PaymentStatus::Canceled
+                    ),
+                    Err(_) => true,
+                };
+                if release && reserved {
+                    self.release_daily(p, &amount).await;
+                }
+                result
+            },
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_payment_reserved(
+        &self,
+        p: &Principal,
+        req: NewPayment,
+        customer: Option<Customer>,
+        id: PaymentId,
+        idem_key: &str,
+        provider_key: &str,
+        outcome: PolicyOutcome,
+    ) -> Result<Payment> {
+        // 5. fraud screening
+        let screen = ScreenRequest {
+            tenant_id: p.tenant_id.clone(),
+            actor: p.actor.clone(),
+            interface: p.interface,
+            subject: Screened::Payment {
+                amount: req.amount,
+                payee: req.payee.clone(),
+                payment_method: req.payment_method.clone(),
+                customer_id: req.customer_id.as_ref().map(|c| c.to_string()),
+            },
+        };
+        let assessment = self.inner.fraud.assess(&screen).await?;
+        if assessment.decision == Decision::Block {
+            let e = Error::Blocked {
+                reasons: assessment.reasons(),
+            };
+            self.audit_denial(
+                p,
+                "payments.create",
+                "payment",
+                id.as_str(),
+                Some(idem_key),
+                &e,
+            )
+            .await?;
+            return Err(e);
+        }
+        let provider = self.inner.providers.payments(&p.tenant_id);
+        let now = Utc::now();
+        let held = if assessment.decision == Decision::Review {
+            Some(PaymentStatus::PendingReview)
+        } else if outcome == PolicyOutcome::HoldForApproval {
+            Some(PaymentStatus::PendingApproval)
+        } else {
+            None
+        };
+        let mut payment = Payment {
+            id,
+            amount: req.amount,
+            amount_refunded: Money::zero(req.amount.currency()),
+            payment_method: req.payment_method,
+            customer_id: req.customer_id,
+            payee: req.payee,
+            description: req.description,
+            status: held.unwrap_or(PaymentStatus::Processing),
+            failure_code: None,
+            failure_message: None,
+            provider: provider.name().to_owned(),
+            provider_payment_id: None,
+            created_by: p.actor.to_string(),
+            assessment: Some(assessment),
+            created_at: now,
+            updated_at: now,
+        };
+        if held.is_none() {
+            // 6. the provider call, keyed so a retry never charges twice
+            let pp = provider
+                .create_payment(&ProviderPaymentRequest {
+                    amount: payment.amount,
+                    payment_method: payment.payment_method.clone(),
+                    customer: customer.map(|c| c.provider_customer_id),
+                    description: payment.description.clone(),
+                    idempotency_key: provider_key.to_owned(),
+                })
+                .await?;
+            apply_provider(&mut payment, &pp);
+        }
+        // 7. one transaction
+        let row = PaymentRow {
+            payment: payment.clone(),
+            provider_idempotency_key: provider_key.to_owned(),
+            api_key_id: api_key_of(p),
+        };
+        let response = serde_json::to_string(&payment).map_err(Error::internal)?;
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_payment(&p.tenant_id, &row).await?;
+        if payment.status == PaymentStatus::Succeeded {
+            tx.post_journal(
+                &p.tenant_id,
+                payment.id.as_str(),
+                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount)?,
+            )
+            .await?;
+        }
+        let data = to_value(&payment)?;
+        let mut events = vec![(types::PAYMENT_CREATED, payment.id.as_str(), data.clone())];
+        if payment.status != PaymentStatus::Processing {
+            events.push((status_event(payment.status), payment.id.as_str(), data));
+        }
+        let outcome = match payment.status {
+            PaymentStatus::Failed => format!(
+                "failed: {}",
+                payment.failure_code.as_deref().unwrap_or("unknown")
+            ),
+            s => s.as_str().to_owned(),
+        };
+        let audit = audit_entry(
+            p,
+            "payments.create",
+            "payment",
+            payment.id.as_str(),
+            Some(idem_key),
+            &outcome,
+        );
+        finish(&mut tx, p, Some((idem_key, &response)), &events, audit).await?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    /// Reserves the payment against the key's daily limit; `Ok(true)` when a reservation was made.
+    async fn reserve_daily(&self, p: &Principal, amount: &Money) -> Result<bool> {
+        let (Some(key), Some(max)) = (api_key_of(p), &p.limits.max_per_day) else {
+            return Ok(false);
+        };
+        if self
+            .inner
+            .store
+            .reserve_spend(&key, &today(), amount, max)
+            .await?
+        {
+            Ok(true)
+        } else {
+            let spent = self
+                .inner
+                .store
+                .spent(&key, &today(), max.currency())
+                .await?;
+            Err(Error::LimitExceeded {
+                limit: "max_per_day",
+                message: format!("{amount} would exceed this key's daily limit of {max} ({spent} already spent today)"),
+            })
+        }
+    }
+
+    async fn release_daily(&self, p: &Principal, amount: &Money) {
+        if let Some(key) = api_key_of(p) {
+            if let Err(e) = self.inner.store.release_spend(&key, &today(), amount).await {
+                tracing::error!(error = %e, "could not release a spending reservation");
+            }
+        }
+    }
+
+    /// A payment. A `processing` payment is refreshed from the provider first.
+    pub async fn payment(&self, p: &Principal, id: &PaymentId) -> Result<Payment> {
+        p.require(Scope::PaymentsRead)?;
+        let row = self.payment_row(p, id).await?;
+        if row.payment.status == PaymentStatus::Processing {
+            return self.advance_processing(p, row).await;
+        }
+        Ok(row.payment)
+    }
+
+    async fn payment_row(&self, p: &Principal, id: &PaymentId) -> Result<PaymentRow> {
+        self.inner
+            .store
+            .payment_row(&p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("payment", id))
+    }
+
+    /// Payments of the tenant, newest first.
+    pub async fn payments(&self, p: &Principal, q: &PaymentQuery) -> Result<Vec<Payment>> {
+        p.require(Scope::PaymentsRead)?;
+        self.inner
+            .store
+            .payments(&p.tenant_id, q.status, q.before.as_ref(), q.limit)
+            .await
+    }
+
+    /// Payments waiting for an operator (approval or review).
+    pub async fn held_payments(&self, p: &Principal) -> Result<Vec<Payment>> {
+        p.require(Scope::PaymentsRead)?;
+        let mut held = self
+            .inner
+            .store
+            .payments(
+                &p.tenant_id,
+                Some(PaymentStatus::PendingApproval),
+                None,
+                Some(500),
+            )
+            .await?;
+        held.extend(
+            self.inner
+                .store
+                .payments(
+                    &p.tenant_id,
+                    Some(PaymentStatus::PendingReview),
+                    None,
+                    Some(500),
+                )
+                .await?,
+        );
+        Ok(held)
+    }
+
+    /// Moves a `processing` payment forward: submits it if it never reached the provider
+    /// (approved, then interrupted), else asks the provider for its state.
+    async fn advance_processing(&self, p: &Principal, row: PaymentRow) -> Result<Payment> {
+        let provider = self.inner.providers.payments(&p.tenant_id);
+        let pp = match &row.payment.provider_payment_id {
+            Some(pid) => provider.get_payment(pid).await?,
+            None => {
+                let customer = match &row.payment.customer_id {
+                    Some(c) => self
+                        .inner
+                        .store
+                        .customer(&p.tenant_id, c)
+                        .await?
+                        .map(|c| c.provider_customer_id),
+                    None => None,
+                };
+                provider
+                    .create_payment(&ProviderPaymentRequest {
+                        amount: row.payment.amount,
+                        payment_method: row.payment.payment_method.clone(),
+                        customer,
+                        description: row.payment.description.clone(),
+                        idempotency_key: row.provider_idempotency_key.clone(),
+                    })
+                    .await?
+            }
+        };
+        let mut payment = row.payment.clone();
+        apply_provider(&mut payment, &pp);
+        if payment.status == PaymentStatus::Processing && row.payment.provider_payment_id.is_some()
+        {
+            return Ok(row.payment);
+        }
+        let mut tx = self.inner.store.begin().await?;
+        if !tx
+            .transition_payment(&p.tenant_id, &payment, PaymentStatus::Processing)
+            .await?
+        {
+            // Someone else advanced it first; report what is stored now.
+            drop(tx);
+            return Ok(self.payment_row(p, &payment.id).await?.payment);
+        }
+        if payment.status == PaymentStatus::Succeeded {
+            tx.post_journal(
+                &p.tenant_id,
+                payment.id.as_str(),
+                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount)?,
+            )
+            .await?;
+        }
+        let events = if payment.status == PaymentStatus::Processing {
+            vec![]
+        } else {
+            vec![(
+                status_event(payment.status),
+                payment.id.as_str(),
+                to_value(&payment)?,
+            )]
+        };
+        let audit = audit_entry(
+            p,
+            "payments.update",
+            "payment",
+            payment.id.as_str(),
+            None,
+            payment.status.as_str(),
+        );
+        finish(&mut tx, p, None, &events, audit).await?;
+        tx.commit().await?;
+        if matches!(
+            payment.status,
+            PaymentStatus::Failed | PaymentStatus::Canceled
+        ) {
+            self.release_row_reservation(&row).await;
+        }
+        Ok(payment)
+    }
+
+    async fn release_row_reservation(&self, row: &PaymentRow) {
+        if let Some(key) = &row.api_key_id {
+            let day = row.payment.created_at.format("%Y-%m-%d").to_string();
+            if let Err(e) = self
+                .inner
+                .store
+                .release_spend(key, &day, &row.payment.amount)
+                .await
+            {
+                tracing::error!(error = %e, "could not release a spending reservation");
+            }
+        }
+    }
+
+    /// Approves a held payment (operator). Exactly one of several concurrent approvals wins;
+    /// the payment is then charged once. The actor that created it cannot approve it.
+    pub async fn approve_payment(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        comment: Option<String>,
+    ) -> Result<Payment> {
+        p.require(Scope::ApprovalsWrite)?;
+        validate_text("comment", &comment, 1000)?;
+        let row = self.payment_row(p, id).await?;
+        if !row.payment.status.is_held() {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!("payment {id} is {}, not held", row.payment.status.as_str()),
+            ));
+        }
+        if row.payment.created_by == p.actor.to_string() {
+            return Err(Error::Forbidden {
+                required: "approval by an actor other than the payment's creator".to_owned(),
+            });
+        }
+        let mut claimed = row.payment.clone();
+        claimed.status = PaymentStatus::Processing;
+        let mut tx = self.inner.store.begin().await?;
+        if !tx
+            .transition_payment(&p.tenant_id, &claimed, row.payment.status)
+            .await?
+        {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!("payment {id} was already decided"),
+            ));
+        }
+        let outcome = format!(
+            "approved{}",
+            comment.map(|c| format!(": {c}")).unwrap_or_default()
+        );
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[],
+            audit_entry(
+                p,
+                "payments.approve",
+                "payment",
+                id.as_str(),
+                None,
+                &outcome,
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        let row = PaymentRow {
+            payment: claimed,
+            ..row
+        };
+        self.advance_processing(p, row).await
+    }
+
+    /// Rejects a held payment (operator): it is never charged.
+    pub async fn reject_payment(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        comment: Option<String>,
+    ) -> Result<Payment> {
+        p.require(Scope::ApprovalsWrite)?;
+        validate_text("comment", &comment, 1000)?;
+        self.close_held_payment(p, id, PaymentStatus::Rejected, "payments.reject", comment)
+            .await
+    }
+
+    /// Cancels a payment that has not completed: a held one is closed without charging; a
+    /// processing one is cancelled at the provider.
+    pub async fn cancel_payment(&self, p: &Principal, id: &PaymentId) -> Result<Payment> {
+        p.require(Scope::PaymentsWrite)?;
+        let row = self.payment_row(p, id).await?;
+        if row.payment.status.is_held() {
+            return self
+                .close_held_payment(p, id, PaymentStatus::Canceled, "payments.cancel", None)
+                .await;
+        }
+        let Some(pid) = row
+            .payment
+            .provider_payment_id
+            .clone()
+            .filter(|_| row.payment.status == PaymentStatus::Processing)
+        else {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!(
+                    "payment {id} is {} and cannot be cancelled",
+                    row.payment.status.as_str()
+                ),
+            ));
+        };
+        let pp = self
+            .inner
+            .providers
+            .payments(&p.tenant_id)
+            .cancel_payment(&pid)
+            .await?;
+        let mut payment = row.payment.clone();
+        apply_provider(&mut payment, &pp);
+        let mut tx = self.inner.store.begin().await?;
+        if !tx
+            .transition_payment(&p.tenant_id, &payment, PaymentStatus::Processing)
+            .await?
+        {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!("payment {id} changed while cancelling"),
+            ));
+        }
+        if payment.status == PaymentStatus::Succeeded {
+            tx.post_journal(
+                &p.tenant_id,
+                payment.id.as_str(),
+                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount)?,
+            )
+            .await?;
+        }
+        let events = [(
+            status_event(payment.status),
+            payment.id.as_str(),
+            to_value(&payment)?,
+        )];
+        finish(
+            &mut tx,
+            p,
+            None,
+            &events,
+            audit_entry(
+                p,
+                "payments.cancel",
+                "payment",
+                id.as_str(),
+                None,
+                payment.status.as_str(),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        if payment.status == PaymentStatus::Canceled {
+            self.release_row_reservation(&row).await;
+        }
+        Ok(payment)
+    }
+
+    async fn close_held_payment(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        to: PaymentStatus,
+        action: &str,
+        comment: Option<String>,
+    ) -> Result<Payment> {
+        let row = self.payment_row(p, id).await?;
+        if !row.payment.status.is_held() {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!("payment {id} is {}, not held", row.payment.status.as_str()),
+            ));
+        }
+        let mut payment = row.payment.clone();
+        payment.status = to;
+        payment.updated_at = Utc::now();
+        let mut tx = self.inner.store.begin().await?;
+        if !tx
+            .transition_payment(&p.tenant_id, &payment, row.payment.status)
+            .await?
+        {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!("payment {id} was already decided"),
+            ));
+        }
+        let outcome = format!(
+            "{}{}",
+            to.as_str(),
+            comment.map(|c| format!(": {c}")).unwrap_or_default()
+        );
+        let events = [(types::PAYMENT_CANCELED, id.as_str(), to_value(&payment)?)];
+        finish(
+            &mut tx,
+            p,
+            None,
+            &events,
+            audit_entry(p, action, "payment", id.as_str(), None, &outcome),
+        )
+        .await?;
+        tx.commit().await?;
+        self.release_row_reservation(&row).await;
+        Ok(payment)
+    }
+
+    /// Refunds part or all of a succeeded payment.
+    pub async fn create_refund(
+        &self,
+        p: &Principal,
+        req: NewRefund,
+        idempotency_key: Option<String>,
+    ) -> Result<Refund> {
+        p.require(Scope::PaymentsWrite)?;
+        let row = self.payment_row(p, &req.payment_id).await?;
+        validate_text("reason", &req.reason, 500)?;
+        let payment = row.payment;
+        if payment.status != PaymentStatus::Succeeded {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!(
+                    "payment {} is {}; only succeeded payments can be refunded",
+                    payment.id,
+                    payment.status.as_str()
+                ),
+            ));
+        }
+        let remaining = payment.amount.checked_sub(&payment.amount_refunded)?;
+        let amount = req.amount.unwrap_or(remaining);
+        if amount.currency() != payment.amount.currency() {
+            return Err(Error::validation(
+                "amount",
+                format!("the payment is in {}", payment.amount.currency()),
+            ));
+        }
+        if !amount.is_positive() {
+            return Err(Error::validation("amount", "must be greater than zero"));
+        }
+        if amount.checked_cmp(&remaining)?.is_gt() {
+            return Err(Error::validation(
+                "amount",
+                format!("{amount} is more than the {remaining} left to refund"),
+            ));
+        }
+        let request_hash = hash_request("refunds.create", &req)?;
+        self.idempotent(
+            p,
+            idempotency_key,
+            "refunds.create",
+            request_hash,
+            |idem| async move {
+                let provider_id = payment
+                    .provider_payment_id
+                    .clone()
+                    .ok_or_else(|| Error::internal("succeeded payment without provider id"))?;
+                let pr = self
+                    .inner
+                    .providers
+                    .payments(&p.tenant_id)
+                    .create_refund(&ProviderRefundRequest {
+                        provider_payment_id: provider_id,
+                        amount,
+                        idempotency_key: idem.provider_key.clone(),
+                    })
+                    .await?;
+                let refund = Refund {
+                    id: RefundId::generate(),
+                    payment_id: payment.id.clone(),
+                    amount,
+                    status: pr.status,
+                    reason: req.reason,
+                    provider_refund_id: pr.provider_id,
+                    created_at: Utc::now(),
+                };
+                let response = serde_json::to_string(&refund).map_err(Error::internal)?;
+                let mut tx = self.inner.store.begin().await?;
+                if refund.status != RefundStatus::Failed {
+                    if !tx.add_refunded(&p.tenant_id, &payment.id, &amount).await? {
+                        return Err(Error::conflict(
+                            ConflictCode::InvalidState,
+                            "another refund of this payment went first; nothing left to refund",
+                        ));
+                    }
+                    tx.post_journal(
+                        &p.tenant_id,
+                        refund.id.as_str(),
+                        &JournalEntry::refund(refund.id.as_str(), amount)?,
+                    )
+                    .await?;
+                }
+                tx.insert_refund(&p.tenant_id, &refund).await?;
+                let audit = audit_entry(
+                    p,
+                    "refunds.create",
+                    "refund",
+                    refund.id.as_str(),
+                    Some(&idem.key),
+                    refund.status.as_str(),
+                );
+                finish(
+                    &mut tx,
+                    p,
+                    Some((&idem.key, &response)),
+                    &[(
+                        types::REFUND_CREATED,
+                        refund.id.as_str(),
+                        to_value(&refund)?,
+                    )],
+                    audit,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(refund)
+            },
+        )
+        .await
+    }
+
+    /// Refunds of a payment.
+    pub async fn refunds(&self, p: &Principal, payment: &PaymentId) -> Result<Vec<Refund>> {
+        p.require(Scope::PaymentsRead)?;
+        self.payment_row(p, payment).await?;
+        self.inner.store.refunds(&p.tenant_id, payment).await
+    }
+
+    /// Screens a payment without making it (a dry run for agents and operators).
+    pub async fn assess_payment(&self, p: &Principal, req: &NewPayment) -> Result<Assessment> {
+        p.require(Scope::PaymentsRead)?;
+        validate_payment_method(&req.payment_method)?;
+        self.inner
+            .fraud
+            .assess(&ScreenRequest {
+                tenant_id: p.tenant_id.clone(),
+                actor: p.actor.clone(),
+                interface: p.interface,
+                subject: Screened::Payment {
+                    amount: req.amount,
+                    payee: req.payee.clone(),
+                    payment_method: req.payment_method.clone(),
+                    customer_id: req.customer_id.as_ref().map(|c| c.to_string()),
+                },
+            })
+            .await
+    }
+}

@@ -1,0 +1,330 @@
+//! Tenants, users, API keys and `whoami`.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::{audit_entry, finish, Platform};
+use crate::auth::{hash_api_key, Actor, Interface, NewApiKeySecret, Principal, Role, Scope};
+use crate::error::{Error, Result};
+use crate::id::{ApiKeyId, TenantId, UserId};
+use crate::money::Money;
+use crate::policy::KeyLimits;
+use crate::provider::ProviderMode;
+use crate::storage::{ApiKeyRecord, Tenant, User};
+
+/// Input for a new API key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// A label (`reporting agent`).
+    pub name: String,
+    /// What it may do.
+    pub scopes: BTreeSet<Scope>,
+    /// Its guard rails.
+    #[serde(default)]
+    pub limits: KeyLimits,
+}
+
+/// A created key: the record, and the secret shown this once.
+#[derive(Debug, Serialize)]
+pub struct CreatedApiKey {
+    /// The stored record.
+    pub key: ApiKeyRecord,
+    /// The secret. It is not stored and cannot be shown again.
+    pub secret: String,
+}
+
+/// Who the caller is and what it may still do today.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Actor (`key_…`, `usr_…`, `system`).
+    pub actor: String,
+    /// Interface.
+    pub interface: Interface,
+    /// Scopes.
+    pub scopes: BTreeSet<Scope>,
+    /// Limits.
+    pub limits: KeyLimits,
+    /// Spent (reserved) today against `max_per_day`.
+    pub spent_today: Option<Money>,
+    /// What remains of `max_per_day` today.
+    pub remaining_today: Option<Money>,
+    /// Banking provider mode.
+    pub banking_mode: ProviderMode,
+    /// Payments provider mode.
+    pub payments_mode: ProviderMode,
+    /// Brokerage provider mode.
+    pub brokerage_mode: ProviderMode,
+}
+
+/// Today's key for daily limits (UTC).
+pub(super) fn today() -> String {
+    Utc::now().format("%Y-%m-%d").to_string()
+}
+
+impl Platform {
+    /// Creates a tenant. A bootstrap operation for operators (`fintech init`, first server
+    /// start): it is audited in the new tenant's chain with actor `system`.
+    pub async fn create_tenant(&self, name: &str, interface: Interface) -> Result<Tenant> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(Error::validation("name", "1 to 200 printable characters"));
+        }
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        };
+        let p = Principal::system(tenant.id.clone(), interface);
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_tenant(&tenant).await?;
+        finish(
+            &mut tx,
+            &p,
+            None,
+            &[],
+            audit_entry(
+                &p,
+                "tenants.create",
+                "tenant",
+                tenant.id.as_str(),
+                None,
+                "ok",
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Every tenant (operators).
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.inner.store.tenants().await
+    }
+
+    /// The principal's tenant.
+    pub async fn tenant(&self, p: &Principal) -> Result<Tenant> {
+        self.inner
+            .store
+            .tenant(&p.tenant_id)
+            .await?
+            .ok_or_else(|| Error::not_found("tenant", &p.tenant_id))
+    }
+
+    /// Adds a user to the principal's tenant (admin).
+    pub async fn create_user(&self, p: &Principal, email: &str, role: Role) -> Result<User> {
+        p.require(Scope::Admin)?;
+        let email = email.trim().to_ascii_lowercase();
+        let valid = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(a, d)| !a.is_empty() && d.contains('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !valid {
+            return Err(Error::validation(
+                "email",
+                "expected an e-mail address like ops@example.com",
+            ));
+        }
+        let user = User {
+            id: UserId::generate(),
+            tenant_id: p.tenant_id.clone(),
+            email,
+            role,
+            created_at: Utc::now(),
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_user(&user, None).await?;
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[],
+            audit_entry(
+                p,
+                "users.create",
+                "user",
+                user.id.as_str(),
+                None,
+                &format!("ok: role {}", role.as_str()),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Users of the principal's tenant.
+    pub async fn users(&self, p: &Principal) -> Result<Vec<User>> {
+        p.require(Scope::Admin)?;
+        self.inner.store.users(&p.tenant_id).await
+    }
+
+    /// Creates an API key (admin). The secret is in the result and nowhere else.
+    pub async fn create_api_key(&self, p: &Principal, req: NewApiKey) -> Result<CreatedApiKey> {
+        p.require(Scope::Admin)?;
+        let name = req.name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::validation("name", "1 to 100 printable characters"));
+        }
+        if req.scopes.is_empty() {
+            return Err(Error::validation(
+                "scopes",
+                "a key needs at least one scope",
+            ));
+        }
+        req.limits.validate()?;
+        let secret = NewApiKeySecret::generate();
+        let key = ApiKeyRecord {
+            id: ApiKeyId::generate(),
+            tenant_id: p.tenant_id.clone(),
+            name: name.to_owned(),
+            prefix: secret.prefix(),
+            scopes: req.scopes,
+            limits: req.limits,
+            created_at: Utc::now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_api_key(&key, &hash_api_key(secret.expose()))
+            .await?;
+        let scopes: Vec<_> = key.scopes.iter().map(|s| s.as_str()).collect();
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[],
+            audit_entry(
+                p,
+                "keys.create",
+                "api_key",
+                key.id.as_str(),
+                None,
+                &format!("ok: scopes {}", scopes.join(" ")),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CreatedApiKey {
+            key,
+            secret: secret.expose().to_owned(),
+        })
+    }
+
+    /// Keys of the principal's tenant (admin): prefixes, never secrets.
+    pub async fn api_keys(&self, p: &Principal) -> Result<Vec<ApiKeyRecord>> {
+        p.require(Scope::Admin)?;
+        self.inner.store.api_keys(&p.tenant_id).await
+    }
+
+    /// Revokes a key (admin).
+    pub async fn revoke_api_key(&self, p: &Principal, id: &ApiKeyId) -> Result<()> {
+        p.require(Scope::Admin)?;
+        let mut tx = self.inner.store.begin().await?;
+        if !tx.revoke_api_key(&p.tenant_id, id).await? {
+            return Err(Error::not_found("api_key", id));
+        }
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[],
+            audit_entry(p, "keys.revoke", "api_key", id.as_str(), None, "ok"),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Replaces a key's limits and approval threshold (admin).
+    pub async fn set_key_limits(
+        &self,
+        p: &Principal,
+        id: &ApiKeyId,
+        limits: KeyLimits,
+    ) -> Result<ApiKeyRecord> {
+        p.require(Scope::Admin)?;
+        limits.validate()?;
+        let mut tx = self.inner.store.begin().await?;
+        if !tx.set_key_limits(&p.tenant_id, id, &limits).await? {
+            return Err(Error::not_found("api_key", id));
+        }
+        let summary = serde_json::to_string(&limits).unwrap_or_default();
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[],
+            audit_entry(
+                p,
+                "keys.set_limits",
+                "api_key",
+                id.as_str(),
+                None,
+                &format!("ok: {summary}"),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.inner
+            .store
+            .api_key(&p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("api_key", id))
+    }
+
+    /// Turns an API key secret into a principal, or `Unauthenticated`.
+    pub async fn authenticate(&self, secret: &str, interface: Interface) -> Result<Principal> {
+        let unauthenticated = || Error::Unauthenticated("invalid or revoked API key".to_owned());
+        if !secret.starts_with("fk_") || secret.len() > 200 {
+            return Err(unauthenticated());
+        }
+        let key = self
+            .inner
+            .store
+            .api_key_by_hash(&hash_api_key(secret))
+            .await?
+            .ok_or_else(unauthenticated)?;
+        Ok(Principal {
+            tenant_id: key.tenant_id,
+            actor: Actor::ApiKey(key.id),
+            scopes: key.scopes,
+            interface,
+            limits: key.limits,
+        })
+    }
+
+    /// Who the caller is, what it may do, what remains of its daily limit, and whether each
+    /// provider is simulated, sandbox/paper or live.
+    pub async fn whoami(&self, p: &Principal) -> Result<WhoAmI> {
+        let (spent_today, remaining_today) = match (&p.actor, &p.limits.max_per_day) {
+            (Actor::ApiKey(id), Some(max)) => {
+                let spent = self
+                    .inner
+                    .store
+                    .spent(id.as_str(), &today(), max.currency())
+                    .await?;
+                let remaining = max.checked_sub(&spent)?;
+                (Some(spent), Some(remaining))
+            }
+            _ => (None, None),
+        };
+        let providers = &self.inner.providers;
+        Ok(WhoAmI {
+            tenant_id: p.tenant_id.clone(),
+            actor: p.actor.to_string(),
+            interface: p.interface,
+            scopes: p.scopes.clone(),
+            limits: p.limits.clone(),
+            spent_today,
+            remaining_today,
+            banking_mode: providers.banking(&p.tenant_id).mode(),
+            payments_mode: providers.payments(&p.tenant_id).mode(),
+            brokerage_mode: providers.brokerage(&p.tenant_id).mode(),
+        })
+    }
+}

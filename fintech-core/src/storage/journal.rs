@@ -1,0 +1,453 @@
+//! The cross-cutting records: idempotency claims, spending reservations, ledger postings, the
+//! audit chain and the event log.
+
+use sqlx::any::AnyRow;
+
+use super::{col, from_json, now_micros, ts, Store, Tx};
+use crate::audit::{self, AuditEntry, AuditRecord, AuditVerification};
+use crate::error::{ConflictCode, Error, Result};
+use crate::events::Event;
+use crate::id::{EventId, JournalId, TenantId};
+use crate::ledger::{AccountBalance, JournalEntry};
+use crate::money::{Currency, Money};
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller owns the key and must run the operation, then complete or release it.
+    Acquired,
+    /// The operation already ran: its stored response (JSON).
+    Completed(String),
+}
+
+/// A stored idempotency key, as listed for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The key.
+    pub key: String,
+    /// The operation it was used for.
+    pub operation: String,
+    /// `running` or `done`.
+    pub state: String,
+}
+
+/// How long a claim is protected before another caller may take it over (a crashed process).
+const CLAIM_LEASE_MICROS: i64 = 60 * 1_000_000;
+
+impl Store {
+    /// Claims `key` for `operation` with the request's hash. Enforced by the primary key, so it
+    /// holds across processes: concurrent duplicates see `IdempotencyInProgress`; the same key
+    /// with another request is `IdempotencyKeyReused`; a finished one returns its response.
+    pub async fn claim_idempotency(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        operation: &str,
+        request_hash: &str,
+    ) -> Result<Claim> {
+        let now = now_micros();
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, idem_key, operation, request_hash, state, response, locked_until, created_at)
+             VALUES ($1, $2, $3, $4, 'running', NULL, $5, $6) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(key)
+        .bind(operation)
+        .bind(request_hash)
+        .bind(now + CLAIM_LEASE_MICROS)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(Claim::Acquired);
+        }
+        let row = sqlx::query(
+            "SELECT operation, request_hash, state, response, locked_until FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            // Released between our insert and select: the caller may simply retry.
+            return Err(Error::conflict(
+                ConflictCode::IdempotencyInProgress,
+                "the request with this idempotency key was just released; retry",
+            ));
+        };
+        let (op, hash, state): (String, String, String) = (
+            col(&row, "operation")?,
+            col(&row, "request_hash")?,
+            col(&row, "state")?,
+        );
+        if op != operation || hash != request_hash {
+            return Err(Error::conflict(
+                ConflictCode::IdempotencyKeyReused,
+                format!("idempotency key {key:?} was already used for a different request ({op}); use a new key"),
+            ));
+        }
+        if state == "done" {
+            let response: Option<String> = col(&row, "response")?;
+            return response
+                .map(Claim::Completed)
+                .ok_or_else(|| Error::internal("completed idempotency key without a response"));
+        }
+        let locked_until: i64 = col(&row, "locked_until")?;
+        if locked_until > now {
+            return Err(Error::conflict(
+                ConflictCode::IdempotencyInProgress,
+                "a request with this idempotency key is in progress; retry later",
+            ));
+        }
+        // The previous holder's lease ran out (it crashed): take over, once.
+        let took = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = $1 WHERE tenant_id = $2 AND idem_key = $3 AND state = 'running' AND locked_until = $4",
+        )
+        .bind(now + CLAIM_LEASE_MICROS)
+        .bind(tenant.as_str())
+        .bind(key)
+        .bind(locked_until)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if took == 1 {
+            Ok(Claim::Acquired)
+        } else {
+            Err(Error::conflict(
+                ConflictCode::IdempotencyInProgress,
+                "a request with this idempotency key is in progress; retry later",
+            ))
+        }
+    }
+
+    /// Gives a claim back after a failure that changed nothing, so the key can be retried.
+    pub async fn release_idempotency(&self, tenant: &TenantId, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND state = 'running'")
+            .bind(tenant.as_str())
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes finished keys created before `older_than_micros` (keys are kept at least 24 h).
+    pub async fn purge_idempotency(&self, older_than_micros: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1 AND state = 'done'")
+                .bind(older_than_micros)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Reserves `amount` of a key's daily budget atomically: succeeds only if the day's total
+    /// stays within `limit`. One conditional UPDATE, so it holds across instances.
+    pub async fn reserve_spend(
+        &self,
+        key_id: &str,
+        day: &str,
+        amount: &Money,
+        limit: &Money,
+    ) -> Result<bool> {
+        let currency = amount.currency().code();
+        sqlx::query("INSERT INTO key_spend (key_id, day, currency, spent_minor) VALUES ($1, $2, $3, 0) ON CONFLICT (key_id, day, currency) DO NOTHING")
+            .bind(key_id)
+            .bind(day)
+            .bind(currency)
+            .execute(&self.pool)
+            .await?;
+        let reserved = sqlx::query(
+            "UPDATE key_spend SET spent_minor = spent_minor + $1 WHERE key_id = $2 AND day = $3 AND currency = $4 AND spent_minor + $1 <= $5",
+        )
+        .bind(amount.to_minor()?)
+        .bind(key_id)
+        .bind(day)
+        .bind(currency)
+        .bind(limit.to_minor()?)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(reserved == 1)
+    }
+
+    /// Returns a reservation (the payment did not go through).
+    pub async fn release_spend(&self, key_id: &str, day: &str, amount: &Money) -> Result<()> {
+        sqlx::query("UPDATE key_spend SET spent_minor = spent_minor - $1 WHERE key_id = $2 AND day = $3 AND currency = $4")
+            .bind(amount.to_minor()?)
+            .bind(key_id)
+            .bind(day)
+            .bind(amount.currency().code())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What a key has spent (reserved) on a day.
+    pub async fn spent(&self, key_id: &str, day: &str, currency: Currency) -> Result<Money> {
+        let minor: Option<i64> = sqlx::query_scalar(
+            "SELECT spent_minor FROM key_spend WHERE key_id = $1 AND day = $2 AND currency = $3",
+        )
+        .bind(key_id)
+        .bind(day)
+        .bind(currency.code())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(Money::from_minor(minor.unwrap_or(0), currency))
+    }
+
+    /// A tenant's audit records with `seq > after`, oldest first.
+    pub async fn audit_records(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, at_micros, actor, interface, action, object_type, object_id, idempotency_key, outcome, prev_hash, hash
+             FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    /// Verifies a tenant's whole audit chain, streaming it in pages.
+    pub async fn verify_audit(&self, tenant: &TenantId) -> Result<AuditVerification> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.audit_records(tenant, after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            all.extend(page);
+        }
+        // Also check the head: a deleted tail shows as a head ahead of the last record.
+        let mut verification = audit::verify_chain(tenant.as_str(), &all);
+        if verification.is_ok() {
+            let head: Option<i64> =
+                sqlx::query_scalar("SELECT audit_seq FROM tenant_heads WHERE tenant_id = $1")
+                    .bind(tenant.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let last = all.last().map(|r| r.seq).unwrap_or(0);
+            if head.unwrap_or(0) != last {
+                verification.first_bad = Some(audit::AuditBreak {
+                    seq: last + 1,
+                    reason: format!(
+                        "the chain head says {} records, found {last}: records were deleted",
+                        head.unwrap_or(0)
+                    ),
+                });
+            }
+        }
+        Ok(verification)
+    }
+
+    /// A tenant's events with `seq > after`, oldest first, optionally of some types only.
+    pub async fn events_after(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT id, seq, event_type, object_id, data, created_at FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+            .bind(tenant.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Event {
+                    id: EventId::parse(&col::<String>(r, "id")?)?,
+                    seq: col(r, "seq")?,
+                    event_type: col(r, "event_type")?,
+                    object_id: col(r, "object_id")?,
+                    data: from_json(&col::<String>(r, "data")?)?,
+                    created_at: ts(col(r, "created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Ledger balances of a tenant per account and currency (derived from postings).
+    pub async fn ledger_balances(&self, tenant: &TenantId) -> Result<Vec<AccountBalance>> {
+        let rows = sqlx::query(
+            "SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT) AS total FROM postings WHERE tenant_id = $1 GROUP BY account, currency ORDER BY account, currency",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let currency = Currency::from_code(&col::<String>(r, "currency")?)?;
+                Ok(AccountBalance {
+                    account: col(r, "account")?,
+                    balance: Money::from_minor(col(r, "total")?, currency),
+                })
+            })
+            .collect()
+    }
+
+    /// Journal entries of a tenant whose postings do not sum to zero per currency (should be none).
+    pub async fn unbalanced_journals(&self, tenant: &TenantId) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT journal_id FROM postings WHERE tenant_id = $1 GROUP BY journal_id, currency HAVING SUM(amount_minor) <> 0",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+fn audit_from_row(r: &AnyRow) -> Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: col(r, "seq")?,
+        at_micros: col(r, "at_micros")?,
+        entry: AuditEntry {
+            actor: col(r, "actor")?,
+            interface: col(r, "interface")?,
+            action: col(r, "action")?,
+            object_type: col(r, "object_type")?,
+            object_id: col(r, "object_id")?,
+            idempotency_key: col(r, "idempotency_key")?,
+            outcome: col(r, "outcome")?,
+        },
+        prev_hash: col(r, "prev_hash")?,
+        hash: col(r, "hash")?,
+    })
+}
+
+impl Tx {
+    /// Writes a balanced journal entry about `object_id`.
+    pub async fn post_journal(
+        &mut self,
+        tenant: &TenantId,
+        object_id: &str,
+        entry: &JournalEntry,
+    ) -> Result<JournalId> {
+        let id = JournalId::generate();
+        sqlx::query("INSERT INTO journal_entries (id, tenant_id, memo, object_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .bind(&entry.memo)
+            .bind(object_id)
+            .bind(now_micros())
+            .execute(self.conn())
+            .await?;
+        for (line, p) in entry.postings.iter().enumerate() {
+            sqlx::query("INSERT INTO postings (journal_id, line, tenant_id, account, currency, amount_minor) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(id.as_str())
+                .bind(line as i64)
+                .bind(tenant.as_str())
+                .bind(&p.account)
+                .bind(p.amount.currency().code())
+                .bind(p.amount.to_minor()?)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(id)
+    }
+
+    /// Appends an event; its sequence number comes from the tenant head (row-locked).
+    pub async fn append_event(
+        &mut self,
+        tenant: &TenantId,
+        event_type: &str,
+        object_id: &str,
+        data: &serde_json::Value,
+    ) -> Result<Event> {
+        let seq: i64 = sqlx::query_scalar("UPDATE tenant_heads SET event_seq = event_seq + 1 WHERE tenant_id = $1 RETURNING event_seq")
+            .bind(tenant.as_str())
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("tenant", tenant))?;
+        let event = Event {
+            id: EventId::generate(),
+            seq,
+            event_type: event_type.to_owned(),
+            object_id: object_id.to_owned(),
+            data: data.clone(),
+            created_at: ts(now_micros()),
+        };
+        sqlx::query("INSERT INTO events (tenant_id, seq, id, event_type, object_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(tenant.as_str())
+            .bind(seq)
+            .bind(event.id.as_str())
+            .bind(event_type)
+            .bind(object_id)
+            .bind(super::to_json(data)?)
+            .bind(event.created_at.timestamp_micros())
+            .execute(self.conn())
+            .await?;
+        Ok(event)
+    }
+
+    /// Appends an audit record to the tenant's chain (row-locked head).
+    pub async fn append_audit(
+        &mut self,
+        tenant: &TenantId,
+        entry: &AuditEntry,
+    ) -> Result<AuditRecord> {
+        let row = sqlx::query("UPDATE tenant_heads SET audit_seq = audit_seq + 1 WHERE tenant_id = $1 RETURNING audit_seq, audit_hash")
+            .bind(tenant.as_str())
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| Error::not_found("tenant", tenant))?;
+        let seq: i64 = col(&row, "audit_seq")?;
+        let prev_hash: String = col(&row, "audit_hash")?;
+        let at_micros = now_micros();
+        let hash = audit::record_hash(tenant.as_str(), seq, at_micros, entry, &prev_hash);
+        sqlx::query("UPDATE tenant_heads SET audit_hash = $1 WHERE tenant_id = $2")
+            .bind(&hash)
+            .bind(tenant.as_str())
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, seq, at_micros, actor, interface, action, object_type, object_id, idempotency_key, outcome, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(tenant.as_str())
+        .bind(seq)
+        .bind(at_micros)
+        .bind(&entry.actor)
+        .bind(&entry.interface)
+        .bind(&entry.action)
+        .bind(&entry.object_type)
+        .bind(&entry.object_id)
+        .bind(entry.idempotency_key.as_deref())
+        .bind(&entry.outcome)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(self.conn())
+        .await?;
+        Ok(AuditRecord {
+            seq,
+            at_micros,
+            entry: entry.clone(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// Stores the response of a claimed idempotency key, in the same transaction as the change.
+    pub async fn complete_idempotency(
+        &mut self,
+        tenant: &TenantId,
+        key: &str,
+        response: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE idempotency_keys SET state = 'done', response = $1 WHERE tenant_id = $2 AND idem_key = $3")
+            .bind(response)
+            .bind(tenant.as_str())
+            .bind(key)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,273 @@
+//! Tenants, users and API keys.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+
+use super::{col, from_json, now_micros, to_json, ts, Store, Tx};
+use crate::audit::GENESIS_HASH;
+use crate::auth::{Role, Scope};
+use crate::error::{ConflictCode, Error, Result};
+use crate::id::{ApiKeyId, TenantId, UserId};
+use crate::policy::KeyLimits;
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user of a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Login e-mail.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as stored and listed: prefix, scopes, limits; never the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Id.
+    pub id: ApiKeyId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Label.
+    pub name: String,
+    /// The visible start of the secret (`fk_1a2b3c4d`).
+    pub prefix: String,
+    /// Scopes.
+    pub scopes: BTreeSet<Scope>,
+    /// Limits.
+    pub limits: KeyLimits,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+fn scopes_to_text(scopes: &BTreeSet<Scope>) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn key_from_row(r: &AnyRow) -> Result<ApiKeyRecord> {
+    let scopes: String = col(r, "scopes")?;
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::parse(&col::<String>(r, "id")?)?,
+        tenant_id: TenantId::parse(&col::<String>(r, "tenant_id")?)?,
+        name: col(r, "name")?,
+        prefix: col(r, "prefix")?,
+        scopes: scopes
+            .split_whitespace()
+            .map(Scope::parse)
+            .collect::<Result<_>>()?,
+        limits: from_json(&col::<String>(r, "limits")?)?,
+        created_at: ts(col(r, "created_at")?),
+        last_used_at: col::<Option<i64>>(r, "last_used_at")?.map(ts),
+        revoked_at: col::<Option<i64>>(r, "revoked_at")?.map(ts),
+    })
+}
+
+const KEY_COLUMNS: &str =
+    "id, tenant_id, name, prefix, scopes, limits, created_at, last_used_at, revoked_at";
+
+impl Tx {
+    /// Creates a tenant and its audit/event heads.
+    pub async fn insert_tenant(&mut self, tenant: &Tenant) -> Result<()> {
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(tenant.id.as_str())
+            .bind(&tenant.name)
+            .bind(tenant.created_at.timestamp_micros())
+            .execute(self.conn())
+            .await?;
+        sqlx::query("INSERT INTO tenant_heads (tenant_id, audit_seq, audit_hash, event_seq) VALUES ($1, 0, $2, 0)")
+            .bind(tenant.id.as_str())
+            .bind(GENESIS_HASH)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a user; the e-mail is unique within the tenant.
+    pub async fn insert_user(&mut self, user: &User, password_hash: Option<&str>) -> Result<()> {
+        sqlx::query("INSERT INTO users (id, tenant_id, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, email) DO NOTHING")
+            .bind(user.id.as_str())
+            .bind(user.tenant_id.as_str())
+            .bind(&user.email)
+            .bind(user.role.as_str())
+            .bind(password_hash)
+            .bind(user.created_at.timestamp_micros())
+            .execute(self.conn())
+            .await
+            .map_err(Error::from)
+            .and_then(|r| {
+                if r.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(Error::conflict(ConflictCode::AlreadyExists, format!("a user with e-mail {} exists", user.email)))
+                }
+            })
+    }
+
+    /// Stores a key by the hash of its secret.
+    pub async fn insert_api_key(&mut self, key: &ApiKeyRecord, secret_hash: &str) -> Result<()> {
+        sqlx::query("INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(key.id.as_str())
+            .bind(key.tenant_id.as_str())
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(secret_hash)
+            .bind(scopes_to_text(&key.scopes))
+            .bind(to_json(&key.limits)?)
+            .bind(key.created_at.timestamp_micros())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes a key of a tenant; `false` when no such active key exists.
+    pub async fn revoke_api_key(&mut self, tenant: &TenantId, id: &ApiKeyId) -> Result<bool> {
+        Ok(sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
+            .bind(now_micros())
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(self.conn())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Replaces a key's limits; `false` when no such key exists.
+    pub async fn set_key_limits(
+        &mut self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        limits: &KeyLimits,
+    ) -> Result<bool> {
+        Ok(
+            sqlx::query("UPDATE api_keys SET limits = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(to_json(limits)?)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(self.conn())
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+}
+
+impl Store {
+    /// A tenant by id.
+    pub async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Tenant {
+                id: TenantId::parse(&col::<String>(&r, "id")?)?,
+                name: col(&r, "name")?,
+                created_at: ts(col(&r, "created_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Every tenant, oldest first.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM tenants ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Tenant {
+                    id: TenantId::parse(&col::<String>(r, "id")?)?,
+                    name: col(r, "name")?,
+                    created_at: ts(col(r, "created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Users of a tenant.
+    pub async fn users(&self, tenant: &TenantId) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT id, tenant_id, email, role, created_at FROM users WHERE tenant_id = $1 ORDER BY email")
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(User {
+                    id: UserId::parse(&col::<String>(r, "id")?)?,
+                    tenant_id: TenantId::parse(&col::<String>(r, "tenant_id")?)?,
+                    email: col(r, "email")?,
+                    role: Role::parse(&col::<String>(r, "role")?)?,
+                    created_at: ts(col(r, "created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The active key whose secret hashes to `secret_hash`; marks it used.
+    pub async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(secret_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = key_from_row(&row)?;
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now_micros())
+            .bind(key.id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(key))
+    }
+
+    /// A key of a tenant.
+    pub async fn api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    /// Keys of a tenant, newest first.
+    pub async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+}
