@@ -118,9 +118,8 @@ pub fn verify_chain<'a>(
     records: impl IntoIterator<Item = &'a AuditRecord>,
 ) -> AuditVerification {
     let mut prev = GENESIS_HASH.to_owned();
-    let mut expected_seq = 1;
     let mut count = 0;
-    for r in records {
+    for (expected_seq, r) in (1_i64..).zip(records) {
         count += 1;
         let reason = if r.seq != expected_seq {
             Some(format!(
@@ -141,7 +140,6 @@ pub fn verify_chain<'a>(
             };
         }
         prev = r.hash.clone();
-        expected_seq += 1;
     }
     AuditVerification {
         records: count,

@@ -16,6 +16,8 @@ pub mod audit;
 pub mod auth;
 pub mod banking;
 pub mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod crypto;
 pub mod error;
 pub mod events;

@@ -33,7 +33,10 @@ use crate::ledger::AccountBalance;
 use crate::provider::ProviderSet;
 use crate::storage::{Claim, Store, Tx};
 
+pub use banking::SyncProgress;
+pub use payments::PaymentQuery;
 pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};
+pub use trading::OrderQuery;
 
 /// The SDK's entry point. Cheap to clone; share one per process.
 #[derive(Clone)]

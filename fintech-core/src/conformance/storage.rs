@@ -1,0 +1,1011 @@
+//! Storage and `Platform` scenarios that run unchanged on SQLite and PostgreSQL.
+//!
+//! Each scenario takes a [`Harness`] on a fresh database and panics with a clear message when
+//! the backend misbehaves. The test crate calls every scenario once per backend.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::future::join_all;
+
+use crate::auth::{Interface, Principal, Role, Scope};
+use crate::error::{ConflictCode, Error};
+use crate::id::{PaymentId, TenantId, UserId};
+use crate::ledger::accounts;
+use crate::money::Money;
+use crate::payments::{NewPayment, NewRefund, PaymentStatus};
+use crate::platform::{LogQuery, NewApiKey, PaymentQuery};
+use crate::policy::KeyLimits;
+use crate::storage::Backend;
+use crate::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
+use crate::Platform;
+
+/// What a scenario needs: a platform on a fresh database of the backend under test, and the
+/// number of charges the payment provider has made for a tenant (the simulator counts them).
+pub struct Harness {
+    /// The platform under test.
+    pub platform: Platform,
+    /// Distinct charges the provider has made for a tenant.
+    pub charges: Arc<dyn Fn(&TenantId) -> usize + Send + Sync>,
+}
+
+/// Every scenario, by name, for the test crate to generate one test per backend.
+pub const SCENARIOS: &[&str] = &[
+    "migrations_are_idempotent",
+    "payment_writes_row_ledger_audit_event",
+    "injected_failure_leaves_nothing_and_retry_charges_once",
+    "concurrent_duplicates_execute_once",
+    "same_key_different_request_conflicts",
+    "tenants_are_isolated",
+    "scopes_are_enforced",
+    "approval_threshold_holds_then_approve_or_reject",
+    "concurrent_double_approve_charges_once",
+    "spending_limits",
+    "declines_are_recorded_without_ledger",
+    "refunds_partial_and_full",
+    "orders_fill_into_the_ledger",
+    "banking_link_and_sync",
+    "audit_tampering_is_detected",
+    "events_are_numbered_without_gaps",
+];
+
+/// Runs the scenario called `name`.
+pub async fn run(name: &str, h: &Harness) {
+    match name {
+        "migrations_are_idempotent" => migrations_are_idempotent(h).await,
+        "payment_writes_row_ledger_audit_event" => payment_writes_row_ledger_audit_event(h).await,
+        "injected_failure_leaves_nothing_and_retry_charges_once" => {
+            injected_failure_leaves_nothing_and_retry_charges_once(h).await
+        }
+        "concurrent_duplicates_execute_once" => concurrent_duplicates_execute_once(h).await,
+        "same_key_different_request_conflicts" => same_key_different_request_conflicts(h).await,
+        "tenants_are_isolated" => tenants_are_isolated(h).await,
+        "scopes_are_enforced" => scopes_are_enforced(h).await,
+        "approval_threshold_holds_then_approve_or_reject" => {
+            approval_threshold_holds_then_approve_or_reject(h).await
+        }
+        "concurrent_double_approve_charges_once" => concurrent_double_approve_charges_once(h).await,
+        "spending_limits" => spending_limits(h).await,
+        "declines_are_recorded_without_ledger" => declines_are_recorded_without_ledger(h).await,
+        "refunds_partial_and_full" => refunds_partial_and_full(h).await,
+        "orders_fill_into_the_ledger" => orders_fill_into_the_ledger(h).await,
+        "banking_link_and_sync" => banking_link_and_sync(h).await,
+        "audit_tampering_is_detected" => audit_tampering_is_detected(h).await,
+        "events_are_numbered_without_gaps" => events_are_numbered_without_gaps(h).await,
+        other => panic!("unknown storage scenario {other}"),
+    }
+}
+
+fn usd(s: &str) -> Money {
+    Money::parse(s, "USD").expect("valid amount")
+}
+
+fn pay(amount: &str) -> NewPayment {
+    NewPayment {
+        amount: usd(amount),
+        payment_method: "pm_card_visa".into(),
+        customer_id: None,
+        payee: Some("Acme Supplies".into()),
+        description: None,
+    }
+}
+
+async fn tenant(h: &Harness, name: &str) -> Principal {
+    let t = h
+        .platform
+        .create_tenant(name, Interface::Sdk)
+        .await
+        .expect("create tenant");
+    Principal::system(t.id, Interface::Sdk)
+}
+
+fn operator(admin: &Principal) -> Principal {
+    Principal::user(
+        admin.tenant_id.clone(),
+        UserId::generate(),
+        Role::Operator,
+        Interface::Cli,
+    )
+}
+
+async fn agent(h: &Harness, admin: &Principal, scopes: &[Scope], limits: KeyLimits) -> Principal {
+    let created = h
+        .platform
+        .create_api_key(
+            admin,
+            NewApiKey {
+                name: "agent".into(),
+                scopes: scopes.iter().copied().collect::<BTreeSet<_>>(),
+                limits,
+            },
+        )
+        .await
+        .expect("create key");
+    h.platform
+        .authenticate(&created.secret, Interface::Mcp)
+        .await
+        .expect("authenticate new key")
+}
+
+async fn count(h: &Harness, sql: &str, tenant: &TenantId) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .bind(tenant.as_str())
+        .fetch_one(h.platform.store().pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn rows(h: &Harness, t: &TenantId) -> [i64; 4] {
+    [
+        count(h, "SELECT COUNT(*) FROM payments WHERE tenant_id = $1", t).await,
+        count(h, "SELECT COUNT(*) FROM postings WHERE tenant_id = $1", t).await,
+        count(h, "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1", t).await,
+        count(h, "SELECT COUNT(*) FROM events WHERE tenant_id = $1", t).await,
+    ]
+}
+
+async fn balance(h: &Harness, p: &Principal, account: &str) -> Money {
+    h.platform
+        .ledger_balances(p)
+        .await
+        .expect("balances")
+        .into_iter()
+        .find(|b| b.account == account)
+        .map(|b| b.balance)
+        .unwrap_or_else(|| Money::zero(crate::Currency::USD))
+}
+
+async fn assert_ledger_balanced(h: &Harness, p: &Principal) {
+    let bad = h
+        .platform
+        .store()
+        .unbalanced_journals(&p.tenant_id)
+        .await
+        .expect("check journals");
+    assert!(bad.is_empty(), "unbalanced journal entries: {bad:?}");
+}
+
+/// Migrating an up-to-date database again changes nothing and reports it applied.
+pub async fn migrations_are_idempotent(h: &Harness) {
+    h.platform.store().migrate().await.expect("second migrate");
+    assert!(
+        h.platform
+            .store()
+            .migrations_applied()
+            .await
+            .expect("check"),
+        "migrations should be applied"
+    );
+}
+
+/// A payment writes its row, a balanced ledger entry, an audit record and events together.
+pub async fn payment_writes_row_ledger_audit_event(h: &Harness) {
+    let p = tenant(h, "atomic").await;
+    let before = rows(h, &p.tenant_id).await;
+    let payment = h
+        .platform
+        .create_payment(&p, pay("12.34"), Some("k1".into()))
+        .await
+        .expect("payment");
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    let after = rows(h, &p.tenant_id).await;
+    assert_eq!(after[0] - before[0], 1, "one payment row");
+    assert_eq!(after[1] - before[1], 2, "two postings");
+    assert_eq!(after[2] - before[2], 1, "one audit record");
+    assert_eq!(after[3] - before[3], 2, "created + succeeded events");
+    assert_eq!(
+        balance(h, &p, accounts::PROCESSOR_BALANCE).await,
+        usd("12.34")
+    );
+    assert_eq!(
+        balance(h, &p, accounts::PAYMENTS_INCOME).await,
+        usd("-12.34")
+    );
+    assert_ledger_balanced(h, &p).await;
+    let stored = h
+        .platform
+        .payment(&p, &payment.id)
+        .await
+        .expect("read back");
+    assert_eq!(stored, payment, "stored payment equals returned payment");
+}
+
+async fn set_audit_failure(h: &Harness, on: bool) {
+    let pool = h.platform.store().pool();
+    let stmts: &[&str] = match (h.platform.store().backend(), on) {
+        (Backend::Sqlite, true) => &["CREATE TRIGGER inject_failure BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'injected failure'); END"],
+        (Backend::Sqlite, false) => &["DROP TRIGGER inject_failure"],
+        (Backend::Postgres, true) => &[
+            "CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END; $$",
+            "CREATE TRIGGER inject_failure BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION inject_failure()",
+        ],
+        (Backend::Postgres, false) => &["DROP TRIGGER inject_failure ON audit_log", "DROP FUNCTION inject_failure()"],
+    };
+    for s in stmts {
+        sqlx::query(s)
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
+
+/// A failure after the provider call (inside the final transaction) leaves no partial rows;
+/// a retry with the same key completes the payment without charging again.
+pub async fn injected_failure_leaves_nothing_and_retry_charges_once(h: &Harness) {
+    let p = tenant(h, "inject").await;
+    let before = rows(h, &p.tenant_id).await;
+    set_audit_failure(h, true).await;
+    let err = h
+        .platform
+        .create_payment(&p, pay("50.00"), Some("retry-me".into()))
+        .await
+        .expect_err("the injected failure must surface");
+    assert!(
+        matches!(err, Error::Internal(_)),
+        "expected an internal error, got {err:?}"
+    );
+    assert_eq!(
+        rows(h, &p.tenant_id).await,
+        before,
+        "no payment, posting, audit or event may remain"
+    );
+    assert_eq!(
+        (h.charges)(&p.tenant_id),
+        1,
+        "the provider was charged once before the failure"
+    );
+    set_audit_failure(h, false).await;
+    let payment = h
+        .platform
+        .create_payment(&p, pay("50.00"), Some("retry-me".into()))
+        .await
+        .expect("retry completes");
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    assert_eq!(
+        (h.charges)(&p.tenant_id),
+        1,
+        "the retry must not charge again"
+    );
+    let after = rows(h, &p.tenant_id).await;
+    assert_eq!(after[0] - before[0], 1);
+    assert_eq!(after[1] - before[1], 2);
+    let replay = h
+        .platform
+        .create_payment(&p, pay("50.00"), Some("retry-me".into()))
+        .await
+        .expect("replay");
+    assert_eq!(replay, payment, "a third call replays the stored result");
+    assert_ledger_balanced(h, &p).await;
+}
+
+/// 50 concurrent requests with one key create exactly one payment and charge once.
+pub async fn concurrent_duplicates_execute_once(h: &Harness) {
+    let p = tenant(h, "concurrent").await;
+    let calls = (0..50).map(|_| {
+        let platform = h.platform.clone();
+        let p = p.clone();
+        tokio::spawn(async move {
+            platform
+                .create_payment(&p, pay("9.99"), Some("same-key".into()))
+                .await
+        })
+    });
+    let results: Vec<_> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let ok: BTreeSet<PaymentId> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|p| p.id.clone()))
+        .collect();
+    assert_eq!(
+        ok.len(),
+        1,
+        "every success must be the same payment: {ok:?}"
+    );
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(
+                    e,
+                    Error::Conflict {
+                        code: ConflictCode::IdempotencyInProgress,
+                        ..
+                    }
+                ),
+                "a concurrent duplicate may only see 'in progress', got {e:?}"
+            );
+        }
+    }
+    assert_eq!(
+        count(
+            h,
+            "SELECT COUNT(*) FROM payments WHERE tenant_id = $1",
+            &p.tenant_id
+        )
+        .await,
+        1
+    );
+    assert_eq!((h.charges)(&p.tenant_id), 1, "one charge at the provider");
+    let again = h
+        .platform
+        .create_payment(&p, pay("9.99"), Some("same-key".into()))
+        .await
+        .expect("replay after");
+    assert!(ok.contains(&again.id));
+}
+
+/// The same key with a different request is a conflict and changes nothing.
+pub async fn same_key_different_request_conflicts(h: &Harness) {
+    let p = tenant(h, "reuse").await;
+    h.platform
+        .create_payment(&p, pay("10.00"), Some("k".into()))
+        .await
+        .expect("first");
+    let before = rows(h, &p.tenant_id).await;
+    let err = h
+        .platform
+        .create_payment(&p, pay("10.01"), Some("k".into()))
+        .await
+        .expect_err("different body");
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                code: ConflictCode::IdempotencyKeyReused,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(rows(h, &p.tenant_id).await, before);
+}
+
+/// A principal of tenant B gets NotFound for tenant A's objects.
+pub async fn tenants_are_isolated(h: &Harness) {
+    let a = tenant(h, "tenant a").await;
+    let b = tenant(h, "tenant b").await;
+    let payment = h
+        .platform
+        .create_payment(&a, pay("5.00"), None)
+        .await
+        .expect("payment");
+    let not_found = |r: Result<_, Error>| matches!(r, Err(Error::NotFound { .. }));
+    assert!(not_found(
+        h.platform.payment(&b, &payment.id).await.map(|_| ())
+    ));
+    assert!(not_found(
+        h.platform.refunds(&b, &payment.id).await.map(|_| ())
+    ));
+    assert!(not_found(
+        h.platform.cancel_payment(&b, &payment.id).await.map(|_| ())
+    ));
+    assert!(not_found(
+        h.platform
+            .approve_payment(&operator(&b), &payment.id, None)
+            .await
+            .map(|_| ())
+    ));
+    let refund = NewRefund {
+        payment_id: payment.id.clone(),
+        amount: None,
+        reason: None,
+    };
+    assert!(not_found(
+        h.platform.create_refund(&b, refund, None).await.map(|_| ())
+    ));
+    assert!(h
+        .platform
+        .payments(&b, &PaymentQuery::default())
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+/// A key without a write scope is refused, changes nothing, and the refusal is audited.
+pub async fn scopes_are_enforced(h: &Harness) {
+    let admin = tenant(h, "scopes").await;
+    let reader = agent(h, &admin, &[Scope::PaymentsRead], KeyLimits::default()).await;
+    let before = rows(h, &admin.tenant_id).await;
+    let err = h
+        .platform
+        .create_payment(&reader, pay("1.00"), None)
+        .await
+        .expect_err("read-only key");
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+    assert_eq!(rows(h, &admin.tenant_id).await, before);
+    assert!(
+        h.platform
+            .payments(&reader, &PaymentQuery::default())
+            .await
+            .is_ok(),
+        "reading is allowed"
+    );
+    assert!(matches!(
+        h.platform.api_keys(&reader).await,
+        Err(Error::Forbidden { .. })
+    ));
+    let keys = h.platform.api_keys(&admin).await.expect("list keys");
+    let key_id = keys[0].id.clone();
+    h.platform
+        .revoke_api_key(&admin, &key_id)
+        .await
+        .expect("revoke");
+    let listed =
+        serde_json::to_string(&h.platform.api_keys(&admin).await.expect("list")).expect("json");
+    assert!(
+        !listed.contains("secret"),
+        "keys list never carries a secret"
+    );
+    assert!(matches!(
+        h.platform.authenticate("fk_nope", Interface::Http).await,
+        Err(Error::Unauthenticated(_))
+    ));
+}
+
+/// Above the threshold a payment is held without charging; an operator approves (charged
+/// once) or rejects (never charged, ledger untouched).
+pub async fn approval_threshold_holds_then_approve_or_reject(h: &Harness) {
+    let admin = tenant(h, "approvals").await;
+    let limits = KeyLimits {
+        approval_threshold: Some(usd("100")),
+        ..Default::default()
+    };
+    let bot = agent(
+        h,
+        &admin,
+        &[Scope::PaymentsWrite, Scope::PaymentsRead],
+        limits,
+    )
+    .await;
+    let small = h
+        .platform
+        .create_payment(&bot, pay("100.00"), None)
+        .await
+        .expect("at threshold");
+    assert_eq!(
+        small.status,
+        PaymentStatus::Succeeded,
+        "the threshold itself is allowed"
+    );
+    let held = h
+        .platform
+        .create_payment(&bot, pay("150.00"), None)
+        .await
+        .expect("held");
+    assert_eq!(held.status, PaymentStatus::PendingApproval);
+    assert_eq!(
+        (h.charges)(&admin.tenant_id),
+        1,
+        "held payments are not charged"
+    );
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("100.00")
+    );
+    assert!(
+        matches!(
+            h.platform.approve_payment(&bot, &held.id, None).await,
+            Err(Error::Forbidden { .. })
+        ),
+        "agents cannot approve"
+    );
+    let ops = operator(&admin);
+    let approved = h
+        .platform
+        .approve_payment(&ops, &held.id, Some("checked invoice".into()))
+        .await
+        .expect("approve");
+    assert_eq!(approved.status, PaymentStatus::Succeeded);
+    assert_eq!((h.charges)(&admin.tenant_id), 2);
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("250.00")
+    );
+    assert!(
+        matches!(
+            h.platform.approve_payment(&ops, &held.id, None).await,
+            Err(Error::Conflict { .. })
+        ),
+        "approve twice"
+    );
+
+    let held2 = h
+        .platform
+        .create_payment(&bot, pay("500.00"), None)
+        .await
+        .expect("held again");
+    let ledger_before = rows(h, &admin.tenant_id).await[1];
+    let rejected = h
+        .platform
+        .reject_payment(&ops, &held2.id, Some("not expected".into()))
+        .await
+        .expect("reject");
+    assert_eq!(rejected.status, PaymentStatus::Rejected);
+    assert_eq!(
+        rows(h, &admin.tenant_id).await[1],
+        ledger_before,
+        "reject leaves the ledger untouched"
+    );
+    assert_eq!(
+        (h.charges)(&admin.tenant_id),
+        2,
+        "rejected payments are never charged"
+    );
+    assert!(matches!(
+        h.platform.approve_payment(&ops, &held2.id, None).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert!(h
+        .platform
+        .held_payments(&admin)
+        .await
+        .expect("held list")
+        .is_empty());
+    assert_ledger_balanced(h, &admin).await;
+}
+
+/// Two operators approving one held payment at once: one wins, the payment is charged once.
+pub async fn concurrent_double_approve_charges_once(h: &Harness) {
+    let admin = tenant(h, "double approve").await;
+    let limits = KeyLimits {
+        approval_threshold: Some(usd("10")),
+        ..Default::default()
+    };
+    let bot = agent(h, &admin, &[Scope::PaymentsWrite], limits).await;
+    let held = h
+        .platform
+        .create_payment(&bot, pay("75.00"), None)
+        .await
+        .expect("held");
+    let approvals = (0..8).map(|_| {
+        let platform = h.platform.clone();
+        let ops = operator(&admin);
+        let id = held.id.clone();
+        tokio::spawn(async move { platform.approve_payment(&ops, &id, None).await })
+    });
+    let results: Vec<_> = join_all(approvals)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one approval wins: {results:?}"
+    );
+    assert_eq!((h.charges)(&admin.tenant_id), 1, "charged exactly once");
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("75.00")
+    );
+}
+
+/// Per-payment and per-day limits refuse, audit the refusal, and a decline frees the budget.
+pub async fn spending_limits(h: &Harness) {
+    let admin = tenant(h, "limits").await;
+    let limits = KeyLimits {
+        max_per_payment: Some(usd("50")),
+        max_per_day: Some(usd("100")),
+        ..Default::default()
+    };
+    let bot = agent(h, &admin, &[Scope::PaymentsWrite], limits).await;
+    let err = h
+        .platform
+        .create_payment(&bot, pay("50.01"), None)
+        .await
+        .expect_err("over per-payment");
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: "max_per_payment",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    h.platform
+        .create_payment(&bot, pay("40"), None)
+        .await
+        .expect("40");
+    h.platform
+        .create_payment(&bot, pay("40"), None)
+        .await
+        .expect("80");
+    let mut declined = pay("20");
+    declined.payment_method = "pm_card_chargeDeclined".into();
+    let d = h
+        .platform
+        .create_payment(&bot, declined, None)
+        .await
+        .expect("declined is recorded");
+    assert_eq!(d.status, PaymentStatus::Failed);
+    h.platform
+        .create_payment(&bot, pay("20"), None)
+        .await
+        .expect("100: the decline released its reservation");
+    let err = h
+        .platform
+        .create_payment(&bot, pay("0.01"), None)
+        .await
+        .expect_err("over daily");
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: "max_per_day",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let who = h.platform.whoami(&bot).await.expect("whoami");
+    assert_eq!(who.remaining_today, Some(usd("0")));
+    let audit = h
+        .platform
+        .audit_log(
+            &admin,
+            LogQuery {
+                after: 0,
+                limit: Some(500),
+            },
+        )
+        .await
+        .expect("audit");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|r| r.entry.outcome.starts_with("denied"))
+            .count(),
+        2,
+        "both refusals audited"
+    );
+}
+
+/// A declined card is a failed payment with its code, no ledger entry, a failure event.
+pub async fn declines_are_recorded_without_ledger(h: &Harness) {
+    let p = tenant(h, "declines").await;
+    for (pm, code) in [
+        ("pm_card_chargeDeclined", "card_declined"),
+        (
+            "pm_card_chargeDeclinedInsufficientFunds",
+            "insufficient_funds",
+        ),
+    ] {
+        let mut req = pay("30");
+        req.payment_method = pm.into();
+        let payment = h
+            .platform
+            .create_payment(&p, req, None)
+            .await
+            .expect("recorded");
+        assert_eq!(payment.status, PaymentStatus::Failed);
+        assert_eq!(payment.failure_code.as_deref(), Some(code));
+    }
+    assert_eq!(
+        count(
+            h,
+            "SELECT COUNT(*) FROM postings WHERE tenant_id = $1",
+            &p.tenant_id
+        )
+        .await,
+        0
+    );
+    let events = h
+        .platform
+        .events(&p, LogQuery::default())
+        .await
+        .expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == crate::events::types::PAYMENT_FAILED)
+            .count(),
+        2
+    );
+}
+
+/// Partial then full refunds; refusing more than what is left.
+pub async fn refunds_partial_and_full(h: &Harness) {
+    let p = tenant(h, "refunds").await;
+    let payment = h
+        .platform
+        .create_payment(&p, pay("100.00"), None)
+        .await
+        .expect("payment");
+    let r1 = h
+        .platform
+        .create_refund(
+            &p,
+            NewRefund {
+                payment_id: payment.id.clone(),
+                amount: Some(usd("30.00")),
+                reason: None,
+            },
+            None,
+        )
+        .await
+        .expect("partial");
+    assert_eq!(r1.amount, usd("30.00"));
+    let err = h
+        .platform
+        .create_refund(
+            &p,
+            NewRefund {
+                payment_id: payment.id.clone(),
+                amount: Some(usd("70.01")),
+                reason: None,
+            },
+            None,
+        )
+        .await
+        .expect_err("too much");
+    assert!(matches!(err, Error::Validation { .. }), "{err:?}");
+    let r2 = h
+        .platform
+        .create_refund(
+            &p,
+            NewRefund {
+                payment_id: payment.id.clone(),
+                amount: None,
+                reason: Some("rest".into()),
+            },
+            None,
+        )
+        .await
+        .expect("rest");
+    assert_eq!(r2.amount, usd("70.00"));
+    let stored = h.platform.payment(&p, &payment.id).await.expect("payment");
+    assert_eq!(stored.amount_refunded, usd("100.00"));
+    assert_eq!(
+        balance(h, &p, accounts::PROCESSOR_BALANCE).await,
+        usd("0.00")
+    );
+    assert_eq!(
+        h.platform
+            .refunds(&p, &payment.id)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    assert_ledger_balanced(h, &p).await;
+}
+
+/// A filled market order records a fill and a balanced ledger entry; a large order is held.
+pub async fn orders_fill_into_the_ledger(h: &Harness) {
+    let admin = tenant(h, "orders").await;
+    let order = h
+        .platform
+        .place_order(
+            &admin,
+            OrderRequest {
+                symbol: "AAPL".into(),
+                side: OrderSide::Buy,
+                qty: 3.into(),
+                order_type: OrderType::Market,
+                time_in_force: TimeInForce::Day,
+                limit_price: None,
+                stop_price: None,
+            },
+            None,
+        )
+        .await
+        .expect("market order");
+    assert_eq!(order.status, OrderStatus::Filled);
+    let fills = h.platform.fills(&admin, &order.id).await.expect("fills");
+    assert_eq!(fills.len(), 1);
+    let cost = balance(h, &admin, accounts::SECURITIES).await;
+    assert!(cost.is_positive());
+    assert_eq!(
+        balance(h, &admin, accounts::BROKERAGE_CASH).await,
+        cost.negated()
+    );
+    let limits = KeyLimits {
+        approval_threshold: Some(usd("1000")),
+        max_order_notional: Some(usd("100000")),
+        ..Default::default()
+    };
+    let bot = agent(
+        h,
+        &admin,
+        &[Scope::TradingWrite, Scope::TradingRead],
+        limits,
+    )
+    .await;
+    let big = OrderRequest {
+        symbol: "MSFT".into(),
+        side: OrderSide::Buy,
+        qty: 10.into(),
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Gtc,
+        limit_price: Some(usd("200")),
+        stop_price: None,
+    };
+    let held = h
+        .platform
+        .place_order(&bot, big, None)
+        .await
+        .expect("held order");
+    assert_eq!(held.status, OrderStatus::PendingApproval);
+    let rejected = h
+        .platform
+        .reject_order(&operator(&admin), &held.id, Some("too big".into()))
+        .await
+        .expect("reject");
+    assert_eq!(rejected.status, OrderStatus::Rejected);
+    let huge = OrderRequest {
+        symbol: "MSFT".into(),
+        side: OrderSide::Buy,
+        qty: 1000.into(),
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Gtc,
+        limit_price: Some(usd("200")),
+        stop_price: None,
+    };
+    assert!(matches!(
+        h.platform.place_order(&bot, huge, None).await,
+        Err(Error::LimitExceeded {
+            limit: "max_order_notional",
+            ..
+        })
+    ));
+    assert_ledger_balanced(h, &admin).await;
+}
+
+/// Linking stores the access token encrypted; a sync stores transactions; a second sync adds nothing.
+pub async fn banking_link_and_sync(h: &Harness) {
+    let p = tenant(h, "banking").await;
+    let public = h
+        .platform
+        .sandbox_public_token(&p, "ins_109508")
+        .await
+        .expect("public token");
+    let item = h.platform.link_item(&p, &public, None).await.expect("link");
+    let accounts = h
+        .platform
+        .bank_accounts(&p, Some(&item.id))
+        .await
+        .expect("accounts");
+    assert!(!accounts.is_empty());
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT access_token_enc FROM bank_items WHERE id = $1")
+            .bind(item.id.as_str())
+            .fetch_one(h.platform.store().pool())
+            .await
+            .expect("sealed token");
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains("access-"),
+        "access token must be encrypted at rest"
+    );
+    let first = h
+        .platform
+        .sync_transactions(&p, &item.id, None)
+        .await
+        .expect("sync");
+    assert!(first.added > 0);
+    let stored = count(
+        h,
+        "SELECT COUNT(*) FROM bank_transactions WHERE tenant_id = $1",
+        &p.tenant_id,
+    )
+    .await;
+    assert_eq!(
+        stored as u64,
+        first.added - first.removed,
+        "added minus removed are stored"
+    );
+    let second = h
+        .platform
+        .sync_transactions(&p, &item.id, None)
+        .await
+        .expect("sync again");
+    assert_eq!((second.added, second.modified, second.removed), (0, 0, 0));
+    let q = crate::banking::TransactionQuery {
+        limit: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.platform
+            .bank_transactions(&p, &q)
+            .await
+            .expect("list")
+            .len(),
+        10
+    );
+}
+
+/// Editing one audit row (bypassing the append-only trigger, as an attacker with database
+/// access would) makes verification fail at that row.
+pub async fn audit_tampering_is_detected(h: &Harness) {
+    let p = tenant(h, "tamper").await;
+    for i in 0..4 {
+        h.platform
+            .create_payment(&p, pay(&format!("{}.00", i + 1)), None)
+            .await
+            .expect("payment");
+    }
+    let v = h.platform.verify_audit(&p).await.expect("verify");
+    assert!(v.is_ok(), "{v:?}");
+    assert_eq!(v.records, 5);
+    let pool = h.platform.store().pool();
+    let update =
+        "UPDATE audit_log SET outcome = 'failed: nothing to see' WHERE tenant_id = $1 AND seq = 3";
+    let refused = sqlx::query(update)
+        .bind(p.tenant_id.as_str())
+        .execute(pool)
+        .await;
+    assert!(refused.is_err(), "the audit log must refuse updates");
+    let (drop_guard, restore): (&[&str], &[&str]) = match h.platform.store().backend() {
+        Backend::Sqlite => (&["DROP TRIGGER audit_log_no_update"], &[]),
+        Backend::Postgres => (
+            &["ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"],
+            &["ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change"],
+        ),
+    };
+    for s in drop_guard {
+        sqlx::query(s).execute(pool).await.expect("disable guard");
+    }
+    sqlx::query(update)
+        .bind(p.tenant_id.as_str())
+        .execute(pool)
+        .await
+        .expect("tamper");
+    for s in restore {
+        sqlx::query(s).execute(pool).await.expect("restore guard");
+    }
+    let v = h.platform.verify_audit(&p).await.expect("verify");
+    let bad = v.first_bad.expect("tampering must be detected");
+    assert_eq!(bad.seq, 3, "{bad:?}");
+}
+
+/// Event sequence numbers of a tenant run 1, 2, 3 ... without gaps, even under concurrency.
+pub async fn events_are_numbered_without_gaps(h: &Harness) {
+    let p = tenant(h, "events").await;
+    let calls = (0..20).map(|i| {
+        let platform = h.platform.clone();
+        let p = p.clone();
+        tokio::spawn(async move {
+            platform
+                .create_payment(&p, pay(&format!("{}.00", i + 1)), None)
+                .await
+        })
+    });
+    for r in join_all(calls).await {
+        r.expect("task").expect("payment");
+    }
+    let events = h
+        .platform
+        .events(
+            &p,
+            LogQuery {
+                after: 0,
+                limit: Some(500),
+            },
+        )
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 40);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 1, "gap or reorder at {i}");
+    }
+    let tail = h
+        .platform
+        .events(
+            &p,
+            LogQuery {
+                after: 38,
+                limit: None,
+            },
+        )
+        .await
+        .expect("resume");
+    assert_eq!(
+        tail.len(),
+        2,
+        "resuming after a sequence number returns only newer events"
+    );
+    assert!(h.platform.verify_audit(&p).await.expect("verify").is_ok());
+}
