@@ -1,1 +1,3 @@
-//! it
+//! End-to-end tests across crates. One test binary (fast linking); modules by topic.
+
+mod storage;
