@@ -1,1 +1,9 @@
-//! Providers.
+//! Providers for the fintech SDK.
+//!
+//! [`sim`] is the offline simulator: deterministic banking, payments and brokerage that need
+//! no keys and no network. It is the zero-setup default ([`SimProviders`]); the real Plaid,
+//! Stripe and Alpaca clients implement the same `fintech-core` traits.
+
+pub mod sim;
+
+pub use sim::SimProviders;

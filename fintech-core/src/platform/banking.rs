@@ -1,6 +1,5 @@
 //! Bank data: link an item, read accounts, sync transactions by cursor.
 
-use chrono::Utc;
 use secrecy::SecretString;
 
 use super::{audit_entry, finish, hash_request, to_value, Platform};
@@ -83,7 +82,7 @@ impl Platform {
                     provider: provider.name().to_owned(),
                     institution_id: exchanged.institution_id,
                     institution_name: exchanged.institution_name,
-                    created_at: Utc::now(),
+                    created_at: crate::storage::now(),
                 };
                 let sealed = self.inner.secrets.seal(
                     secrecy::ExposeSecret::expose_secret(&exchanged.access_token),

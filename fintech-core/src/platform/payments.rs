@@ -1,6 +1,5 @@
 //! Customers, payments (with approval holds and review), refunds.
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::tenancy::today;
@@ -48,7 +47,7 @@ fn apply_provider(payment: &mut Payment, pp: &ProviderPayment) {
             payment.failure_message = Some(message.clone());
         }
     }
-    payment.updated_at = Utc::now();
+    payment.updated_at = crate::storage::now();
 }
 
 /// The event type for a payment's status.
@@ -87,7 +86,7 @@ impl Platform {
                     email: req.email,
                     name: req.name,
                     provider_customer_id: pc.provider_id,
-                    created_at: Utc::now(),
+                    created_at: crate::storage::now(),
                 };
                 let response = serde_json::to_string(&customer).map_err(Error::internal)?;
                 let mut tx = self.inner.store.begin().await?;
@@ -268,7 +267,7 @@ impl Platform {
             return Err(e);
         }
         let provider = self.inner.providers.payments(&p.tenant_id);
-        let now = Utc::now();
+        let now = crate::storage::now();
         let held = if assessment.decision == Decision::Review {
             Some(PaymentStatus::PendingReview)
         } else if outcome == PolicyOutcome::HoldForApproval {
@@ -696,7 +695,7 @@ impl Platform {
         }
         let mut payment = row.payment.clone();
         payment.status = to;
-        payment.updated_at = Utc::now();
+        payment.updated_at = crate::storage::now();
         let mut tx = self.inner.store.begin().await?;
         if !tx
             .transition_payment(&p.tenant_id, &payment, row.payment.status)
@@ -792,7 +791,7 @@ impl Platform {
                     status: pr.status,
                     reason: req.reason,
                     provider_refund_id: pr.provider_id,
-                    created_at: Utc::now(),
+                    created_at: crate::storage::now(),
                 };
                 let response = serde_json::to_string(&refund).map_err(Error::internal)?;
                 let mut tx = self.inner.store.begin().await?;

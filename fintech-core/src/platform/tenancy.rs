@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::{audit_entry, finish, Platform};
@@ -63,7 +62,7 @@ pub struct WhoAmI {
 
 /// Today's key for daily limits (UTC).
 pub(super) fn today() -> String {
-    Utc::now().format("%Y-%m-%d").to_string()
+    crate::storage::now().format("%Y-%m-%d").to_string()
 }
 
 impl Platform {
@@ -77,7 +76,7 @@ impl Platform {
         let tenant = Tenant {
             id: TenantId::generate(),
             name: name.to_owned(),
-            created_at: Utc::now(),
+            created_at: crate::storage::now(),
         };
         let p = Principal::system(tenant.id.clone(), interface);
         let mut tx = self.inner.store.begin().await?;
@@ -135,7 +134,7 @@ impl Platform {
             tenant_id: p.tenant_id.clone(),
             email,
             role,
-            created_at: Utc::now(),
+            created_at: crate::storage::now(),
         };
         let mut tx = self.inner.store.begin().await?;
         tx.insert_user(&user, None).await?;
@@ -186,7 +185,7 @@ impl Platform {
             prefix: secret.prefix(),
             scopes: req.scopes,
             limits: req.limits,
-            created_at: Utc::now(),
+            created_at: crate::storage::now(),
             last_used_at: None,
             revoked_at: None,
         };

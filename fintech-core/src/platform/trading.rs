@@ -1,6 +1,5 @@
 //! Brokerage: account, positions, market data, orders with approval holds, fills into the ledger.
 
-use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +39,7 @@ fn apply_provider(order: &mut Order, po: &ProviderOrder) {
     order.filled_qty = po.filled_qty;
     order.filled_avg_price = po.filled_avg_price;
     order.reject_reason = po.reject_reason.clone();
-    order.updated_at = Utc::now();
+    order.updated_at = crate::storage::now();
 }
 
 /// Cost of the filled part of an order: quantity times average price, rounded to the cent.
@@ -182,7 +181,7 @@ impl Platform {
                 } else {
                     None
                 };
-                let now = Utc::now();
+                let now = crate::storage::now();
                 let mut order = Order {
                     id,
                     client_order_id: idem.provider_key.clone(),
@@ -254,7 +253,7 @@ impl Platform {
             order_id: order.id.clone(),
             qty,
             price,
-            created_at: Utc::now(),
+            created_at: crate::storage::now(),
         };
         tx.insert_fill(&p.tenant_id, &fill).await?;
         tx.post_journal(
@@ -501,7 +500,7 @@ impl Platform {
         let mut order = stored.clone();
         order.status = to;
         order.reject_reason = comment.clone().or(order.reject_reason);
-        order.updated_at = Utc::now();
+        order.updated_at = crate::storage::now();
         let mut tx = self.inner.store.begin().await?;
         if !tx
             .transition_order(&p.tenant_id, &order, stored.status, stored.filled_qty)

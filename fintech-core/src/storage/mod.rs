@@ -180,6 +180,12 @@ pub fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
 }
 
+/// Now, at the precision the database stores (microseconds), so a value returned to a caller
+/// equals the value read back later.
+pub fn now() -> DateTime<Utc> {
+    ts(now_micros())
+}
+
 /// Microseconds to a timestamp.
 pub(crate) fn ts(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()

@@ -1,0 +1,522 @@
+//! A simulated broker in the Alpaca paper-trading model: one cash account, orders matched
+//! against the deterministic price feed of [`super::prices`], positions, quotes, bars and a
+//! clock.
+//!
+//! The simulated market trades around the clock (so demos and tests work at any hour); a
+//! trading day is a UTC calendar day, and `day`, `opg` and `cls` orders expire when it ends.
+//! Orders are matched whenever anyone looks (placing, fetching, listing positions): buys fill
+//! at the ask, sells at the bid, limit orders when the price reaches the limit, stop orders
+//! once the stop price has traded. `ioc` and `fok` orders that cannot fill at once are
+//! cancelled. Buying power is cash minus what open buy orders reserve; there is no margin and
+//! no short selling.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use fintech_core::trading::{
+    validate_symbol, Bar, BarTimeframe, BrokerageAccount, BrokerageProvider, MarketClock,
+    OrderRequest, OrderSide, OrderStatus, OrderType, Position, ProviderOrder, Quote, TimeInForce,
+};
+use fintech_core::{Currency, Error, Money, ProviderMode, Result};
+use rust_decimal::Decimal;
+
+use super::prices::{hash_parts, price_cents, SPREAD};
+use super::{lock, SimClock};
+
+/// Cash in a new simulated account: 100,000.00 USD.
+pub const STARTING_CASH: i64 = 10_000_000;
+
+#[derive(Debug, Clone)]
+struct SimOrder {
+    id: String,
+    client_order_id: String,
+    req: OrderRequest,
+    created_at: DateTime<Utc>,
+    status: OrderStatus,
+    triggered: bool,
+    filled_avg_price: Option<Money>,
+    reject_reason: Option<String>,
+}
+
+impl SimOrder {
+    fn view(&self) -> ProviderOrder {
+        ProviderOrder {
+            provider_id: self.id.clone(),
+            client_order_id: self.client_order_id.clone(),
+            status: self.status,
+            filled_qty: if self.status == OrderStatus::Filled {
+                self.req.qty
+            } else {
+                Decimal::ZERO
+            },
+            filled_avg_price: self.filled_avg_price,
+            reject_reason: self.reject_reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Holding {
+    qty: Decimal,
+    /// Total cost of the shares held (exact, USD).
+    cost: Money,
+}
+
+#[derive(Debug)]
+struct Book {
+    cash: Money,
+    positions: BTreeMap<String, Holding>,
+    orders: HashMap<String, SimOrder>,
+    by_client: HashMap<String, String>,
+    overrides: HashMap<String, i64>,
+}
+
+/// The simulated broker of one tenant.
+#[derive(Debug)]
+pub struct SimBrokerage {
+    account_number: String,
+    clock: SimClock,
+    book: Mutex<Book>,
+}
+
+fn usd(cents: i64) -> Money {
+    Money::from_minor(cents, Currency::USD)
+}
+
+impl Book {
+    fn price(&self, symbol: &str, at: DateTime<Utc>) -> i64 {
+        self.overrides
+            .get(symbol)
+            .copied()
+            .unwrap_or_else(|| price_cents(symbol, at))
+    }
+
+    fn held(&self, symbol: &str) -> Decimal {
+        self.positions
+            .get(symbol)
+            .map(|h| h.qty)
+            .unwrap_or(Decimal::ZERO)
+    }
+
+    /// Cash and shares that open orders (other than `except`) have set aside.
+    fn reserved(&self, now: DateTime<Utc>, except: Option<&str>) -> Result<(Money, HashMap<String, Decimal>)> {
+        let mut cash = usd(0);
+        let mut shares: HashMap<String, Decimal> = HashMap::new();
+        for o in self.orders.values() {
+            if o.status.is_final() || Some(o.id.as_str()) == except {
+                continue;
+            }
+            match o.req.side {
+                OrderSide::Buy => {
+                    let unit = o
+                        .req
+                        .limit_price
+                        .or(o.req.stop_price)
+                        .unwrap_or_else(|| usd(self.price(&o.req.symbol, now) + SPREAD));
+                    cash = cash.checked_add(&unit.checked_mul(o.req.qty)?)?;
+                }
+                OrderSide::Sell => {
+                    *shares.entry(o.req.symbol.clone()).or_default() += o.req.qty;
+                }
+            }
+        }
+        Ok((cash, shares))
+    }
+
+    fn buying_power(&self, now: DateTime<Utc>) -> Result<Money> {
+        let (reserved, _) = self.reserved(now, None)?;
+        self.cash.checked_sub(&reserved)
+    }
+
+    /// Refuses a new order the account cannot carry, with the reason Alpaca would give.
+    fn admission(&self, o: &SimOrder, now: DateTime<Utc>) -> Result<Option<String>> {
+        let (reserved_cash, reserved_shares) = self.reserved(now, Some(&o.id))?;
+        match o.req.side {
+            OrderSide::Buy => {
+                let unit = o
+                    .req
+                    .limit_price
+                    .or(o.req.stop_price)
+                    .unwrap_or_else(|| usd(self.price(&o.req.symbol, now) + SPREAD));
+                let needed = unit.checked_mul(o.req.qty)?;
+                let power = self.cash.checked_sub(&reserved_cash)?;
+                if needed.checked_cmp(&power)?.is_gt() {
+                    return Ok(Some(format!(
+                        "insufficient buying power: the order needs {needed}, {power} is available"
+                    )));
+                }
+            }
+            OrderSide::Sell => {
+                let free = self.held(&o.req.symbol)
+                    - reserved_shares
+                        .get(&o.req.symbol)
+                        .copied()
+                        .unwrap_or(Decimal::ZERO);
+                if o.req.qty > free {
+                    return Ok(Some(format!(
+                        "insufficient qty available for order (requested: {}, available: {free}); the simulator does not sell short",
+                        o.req.qty
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Matches one order against the price at `now`.
+    fn evaluate(&mut self, id: &str, now: DateTime<Utc>, first_look: bool) -> Result<()> {
+        let Some(mut o) = self.orders.get(id).cloned() else {
+            return Ok(());
+        };
+        if o.status.is_final() {
+            return Ok(());
+        }
+        let expires_at_day_end = matches!(
+            o.req.time_in_force,
+            TimeInForce::Day | TimeInForce::Opg | TimeInForce::Cls
+        );
+        if expires_at_day_end && now.date_naive() > o.created_at.date_naive() {
+            o.status = OrderStatus::Expired;
+            self.orders.insert(o.id.clone(), o);
+            return Ok(());
+        }
+        let price = self.price(&o.req.symbol, now);
+        let (bid, ask) = (usd(price - SPREAD), usd(price + SPREAD));
+        let touch = match o.req.side {
+            OrderSide::Buy => ask,
+            OrderSide::Sell => bid,
+        };
+        // Buy stops trigger when the price rises to the stop, sell stops when it falls to it.
+        let crossed = |level: &Money| -> Result<bool> {
+            Ok(match o.req.side {
+                OrderSide::Buy => touch.checked_cmp(level)?.is_ge(),
+                OrderSide::Sell => touch.checked_cmp(level)?.is_le(),
+            })
+        };
+        if matches!(o.req.order_type, OrderType::Stop | OrderType::StopLimit) && !o.triggered {
+            if let Some(stop) = &o.req.stop_price {
+                o.triggered = crossed(stop)?;
+            }
+        }
+        let marketable = match o.req.order_type {
+            OrderType::Market => true,
+            OrderType::Stop => o.triggered,
+            OrderType::Limit | OrderType::StopLimit => {
+                let stop_ok = o.req.order_type == OrderType::Limit || o.triggered;
+                let limit_ok = match (&o.req.limit_price, o.req.side) {
+                    (Some(l), OrderSide::Buy) => touch.checked_cmp(l)?.is_le(),
+                    (Some(l), OrderSide::Sell) => touch.checked_cmp(l)?.is_ge(),
+                    (None, _) => false,
+                };
+                stop_ok && limit_ok
+            }
+        };
+        if marketable {
+            if let Some(reason) = self.fill(&o, touch)? {
+                o.status = OrderStatus::Rejected;
+                o.reject_reason = Some(reason);
+            } else {
+                o.status = OrderStatus::Filled;
+                o.filled_avg_price = Some(touch);
+            }
+        } else if first_look && matches!(o.req.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) {
+            o.status = OrderStatus::Canceled;
+        }
+        self.orders.insert(o.id.clone(), o);
+        Ok(())
+    }
+
+    /// Moves cash and shares for a complete fill, or says why it cannot happen.
+    fn fill(&mut self, o: &SimOrder, price: Money) -> Result<Option<String>> {
+        let notional = price.checked_mul(o.req.qty)?;
+        match o.req.side {
+            OrderSide::Buy => {
+                if notional.checked_cmp(&self.cash)?.is_gt() {
+                    return Ok(Some(format!(
+                        "insufficient buying power at fill: {notional} needed, {} in cash",
+                        self.cash
+                    )));
+                }
+                self.cash = self.cash.checked_sub(&notional)?;
+                let h = self
+                    .positions
+                    .entry(o.req.symbol.clone())
+                    .or_insert_with(|| Holding {
+                        qty: Decimal::ZERO,
+                        cost: usd(0),
+                    });
+                h.qty += o.req.qty;
+                h.cost = h.cost.checked_add(&notional)?;
+            }
+            OrderSide::Sell => {
+                let held = self.held(&o.req.symbol);
+                if o.req.qty > held {
+                    return Ok(Some(format!(
+                        "insufficient qty at fill (requested: {}, held: {held})",
+                        o.req.qty
+                    )));
+                }
+                self.cash = self.cash.checked_add(&notional)?;
+                if o.req.qty == held {
+                    self.positions.remove(&o.req.symbol);
+                } else if let Some(h) = self.positions.get_mut(&o.req.symbol) {
+                    // The cost of the shares sold leaves at the average entry price.
+                    let sold_cost = Money::rounded(
+                        h.cost.amount() * o.req.qty / h.qty,
+                        Currency::USD,
+                    );
+                    h.qty -= o.req.qty;
+                    h.cost = h.cost.checked_sub(&sold_cost)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn evaluate_all(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let mut open: Vec<(DateTime<Utc>, String)> = self
+            .orders
+            .values()
+            .filter(|o| !o.status.is_final())
+            .map(|o| (o.created_at, o.id.clone()))
+            .collect();
+        open.sort();
+        for (_, id) in open {
+            self.evaluate(&id, now, false)?;
+        }
+        Ok(())
+    }
+}
+
+impl SimBrokerage {
+    /// A fresh account with [`STARTING_CASH`].
+    pub fn new(account_number: String, clock: SimClock) -> Self {
+        Self {
+            account_number,
+            clock,
+            book: Mutex::new(Book {
+                cash: usd(STARTING_CASH),
+                positions: BTreeMap::new(),
+                orders: HashMap::new(),
+                by_client: HashMap::new(),
+                overrides: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Pins the price of a symbol (the mid price; bid and ask are one cent either side), or
+    /// returns it to the feed with `None`. For tests and demos of limit and stop orders.
+    pub fn set_price(&self, symbol: &str, price: Option<Money>) -> Result<()> {
+        let mut book = lock(&self.book);
+        match price {
+            Some(p) => {
+                if p.currency() != Currency::USD || p.to_minor()? <= SPREAD {
+                    return Err(Error::validation(
+                        "price",
+                        "a simulated price is a USD amount above 0.01",
+                    ));
+                }
+                book.overrides.insert(symbol.to_owned(), p.to_minor()?);
+            }
+            None => {
+                book.overrides.remove(symbol);
+            }
+        }
+        Ok(())
+    }
+
+    fn order_view(&self, provider_id: &str) -> Result<ProviderOrder> {
+        let mut book = lock(&self.book);
+        book.evaluate(provider_id, self.clock.now(), false)?;
+        book.orders
+            .get(provider_id)
+            .map(SimOrder::view)
+            .ok_or_else(|| Error::not_found("order", provider_id))
+    }
+}
+
+fn usd_only(field: &'static str, m: &Option<Money>) -> Result<()> {
+    match m {
+        Some(m) if m.currency() != Currency::USD => Err(Error::validation(
+            field,
+            "the simulated broker trades in USD",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl BrokerageProvider for SimBrokerage {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    fn mode(&self) -> ProviderMode {
+        ProviderMode::Simulated
+    }
+
+    async fn account(&self) -> Result<BrokerageAccount> {
+        let now = self.clock.now();
+        let mut book = lock(&self.book);
+        book.evaluate_all(now)?;
+        let mut equity = book.cash;
+        for (symbol, h) in &book.positions {
+            equity = equity.checked_add(&usd(book.price(symbol, now)).checked_mul(h.qty)?)?;
+        }
+        Ok(BrokerageAccount {
+            account_number: self.account_number.clone(),
+            cash: book.cash,
+            buying_power: book.buying_power(now)?,
+            equity,
+            mode: ProviderMode::Simulated,
+        })
+    }
+
+    async fn place_order(&self, req: &OrderRequest, client_order_id: &str) -> Result<ProviderOrder> {
+        req.validate()?;
+        usd_only("limit_price", &req.limit_price)?;
+        usd_only("stop_price", &req.stop_price)?;
+        if client_order_id.is_empty() || client_order_id.len() > 128 {
+            return Err(Error::validation(
+                "client_order_id",
+                "must be 1 to 128 characters",
+            ));
+        }
+        let now = self.clock.now();
+        let mut book = lock(&self.book);
+        if let Some(id) = book.by_client.get(client_order_id).cloned() {
+            drop(book);
+            return self.order_view(&id);
+        }
+        let mut order = SimOrder {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_order_id: client_order_id.to_owned(),
+            req: req.clone(),
+            created_at: now,
+            status: OrderStatus::New,
+            triggered: false,
+            filled_avg_price: None,
+            reject_reason: None,
+        };
+        if let Some(reason) = book.admission(&order, now)? {
+            order.status = OrderStatus::Rejected;
+            order.reject_reason = Some(reason);
+        }
+        let id = order.id.clone();
+        book.by_client.insert(client_order_id.to_owned(), id.clone());
+        book.orders.insert(id.clone(), order);
+        book.evaluate(&id, now, true)?;
+        let placed = book.orders.get(&id).map(SimOrder::view);
+        placed.ok_or_else(|| Error::internal("simulated order vanished"))
+    }
+
+    async fn get_order(&self, provider_id: &str) -> Result<ProviderOrder> {
+        self.order_view(provider_id)
+    }
+
+    async fn get_order_by_client_id(&self, client_order_id: &str) -> Result<Option<ProviderOrder>> {
+        let id = lock(&self.book).by_client.get(client_order_id).cloned();
+        id.map(|id| self.order_view(&id)).transpose()
+    }
+
+    async fn cancel_order(&self, provider_id: &str) -> Result<ProviderOrder> {
+        let now = self.clock.now();
+        let mut book = lock(&self.book);
+        book.evaluate(provider_id, now, false)?;
+        let o = book
+            .orders
+            .get_mut(provider_id)
+            .ok_or_else(|| Error::not_found("order", provider_id))?;
+        if !o.status.is_final() {
+            o.status = OrderStatus::Canceled;
+        }
+        Ok(o.view())
+    }
+
+    async fn positions(&self) -> Result<Vec<Position>> {
+        let now = self.clock.now();
+        let mut book = lock(&self.book);
+        book.evaluate_all(now)?;
+        book.positions
+            .iter()
+            .map(|(symbol, h)| {
+                let current = usd(book.price(symbol, now));
+                let market_value = current.checked_mul(h.qty)?;
+                Ok(Position {
+                    symbol: symbol.clone(),
+                    qty: h.qty,
+                    avg_entry_price: Money::rounded(h.cost.amount() / h.qty, Currency::USD),
+                    current_price: current,
+                    market_value,
+                    unrealized_pl: market_value.checked_sub(&h.cost)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn latest_quote(&self, symbol: &str) -> Result<Quote> {
+        validate_symbol(symbol)?;
+        let now = self.clock.now();
+        let price = lock(&self.book).price(symbol, now);
+        Ok(Quote {
+            symbol: symbol.to_owned(),
+            bid: usd(price - SPREAD),
+            ask: usd(price + SPREAD),
+            at: now,
+        })
+    }
+
+    async fn bars(&self, symbol: &str, timeframe: BarTimeframe, limit: u32) -> Result<Vec<Bar>> {
+        validate_symbol(symbol)?;
+        if !(1..=1000).contains(&limit) {
+            return Err(Error::validation("limit", "must be between 1 and 1000"));
+        }
+        let width = match timeframe {
+            BarTimeframe::Minute => Duration::minutes(1),
+            BarTimeframe::Hour => Duration::hours(1),
+            BarTimeframe::Day => Duration::days(1),
+        };
+        let now = self.clock.now();
+        let current = now
+            .duration_trunc(width)
+            .map_err(|e| Error::internal(format!("bar alignment: {e}")))?;
+        let book = lock(&self.book);
+        let mut bars = Vec::with_capacity(limit as usize);
+        for back in (0..i64::from(limit)).rev() {
+            let t = current - width * back as i32;
+            let last = t + width - Duration::minutes(1);
+            // Open, close and four points between: enough for a believable high and low.
+            let samples: Vec<i64> = (0..6)
+                .map(|k| book.price(symbol, t + (last - t) * k / 5))
+                .collect();
+            let volume = 1_000
+                + hash_parts(&[symbol.as_bytes(), b"volume", &t.timestamp().to_be_bytes()])
+                    % 100_000;
+            bars.push(Bar {
+                t,
+                open: usd(samples[0]),
+                high: usd(samples.iter().copied().max().unwrap_or(samples[0])),
+                low: usd(samples.iter().copied().min().unwrap_or(samples[0])),
+                close: usd(samples[5]),
+                volume: volume * width.num_minutes().max(1) as u64,
+            });
+        }
+        Ok(bars)
+    }
+
+    async fn clock(&self) -> Result<MarketClock> {
+        let now = self.clock.now();
+        let day_end = now
+            .duration_trunc(Duration::days(1))
+            .map_err(|e| Error::internal(format!("clock: {e}")))?
+            + Duration::days(1);
+        Ok(MarketClock {
+            timestamp: now,
+            is_open: true,
+            next_open: day_end,
+            next_close: day_end,
+        })
+    }
+}
