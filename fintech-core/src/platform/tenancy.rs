@@ -27,12 +27,22 @@ pub struct NewApiKey {
 }
 
 /// A created key: the record, and the secret shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct CreatedApiKey {
     /// The stored record.
     pub key: ApiKeyRecord,
     /// The secret. It is not stored and cannot be shown again.
     pub secret: String,
+}
+
+/// Redacts the secret: `Debug` output ends up in logs.
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("key", &self.key)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
 }
 
 /// Who the caller is and what it may still do today.
@@ -325,5 +335,32 @@ impl Platform {
             payments_mode: providers.payments(&p.tenant_id).mode(),
             brokerage_mode: providers.brokerage(&p.tenant_id).mode(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_key_debug_hides_the_secret() {
+        let secret = NewApiKeySecret::generate();
+        let created = CreatedApiKey {
+            key: ApiKeyRecord {
+                id: ApiKeyId::generate(),
+                tenant_id: TenantId::generate(),
+                name: "k".into(),
+                prefix: secret.prefix(),
+                scopes: BTreeSet::new(),
+                limits: KeyLimits::default(),
+                created_at: crate::storage::now(),
+                last_used_at: None,
+                revoked_at: None,
+            },
+            secret: secret.expose().to_owned(),
+        };
+        let shown = format!("{created:?}");
+        assert!(!shown.contains(secret.expose()), "{shown}");
+        assert!(shown.contains("[redacted]"));
     }
 }
