@@ -65,7 +65,9 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
         }
         Command::VerifyAudit { tenant } => {
             let tenant = fintech_core::id::TenantId::parse(tenant)?;
-            let v = p.verify_audit(&Principal::system(tenant, Interface::Cli)).await?;
+            let principal = Principal::system(tenant, Interface::Cli);
+            p.tenant(&principal).await?;
+            let v = p.verify_audit(&principal).await?;
             match v.first_bad {
                 None => println!("audit chain intact: {} records", v.records),
                 Some(b) => {

@@ -46,6 +46,24 @@ pub fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Prints a suite's summary line and, when `FINTECH_TEST_REPORT` names a file, appends it
+/// there: `.ci/run` reads that file to prove the PostgreSQL suite ran instead of skipping.
+pub fn report(line: &str) {
+    println!("{line}");
+    eprintln!("{line}");
+    if let Ok(path) = std::env::var("FINTECH_TEST_REPORT") {
+        use std::io::Write;
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = written {
+            panic!("cannot append to FINTECH_TEST_REPORT={path}: {e}");
+        }
+    }
+}
+
 /// A fresh SQLite database file URL in a new temporary directory (kept alive by the guard).
 pub fn fresh_sqlite_database() -> anyhow::Result<(tempfile::TempDir, String)> {
     let dir = tempfile::tempdir()?;

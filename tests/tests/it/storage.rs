@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fintech_core::conformance::storage::{run, Harness, SCENARIOS};
 use fintech_core::{Config, Platform};
 use fintech_providers::SimProviders;
-use fintech_tests::{fresh_postgres_database, fresh_sqlite_database, postgres_url};
+use fintech_tests::{fresh_postgres_database, fresh_sqlite_database, postgres_url, report};
 
 async fn harness(url: &str) -> Harness {
     let sim = Arc::new(SimProviders::new());
@@ -38,8 +38,10 @@ async fn suite(backend: &str, make_url: impl Fn() -> futures::future::BoxFuture<
         }
     }
     let passed = SCENARIOS.len() - failed.len();
-    println!("{backend} storage scenarios: {passed} passed, {} failed", failed.len());
-    eprintln!("{backend} storage scenarios: {passed} passed, {} failed", failed.len());
+    report(&format!(
+        "{backend} storage scenarios: {passed} passed, {} failed",
+        failed.len()
+    ));
     assert!(failed.is_empty(), "{backend} scenarios failed: {failed:?}");
 }
 
