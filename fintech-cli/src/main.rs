@@ -10,7 +10,11 @@ use fintech_core::{ErrorKind, Interface, Platform, Principal};
 use fintech_providers::SimProviders;
 
 #[derive(Parser)]
-#[command(name = "fintech", version, about = "Operate the fintech platform: database, tenants, audit")]
+#[command(
+    name = "fintech",
+    version,
+    about = "Operate the fintech platform: database, tenants, audit"
+)]
 struct Cli {
     /// Database URL (default: the SQLite file fintech.db in the working directory).
     #[arg(long, env = "FINTECH_DATABASE_URL", global = true)]
@@ -44,7 +48,10 @@ async fn platform(cli: &Cli) -> fintech_core::Result<Platform> {
     if let Some(url) = &cli.database_url {
         config.database_url = url.clone();
     }
-    Platform::builder(config).with_providers(Arc::new(SimProviders::new())).build().await
+    Platform::builder(config)
+        .with_providers(Arc::new(SimProviders::new()))
+        .build()
+        .await
 }
 
 async fn run(cli: Cli) -> fintech_core::Result<()> {

@@ -24,7 +24,9 @@ pub fn postgres_url() -> Option<String> {
 pub async fn fresh_postgres_database(server_url: &str) -> anyhow::Result<String> {
     let name = format!("fintech_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(server_url).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
     admin.close().await?;
     Ok(replace_database(server_url, &name))
 }
@@ -67,7 +69,10 @@ pub fn report(line: &str) {
 /// A fresh SQLite database file URL in a new temporary directory (kept alive by the guard).
 pub fn fresh_sqlite_database() -> anyhow::Result<(tempfile::TempDir, String)> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("fintech.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fintech.db").display()
+    );
     Ok((dir, url))
 }
 
@@ -77,8 +82,14 @@ mod tests {
 
     #[test]
     fn database_is_replaced_in_urls() {
-        assert_eq!(replace_database("postgres://u:p@h:5432/postgres", "x"), "postgres://u:p@h:5432/x");
-        assert_eq!(replace_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"), "postgres://u:p@h:5432/x?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://u:p@h:5432/postgres", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
         assert_eq!(replace_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

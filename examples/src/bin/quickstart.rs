@@ -53,7 +53,11 @@ async fn main() -> anyhow::Result<()> {
     let public_token = platform.sandbox_public_token(&admin, "ins_109508").await?;
     let item = platform.link_item(&admin, &public_token, None).await?;
     let accounts = platform.bank_accounts(&admin, Some(&item.id)).await?;
-    println!("linked {} with {} accounts:", item.institution_name, accounts.len());
+    println!(
+        "linked {} with {} accounts:",
+        item.institution_name,
+        accounts.len()
+    );
     for a in &accounts {
         println!("  {:<18} {:>14}", a.name, a.current.to_string());
     }
@@ -106,8 +110,16 @@ async fn main() -> anyhow::Result<()> {
     let again = platform
         .create_payment(&agent, coffee, Some("coffee-2026-11-25".into()))
         .await?;
-    ensure!(paid.id == again.id, "an idempotent retry returns the same payment");
-    println!("paid {} -> {} ({})", paid.amount, paid.status.as_str(), paid.id);
+    ensure!(
+        paid.id == again.id,
+        "an idempotent retry returns the same payment"
+    );
+    println!(
+        "paid {} -> {} ({})",
+        paid.amount,
+        paid.status.as_str(),
+        paid.id
+    );
 
     // 5. Above the approval threshold: held until an operator decides.
     let laptop = NewPayment {
@@ -182,7 +194,9 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "agent spent {} today, {} left (payments provider: {})",
         who.spent_today.map(|m| m.to_string()).unwrap_or_default(),
-        who.remaining_today.map(|m| m.to_string()).unwrap_or_default(),
+        who.remaining_today
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
         who.payments_mode
     );
     println!("ledger:");
@@ -190,7 +204,11 @@ async fn main() -> anyhow::Result<()> {
         println!("  {:<28} {:>14}", b.account, b.balance.to_string());
     }
     let verified = platform.verify_audit(&admin).await?;
-    ensure!(verified.is_ok(), "audit chain broken: {:?}", verified.first_bad);
+    ensure!(
+        verified.is_ok(),
+        "audit chain broken: {:?}",
+        verified.first_bad
+    );
     println!("audit chain verified: {} records", verified.records);
     Ok(())
 }

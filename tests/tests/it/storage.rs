@@ -15,13 +15,23 @@ async fn harness(url: &str) -> Harness {
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 16,
     };
-    let platform = Platform::builder(config).with_providers(sim.clone()).build().await.expect("platform");
+    let platform = Platform::builder(config)
+        .with_providers(sim.clone())
+        .build()
+        .await
+        .expect("platform");
     let counter = sim.clone();
-    Harness { platform, charges: Arc::new(move |tenant| counter.payments_sim(tenant).charge_count()) }
+    Harness {
+        platform,
+        charges: Arc::new(move |tenant| counter.payments_sim(tenant).charge_count()),
+    }
 }
 
 /// Runs every scenario, each in its own task and database, and reports all failures at once.
-async fn suite(backend: &str, make_url: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>) {
+async fn suite(
+    backend: &str,
+    make_url: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>,
+) {
     let mut failed = Vec::new();
     for name in SCENARIOS {
         let (guard, url) = make_url().await;
@@ -61,7 +71,14 @@ async fn postgres_storage_scenarios() {
     let Some(server) = postgres_url() else { return };
     suite("postgres", move || {
         let server = server.clone();
-        Box::pin(async move { (None, fresh_postgres_database(&server).await.expect("create test database")) })
+        Box::pin(async move {
+            (
+                None,
+                fresh_postgres_database(&server)
+                    .await
+                    .expect("create test database"),
+            )
+        })
     })
     .await;
 }
