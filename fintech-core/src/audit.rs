@@ -13,6 +13,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// What happened, before it is chained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Who acted (`key_…`, `usr_…`, `system`).
     pub actor: String,
@@ -32,6 +33,7 @@ pub struct AuditEntry {
 
 /// A stored, chained audit record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Position in the tenant's chain (1, 2, 3 ...).
     pub seq: i64,
@@ -89,6 +91,7 @@ pub fn record_hash(
 
 /// The result of verifying a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditVerification {
     /// Records checked.
     pub records: u64,
@@ -105,6 +108,7 @@ impl AuditVerification {
 
 /// Where and why a chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditBreak {
     /// The sequence number of the first bad record.
     pub seq: i64,

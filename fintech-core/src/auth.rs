@@ -19,6 +19,7 @@ use crate::policy::KeyLimits;
 
 /// A permission. `admin` implies every other scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub enum Scope {
     /// Read linked items, accounts, transactions.
@@ -102,6 +103,7 @@ impl fmt::Display for Scope {
 
 /// A user's role within a tenant; it decides the user's scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything.
@@ -158,6 +160,7 @@ impl Role {
 
 /// Through which shell a call arrived; recorded in the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Interface {
     /// The `fintech` CLI.
@@ -184,6 +187,7 @@ impl Interface {
 
 /// Who acts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// A program or agent holding an API key.

@@ -13,6 +13,7 @@ use crate::provider::ProviderMode;
 
 /// A link token: what a front end needs to open the provider's account-linking flow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkToken {
     /// Opaque token for the provider's Link UI.
     pub link_token: String,
@@ -36,6 +37,7 @@ pub struct ExchangedItem {
 
 /// A linked item as stored (never with its access token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkedItem {
     /// Our id.
     pub id: ItemId,
@@ -51,6 +53,7 @@ pub struct LinkedItem {
 
 /// The type of a bank account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// Checking, savings.
@@ -91,6 +94,7 @@ impl AccountKind {
 
 /// An account as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderAccount {
     /// The provider's account id.
     pub provider_account_id: String,
@@ -110,6 +114,7 @@ pub struct ProviderAccount {
 
 /// A bank account as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BankAccount {
     /// Our id.
     pub id: BankAccountId,
@@ -136,6 +141,7 @@ pub struct BankAccount {
 /// A transaction as the provider reports it. Positive amounts are money leaving the account
 /// (the Plaid convention).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderTransaction {
     /// The provider's transaction id.
     pub provider_transaction_id: String,
@@ -157,6 +163,7 @@ pub struct ProviderTransaction {
 
 /// A transaction as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BankTransaction {
     /// Our id.
     pub id: TransactionId,
@@ -180,6 +187,7 @@ pub struct BankTransaction {
 
 /// One page of a cursor-based transaction sync.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncPage {
     /// New transactions since the cursor.
     pub added: Vec<ProviderTransaction>,
@@ -195,6 +203,7 @@ pub struct SyncPage {
 
 /// What a sync through the [`crate::Platform`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncSummary {
     /// Transactions added.
     pub added: u64,
@@ -208,6 +217,8 @@ pub struct SyncSummary {
 
 /// Query for stored transactions.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct TransactionQuery {
     /// Only this account.

@@ -37,6 +37,7 @@ pub mod types {
 
 /// A persisted event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Globally unique id.
     pub id: EventId,

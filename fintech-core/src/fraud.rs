@@ -15,6 +15,7 @@ use crate::trading::OrderSide;
 
 /// The outcome of screening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Proceed.
@@ -27,6 +28,7 @@ pub enum Decision {
 
 /// One rule that matched, with the reason in words and the values it saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleHit {
     /// The rule's name.
     pub rule: String,
@@ -42,6 +44,7 @@ pub struct RuleHit {
 
 /// The scored result of screening one operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assessment {
     /// The decision enforced.
     pub decision: Decision,
@@ -82,6 +85,7 @@ impl Assessment {
 
 /// What is being screened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Screened {
     /// A payment.
@@ -108,6 +112,7 @@ pub enum Screened {
 
 /// The input of a screen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScreenRequest {
     /// The tenant.
     pub tenant_id: TenantId,

@@ -26,6 +26,7 @@ pub mod accounts {
 
 /// One line of a journal entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Posting {
     /// Account name (`assets:processor_balance`).
     pub account: String,
@@ -35,6 +36,7 @@ pub struct Posting {
 
 /// A balanced set of postings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JournalEntry {
     /// What the entry records (`payment pay_…`).
     pub memo: String,
@@ -135,6 +137,7 @@ impl JournalEntry {
 
 /// The balance of one ledger account in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountBalance {
     /// Account name.
     pub account: String,

@@ -436,3 +436,49 @@ mod tests {
         assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"USD","x":1}"#).is_err());
     }
 }
+
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    fn string(pattern: &str, description: &str, example: &str) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .description(Some(description))
+            .examples([serde_json::json!(example)])
+    }
+
+    impl utoipa::PartialSchema for super::Currency {
+        fn schema() -> RefOr<Schema> {
+            string("^[A-Za-z]{3}$", "ISO 4217 currency code", "USD").into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::Currency {}
+
+    impl utoipa::PartialSchema for super::Money {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "An exact amount: a decimal string (never a JSON number) with at most the \
+                     currency's minor-unit digits, and its ISO 4217 currency",
+                ))
+                .property(
+                    "amount",
+                    string(r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$", "Decimal amount", "12.34"),
+                )
+                .required("amount")
+                .property(
+                    "currency",
+                    string("^[A-Za-z]{3}$", "ISO 4217 currency code", "USD"),
+                )
+                .required("currency")
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::Money {}
+}

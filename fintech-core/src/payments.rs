@@ -16,6 +16,7 @@ use crate::provider::ProviderMode;
 
 /// Input for a new customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// Contact e-mail.
@@ -26,6 +27,7 @@ pub struct NewCustomer {
 
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     /// Our id.
     pub id: CustomerId,
@@ -41,6 +43,7 @@ pub struct Customer {
 
 /// Input for a new payment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
     /// What to charge.
@@ -60,6 +63,7 @@ pub struct NewPayment {
 
 /// Where a payment is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Above the key's approval threshold: waiting for an operator.
@@ -122,6 +126,7 @@ impl PaymentStatus {
 
 /// A payment as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     /// Our id.
     pub id: PaymentId,
@@ -159,6 +164,7 @@ pub struct Payment {
 
 /// Input for a refund.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewRefund {
     /// The payment to refund.
@@ -173,6 +179,7 @@ pub struct NewRefund {
 
 /// Status of a refund.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
     /// Submitted, not final.
@@ -211,6 +218,7 @@ impl RefundStatus {
 
 /// A refund as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     /// Our id.
     pub id: RefundId,

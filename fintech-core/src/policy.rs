@@ -12,6 +12,7 @@ use crate::money::{Currency, Money};
 /// Limits of one API key. All amounts share one currency; operations in another currency are
 /// refused for a key with limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyLimits {
     /// Largest single payment.

@@ -13,6 +13,7 @@ use crate::trading::BrokerageProvider;
 
 /// Whether a provider moves real money. Agents can ask; operators see it everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderMode {
     /// The offline simulator.

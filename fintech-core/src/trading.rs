@@ -18,6 +18,7 @@ macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $s)] $variant),+
         }
@@ -117,6 +118,7 @@ impl OrderStatus {
 
 /// Input for a new order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     /// Ticker (`AAPL`); upper-case letters, digits, `.` and `-`, at most 12.
@@ -223,6 +225,7 @@ pub fn validate_symbol(symbol: &str) -> Result<()> {
 
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     /// Our id.
     pub id: OrderId,
@@ -267,6 +270,7 @@ pub struct Order {
 
 /// A fill, as stored: each one is a balanced ledger entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fill {
     /// Our id.
     pub id: FillId,
@@ -299,6 +303,7 @@ pub struct ProviderOrder {
 
 /// The brokerage account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BrokerageAccount {
     /// Account number at the broker.
     pub account_number: String,
@@ -314,6 +319,7 @@ pub struct BrokerageAccount {
 
 /// A position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Position {
     /// Ticker.
     pub symbol: String,
@@ -331,6 +337,7 @@ pub struct Position {
 
 /// Latest quote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
     /// Ticker.
     pub symbol: String,
@@ -344,6 +351,7 @@ pub struct Quote {
 
 /// Bar width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BarTimeframe {
     /// One minute.
     #[serde(rename = "1Min")]
@@ -358,6 +366,7 @@ pub enum BarTimeframe {
 
 /// An OHLCV bar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bar {
     /// Start of the bar.
     pub t: DateTime<Utc>,
@@ -375,6 +384,7 @@ pub struct Bar {
 
 /// The market clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MarketClock {
     /// Now, at the broker.
     pub timestamp: DateTime<Utc>,

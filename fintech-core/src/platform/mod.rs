@@ -113,6 +113,8 @@ impl PlatformBuilder {
 
 /// A page request for logs: records after `after`, at most `limit` (default 100, max 500).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct LogQuery {
     /// Sequence number to start after (0: from the beginning).
     #[serde(default)]
@@ -197,7 +199,11 @@ impl Platform {
             .claim_idempotency(&p.tenant_id, &key, operation, &request_hash)
             .await?
         {
-            Claim::Completed(response) => return crate::storage::from_json(&response),
+            Claim::Completed(response) => {
+                // Tell a surrounding `track_replay` (the HTTP shell's `Idempotent-Replayed`).
+                let _ = REPLAYED.try_with(|r| r.set(true));
+                return crate::storage::from_json(&response);
+            }
             Claim::Acquired => {}
         }
         let provider_key = derive_key(&p.tenant_id.to_string(), &key);
@@ -246,6 +252,25 @@ impl Platform {
         .await?;
         tx.commit().await
     }
+}
+
+tokio::task_local! {
+    static REPLAYED: std::cell::Cell<bool>;
+}
+
+/// Runs `operation` and says whether an idempotent step inside it returned a stored result
+/// instead of executing (a replay of an earlier request with the same key).
+///
+/// ```ignore
+/// let (payment, replayed) = track_replay(platform.create_payment(&p, req, key)).await;
+/// ```
+pub async fn track_replay<F: Future>(operation: F) -> (F::Output, bool) {
+    REPLAYED
+        .scope(std::cell::Cell::new(false), async move {
+            let out = operation.await;
+            (out, REPLAYED.with(|r| r.get()))
+        })
+        .await
 }
 
 /// The keys of one idempotent execution.

@@ -21,6 +21,8 @@ use crate::storage::PaymentRow;
 
 /// Filters for listing payments.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct PaymentQuery {
     /// Only this status.

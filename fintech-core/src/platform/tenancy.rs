@@ -15,6 +15,7 @@ use crate::storage::{ApiKeyRecord, Tenant, User};
 
 /// Input for a new API key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// A label (`reporting agent`).
@@ -28,6 +29,7 @@ pub struct NewApiKey {
 
 /// A created key: the record, and the secret shown this once.
 #[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     /// The stored record.
     pub key: ApiKeyRecord,
@@ -47,6 +49,7 @@ impl std::fmt::Debug for CreatedApiKey {
 
 /// Who the caller is and what it may still do today.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhoAmI {
     /// Tenant.
     pub tenant_id: TenantId,

@@ -15,6 +15,7 @@ use crate::policy::KeyLimits;
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tenant {
     /// Id.
     pub id: TenantId,
@@ -26,6 +27,7 @@ pub struct Tenant {
 
 /// A user of a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -41,6 +43,7 @@ pub struct User {
 
 /// An API key as stored and listed: prefix, scopes, limits; never the secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyRecord {
     /// Id.
     pub id: ApiKeyId,

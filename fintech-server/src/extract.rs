@@ -1,0 +1,122 @@
+//! Extractors: the authenticated principal, JSON bodies and queries with problem+json
+//! rejections, and the `Idempotency-Key` header.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fintech_core::{Actor, Interface, Principal};
+use governor::clock::{Clock, DefaultClock};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The caller, authenticated from `Authorization: Bearer <api key>` and rate limited per key.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send an API key as `Authorization: Bearer fk_…`",
+            )
+        })?;
+        let principal = state
+            .platform()
+            .authenticate(secret, Interface::Http)
+            .await?;
+        let actor = match &principal.actor {
+            Actor::ApiKey(id) => id.to_string(),
+            other => other.to_string(),
+        };
+        if let Some(limiter) = &state.inner.limiter {
+            if let Err(not_until) = limiter.check_key(&actor) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                return Err(ApiError::rate_limited(wait.as_secs() + 1));
+            }
+        }
+        ::metrics::counter!("fintech_api_key_requests_total", "key" => actor).increment(1);
+        Ok(Auth(principal))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+/// A JSON body; malformed JSON, wrong types and unknown fields answer 400 problem+json.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                "invalid_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// Query parameters; bad ones answer 400 problem+json.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if sent (1 to 255 printable ASCII characters; core checks).
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(IdempotencyKey(None)),
+            Some(v) => v
+                .to_str()
+                .map(|s| IdempotencyKey(Some(s.to_owned())))
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII")),
+        }
+    }
+}
+
+/// A created object: 201, with `Idempotent-Replayed: true` when an earlier request with the
+/// same key produced it.
+pub struct Created<T> {
+    /// The object.
+    pub body: T,
+    /// Replayed from a stored result.
+    pub replayed: bool,
+}
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        let mut res = (StatusCode::CREATED, axum::Json(self.body)).into_response();
+        res.headers_mut().insert(
+            "idempotent-replayed",
+            HeaderValue::from_static(if self.replayed { "true" } else { "false" }),
+        );
+        res
+    }
+}

@@ -1,0 +1,197 @@
+//! `fintech-server`: the HTTP API on the configured database and providers.
+//!
+//! With no configuration it listens on 127.0.0.1:8080, uses the SQLite file `fintech.db` and
+//! the simulated providers, and on first start creates a sandbox tenant with demo data and
+//! prints a bootstrap admin key once.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use fintech_core::payments::NewPayment;
+use fintech_core::platform::NewApiKey;
+use fintech_core::policy::KeyLimits;
+use fintech_core::trading::{OrderRequest, OrderSide, OrderType, TimeInForce};
+use fintech_core::{Config, Interface, Money, Platform, Principal, Scope};
+use fintech_providers::SimProviders;
+use fintech_server::{app, AppState, ServerOptions};
+use tracing_subscriber::EnvFilter;
+
+/// Serve the fintech HTTP API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on. Binding beyond loopback exposes the API: put TLS in front.
+    #[arg(long, env = "FINTECH_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Database URL (default: the SQLite file fintech.db in the working directory).
+    #[arg(long, env = "FINTECH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Requests per second per API key (0: unlimited).
+    #[arg(long, env = "FINTECH_RATE_LIMIT", default_value_t = 100)]
+    rate_limit: u32,
+    /// Origins allowed by CORS, comma-separated (default: CORS off).
+    #[arg(long, env = "FINTECH_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origin: Vec<String>,
+    /// Log as JSON lines.
+    #[arg(long, env = "FINTECH_JSON_LOGS")]
+    json_logs: bool,
+    /// Mint a new admin key for the first tenant and print it once (when the one printed at
+    /// first start is lost).
+    #[arg(long)]
+    new_admin_key: bool,
+    /// Do not create the sandbox tenant and demo data on an empty database.
+    #[arg(long)]
+    no_demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = EnvFilter::try_from_env("FINTECH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if args.json_logs {
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+
+    let mut config = Config::load()?;
+    if let Some(url) = &args.database_url {
+        config.database_url = url.clone();
+    }
+    let platform = Platform::builder(config)
+        .with_providers(Arc::new(SimProviders::new()))
+        .build()
+        .await
+        .context("opening the database")?;
+    bootstrap(&platform, &args).await?;
+
+    let options = ServerOptions {
+        rate_limit_per_second: args.rate_limit,
+        rate_limit_burst: args.rate_limit.saturating_mul(2),
+        cors_origins: args.cors_origin.clone(),
+        ..ServerOptions::default()
+    };
+    let router = app(AppState::new(platform.clone(), options));
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    // Without TCP_NODELAY, small streamed responses (SSE) wait ~40 ms for delayed ACKs.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    tracing::info!(addr = %args.addr, "listening; OpenAPI at /openapi.json, docs at /docs");
+    println!("fintech-server listening on http://{}", args.addr);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    platform.store().close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// On an empty database: a sandbox tenant with demo data and an admin key, printed once.
+async fn bootstrap(platform: &Platform, args: &Args) -> anyhow::Result<()> {
+    let tenants = platform.tenants().await?;
+    let tenant = match tenants.first() {
+        Some(t) if !args.new_admin_key => {
+            tracing::info!(tenant = %t.id, "existing database; use the admin key printed at first start (or --new-admin-key)");
+            return Ok(());
+        }
+        Some(t) => t.clone(),
+        None => {
+            let t = platform.create_tenant("sandbox", Interface::Http).await?;
+            if !args.no_demo {
+                demo_data(platform, &Principal::system(t.id.clone(), Interface::Http))
+                    .await
+                    .context("creating demo data")?;
+            }
+            t
+        }
+    };
+    let admin = Principal::system(tenant.id.clone(), Interface::Http);
+    let key = platform
+        .create_api_key(
+            &admin,
+            NewApiKey {
+                name: "bootstrap admin".into(),
+                scopes: BTreeSet::from([Scope::Admin]),
+                limits: KeyLimits::default(),
+            },
+        )
+        .await?;
+    println!(
+        "tenant {} ({}): admin API key, shown once:\n\n    {}\n\ntry: curl -H 'Authorization: Bearer {}' http://{}/v1/whoami",
+        tenant.name, tenant.id, key.secret, key.secret, args.addr
+    );
+    Ok(())
+}
+
+async fn demo_data(platform: &Platform, p: &Principal) -> anyhow::Result<()> {
+    let token = platform.sandbox_public_token(p, "ins_109508").await?;
+    let item = platform.link_item(p, &token, Some("demo-link".into())).await?;
+    platform.sync_transactions(p, &item.id, None).await?;
+    for (i, (amount, pm, payee)) in [
+        ("42.50", "pm_card_visa", "Blue Bottle Coffee"),
+        ("1250.00", "pm_card_mastercard", "Framework Computer"),
+        ("19.99", "pm_card_chargeDeclined", "Streaming Co"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        platform
+            .create_payment(
+                p,
+                NewPayment {
+                    amount: Money::parse(amount, "USD")?,
+                    payment_method: pm.into(),
+                    customer_id: None,
+                    payee: Some(payee.into()),
+                    description: Some("demo".into()),
+                },
+                Some(format!("demo-payment-{i}")),
+            )
+            .await?;
+    }
+    platform
+        .place_order(
+            p,
+            OrderRequest {
+                symbol: "AAPL".into(),
+                side: OrderSide::Buy,
+                qty: 10.into(),
+                order_type: OrderType::Market,
+                time_in_force: TimeInForce::Day,
+                limit_price: None,
+                stop_price: None,
+            },
+            Some("demo-order".into()),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,754 @@
+//! REST handlers under `/v1`: each authenticates, calls one `Platform` method, and answers
+//! JSON (or problem+json). Routes and their OpenAPI operations are registered together, so the
+//! document cannot drift from the router.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use fintech_core::audit::{AuditRecord, AuditVerification};
+use fintech_core::banking::{
+    BankAccount, BankTransaction, LinkToken, LinkedItem, SyncSummary, TransactionQuery,
+};
+use fintech_core::events::Event;
+use fintech_core::fraud::Assessment;
+use fintech_core::id::{ApiKeyId, CustomerId, ItemId, OrderId, PaymentId};
+use fintech_core::ledger::AccountBalance;
+use fintech_core::payments::{Customer, NewCustomer, NewPayment, NewRefund, Payment, Refund};
+use fintech_core::platform::{
+    track_replay, CreatedApiKey, LogQuery, NewApiKey, OrderQuery, PaymentQuery, WhoAmI,
+};
+use fintech_core::policy::KeyLimits;
+use fintech_core::storage::{ApiKeyRecord, Tenant, User};
+use fintech_core::trading::{
+    Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest, Position, Quote,
+};
+use fintech_core::{Role, Scope};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiResult, Problem};
+use crate::extract::{Auth, Body, Created, IdempotencyKey, Query};
+use crate::AppState;
+
+/// The error answers every `/v1` operation may give.
+#[allow(dead_code)]
+#[derive(IntoResponses)]
+pub(crate) enum Errors {
+    /// Malformed request: not JSON, wrong types, unknown fields.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(#[to_schema] Problem),
+    /// No valid API key.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthenticated(Problem),
+    /// A spending limit or fraud screening refused the operation.
+    #[response(status = 402, content_type = "application/problem+json")]
+    Refused(Problem),
+    /// The key lacks the scope.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such object in the caller's tenant.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// State conflict, or a request with the same idempotency key is in flight.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// Invalid values, or an idempotency key reused with a different request.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// Rate limited: see `Retry-After`.
+    #[response(status = 429, content_type = "application/problem+json")]
+    RateLimited(Problem),
+    /// The provider failed.
+    #[response(status = 502, content_type = "application/problem+json")]
+    Provider(Problem),
+}
+
+/// Every `/v1` route with its OpenAPI operation.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(whoami))
+        .routes(routes!(tenant))
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+        .routes(routes!(set_limits))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(create_link_token))
+        .routes(routes!(sandbox_public_token))
+        .routes(routes!(list_items, link_item))
+        .routes(routes!(sync_item))
+        .routes(routes!(list_accounts))
+        .routes(routes!(list_transactions))
+        .routes(routes!(create_customer))
+        .routes(routes!(get_customer))
+        .routes(routes!(list_payments, create_payment))
+        .routes(routes!(get_payment))
+        .routes(routes!(cancel_payment))
+        .routes(routes!(approve_payment))
+        .routes(routes!(reject_payment))
+        .routes(routes!(list_refunds))
+        .routes(routes!(create_refund))
+        .routes(routes!(assess_payment))
+        .routes(routes!(approvals))
+        .routes(routes!(brokerage_account))
+        .routes(routes!(positions))
+        .routes(routes!(quote))
+        .routes(routes!(bars))
+        .routes(routes!(clock))
+        .routes(routes!(list_orders, place_order))
+        .routes(routes!(get_order))
+        .routes(routes!(order_fills))
+        .routes(routes!(cancel_order))
+        .routes(routes!(approve_order))
+        .routes(routes!(reject_order))
+        .routes(routes!(list_events))
+        .routes(routes!(audit_log))
+        .routes(routes!(verify_audit))
+        .routes(routes!(ledger_balances))
+}
+
+/// The router without its document (the document is served by `crate::openapi`).
+pub(crate) fn router() -> axum::Router<AppState> {
+    let (router, _) = api().split_for_parts();
+    router.merge(crate::metrics::health_router())
+}
+
+
+// ---------------------------------------------------------------- tenancy and keys
+
+/// Who the caller is: tenant, scopes, limits and what remains of them today, provider modes.
+#[utoipa::path(get, path = "/v1/whoami", tag = "keys", security(("api_key" = [])),
+    responses((status = 200, body = WhoAmI), Errors))]
+async fn whoami(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<WhoAmI>> {
+    Ok(Json(s.platform().whoami(&p).await?))
+}
+
+/// The caller's tenant.
+#[utoipa::path(get, path = "/v1/tenant", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = Tenant), Errors))]
+async fn tenant(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Tenant>> {
+    Ok(Json(s.platform().tenant(&p).await?))
+}
+
+/// API keys of the tenant: prefixes and last use, never secrets (admin).
+#[utoipa::path(get, path = "/v1/keys", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = Vec<ApiKeyRecord>), Errors))]
+async fn list_keys(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<ApiKeyRecord>>> {
+    Ok(Json(s.platform().api_keys(&p).await?))
+}
+
+/// Creates an API key; the secret is in this response only (admin).
+#[utoipa::path(post, path = "/v1/keys", tag = "admin", security(("api_key" = [])),
+    request_body = NewApiKey,
+    responses((status = 201, body = CreatedApiKey), Errors))]
+async fn create_key(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    Ok((StatusCode::CREATED, Json(s.platform().create_api_key(&p, req).await?)))
+}
+
+/// Revokes an API key (admin).
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "admin", security(("api_key" = [])),
+    params(("id" = String, Path, description = "API key id (`key_…`)")),
+    responses((status = 204, description = "Revoked"), Errors))]
+async fn revoke_key(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = ApiKeyId::parse(&id)?;
+    s.platform().revoke_api_key(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a key's spending limits and approval threshold (admin).
+#[utoipa::path(put, path = "/v1/keys/{id}/limits", tag = "admin", security(("api_key" = [])),
+    params(("id" = String, Path, description = "API key id (`key_…`)")),
+    request_body = KeyLimits,
+    responses((status = 200, body = ApiKeyRecord), Errors))]
+async fn set_limits(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(limits): Body<KeyLimits>,
+) -> ApiResult<Json<ApiKeyRecord>> {
+    let id = ApiKeyId::parse(&id)?;
+    Ok(Json(s.platform().set_key_limits(&p, &id, limits).await?))
+}
+
+/// Users of the tenant (admin).
+#[utoipa::path(get, path = "/v1/users", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = Vec<User>), Errors))]
+async fn list_users(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<User>>> {
+    Ok(Json(s.platform().users(&p).await?))
+}
+
+/// A new user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    /// E-mail address (unique per tenant).
+    email: String,
+    /// Role.
+    role: Role,
+}
+
+/// Adds a user to the tenant (admin).
+#[utoipa::path(post, path = "/v1/users", tag = "admin", security(("api_key" = [])),
+    request_body = NewUser,
+    responses((status = 201, body = User), Errors))]
+async fn create_user(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<NewUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    let user = s.platform().create_user(&p, &req.email, req.role).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+// ---------------------------------------------------------------- banking
+
+/// Body of a link-token request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LinkTokenRequest {
+    /// Your stable id for the end user linking a bank.
+    client_user_id: String,
+}
+
+/// Starts a bank-linking flow: a token for the provider's Link UI.
+#[utoipa::path(post, path = "/v1/banking/link_tokens", tag = "banking", security(("api_key" = [])),
+    request_body = LinkTokenRequest,
+    responses((status = 201, body = LinkToken), Errors))]
+async fn create_link_token(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<LinkTokenRequest>,
+) -> ApiResult<(StatusCode, Json<LinkToken>)> {
+    let t = s.platform().create_link_token(&p, &req.client_user_id).await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+/// Body of a sandbox public-token request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SandboxTokenRequest {
+    /// Sandbox institution (`ins_109508`).
+    institution_id: String,
+}
+
+/// A public token.
+#[derive(Debug, Serialize, ToSchema)]
+struct PublicToken {
+    /// Exchange it with `POST /v1/banking/items`.
+    public_token: String,
+}
+
+/// Sandbox only: a public token for an institution without the Link UI.
+#[utoipa::path(post, path = "/v1/banking/sandbox/public_tokens", tag = "banking", security(("api_key" = [])),
+    request_body = SandboxTokenRequest,
+    responses((status = 201, body = PublicToken), Errors))]
+async fn sandbox_public_token(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<SandboxTokenRequest>,
+) -> ApiResult<(StatusCode, Json<PublicToken>)> {
+    let public_token = s.platform().sandbox_public_token(&p, &req.institution_id).await?;
+    Ok((StatusCode::CREATED, Json(PublicToken { public_token })))
+}
+
+/// Body of a link request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LinkRequest {
+    /// The public token from the Link flow.
+    public_token: String,
+}
+
+/// Linked items of the tenant.
+#[utoipa::path(get, path = "/v1/banking/items", tag = "banking", security(("api_key" = [])),
+    responses((status = 200, body = Vec<LinkedItem>), Errors))]
+async fn list_items(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<LinkedItem>>> {
+    Ok(Json(s.platform().items(&p).await?))
+}
+
+/// Exchanges a public token for a linked item (its access token is stored encrypted).
+#[utoipa::path(post, path = "/v1/banking/items", tag = "banking", security(("api_key" = [])),
+    request_body = LinkRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    responses((status = 201, body = LinkedItem), Errors))]
+async fn link_item(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(req): Body<LinkRequest>,
+) -> ApiResult<Created<LinkedItem>> {
+    let (r, replayed) = track_replay(s.platform().link_item(&p, &req.public_token, key)).await;
+    Ok(Created { body: r?, replayed })
+}
+
+/// Syncs an item's transactions from the provider (cursor-based, all pages).
+#[utoipa::path(post, path = "/v1/banking/items/{id}/sync", tag = "banking", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Item id (`itm_…`)")),
+    responses((status = 200, body = SyncSummary), Errors))]
+async fn sync_item(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SyncSummary>> {
+    let id = ItemId::parse(&id)?;
+    Ok(Json(s.platform().sync_transactions(&p, &id, None).await?))
+}
+
+/// Filter for accounts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct AccountQuery {
+    /// Only accounts of this item.
+    item_id: Option<String>,
+}
+
+/// Bank accounts with their last balances.
+#[utoipa::path(get, path = "/v1/accounts", tag = "banking", security(("api_key" = [])),
+    params(AccountQuery),
+    responses((status = 200, body = Vec<BankAccount>), Errors))]
+async fn list_accounts(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<AccountQuery>,
+) -> ApiResult<Json<Vec<BankAccount>>> {
+    let item = q.item_id.as_deref().map(ItemId::parse).transpose()?;
+    Ok(Json(s.platform().bank_accounts(&p, item.as_ref()).await?))
+}
+
+/// Stored bank transactions, newest first, filtered by account and dates.
+#[utoipa::path(get, path = "/v1/transactions", tag = "banking", security(("api_key" = [])),
+    params(TransactionQuery),
+    responses((status = 200, body = Vec<BankTransaction>), Errors))]
+async fn list_transactions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<TransactionQuery>,
+) -> ApiResult<Json<Vec<BankTransaction>>> {
+    Ok(Json(s.platform().bank_transactions(&p, &q).await?))
+}
+
+// ---------------------------------------------------------------- payments
+
+/// Creates a customer.
+#[utoipa::path(post, path = "/v1/customers", tag = "payments", security(("api_key" = [])),
+    request_body = NewCustomer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    responses((status = 201, body = Customer), Errors))]
+async fn create_customer(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(req): Body<NewCustomer>,
+) -> ApiResult<Created<Customer>> {
+    let (r, replayed) = track_replay(s.platform().create_customer(&p, req, key)).await;
+    Ok(Created { body: r?, replayed })
+}
+
+/// A customer.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Customer id (`cus_…`)")),
+    responses((status = 200, body = Customer), Errors))]
+async fn get_customer(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Customer>> {
+    let id = CustomerId::parse(&id)?;
+    Ok(Json(s.platform().customer(&p, &id).await?))
+}
+
+/// Payments, newest first; page with `before` = the last id of the previous page.
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", security(("api_key" = [])),
+    params(PaymentQuery),
+    responses((status = 200, body = Vec<Payment>), Errors))]
+async fn list_payments(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<PaymentQuery>,
+) -> ApiResult<Json<Vec<Payment>>> {
+    Ok(Json(s.platform().payments(&p, &q).await?))
+}
+
+/// Creates a payment: limits, approval threshold and fraud screening apply; above the key's
+/// approval threshold it is held as `pending_approval`. A decline is a `failed` payment.
+#[utoipa::path(post, path = "/v1/payments", tag = "payments", security(("api_key" = [])),
+    request_body = NewPayment,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key + same body replays the first result with `Idempotent-Replayed: true`; a different body is 422")),
+    responses((status = 201, body = Payment), Errors))]
+async fn create_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(req): Body<NewPayment>,
+) -> ApiResult<Created<Payment>> {
+    let (r, replayed) = track_replay(s.platform().create_payment(&p, req, key)).await;
+    let payment = r?;
+    if !replayed {
+        crate::metrics::payment_outcome(&payment);
+    }
+    Ok(Created {
+        body: payment,
+        replayed,
+    })
+}
+
+/// A payment (refreshed from the provider while it is processing).
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)")),
+    responses((status = 200, body = Payment), Errors))]
+async fn get_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::parse(&id)?;
+    Ok(Json(s.platform().payment(&p, &id).await?))
+}
+
+/// Cancels a held or processing payment.
+#[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)")),
+    responses((status = 200, body = Payment), Errors))]
+async fn cancel_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::parse(&id)?;
+    Ok(Json(s.platform().cancel_payment(&p, &id).await?))
+}
+
+/// An operator's decision on a held payment or order.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    /// Why (kept in the audit log).
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Approves a held payment: it is sent to the provider, exactly once (approvals:write).
+#[utoipa::path(post, path = "/v1/payments/{id}/approve", tag = "approvals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)")),
+    request_body = Decision,
+    responses((status = 200, body = Payment), Errors))]
+async fn approve_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(d): Body<Decision>,
+) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::parse(&id)?;
+    Ok(Json(s.platform().approve_payment(&p, &id, d.comment).await?))
+}
+
+/// Rejects a held payment: money never moves (approvals:write).
+#[utoipa::path(post, path = "/v1/payments/{id}/reject", tag = "approvals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)")),
+    request_body = Decision,
+    responses((status = 200, body = Payment), Errors))]
+async fn reject_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(d): Body<Decision>,
+) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::parse(&id)?;
+    Ok(Json(s.platform().reject_payment(&p, &id, d.comment).await?))
+}
+
+/// Refunds of a payment.
+#[utoipa::path(get, path = "/v1/payments/{id}/refunds", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)")),
+    responses((status = 200, body = Vec<Refund>), Errors))]
+async fn list_refunds(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Refund>>> {
+    let id = PaymentId::parse(&id)?;
+    Ok(Json(s.platform().refunds(&p, &id).await?))
+}
+
+/// Refunds part or all of a succeeded payment.
+#[utoipa::path(post, path = "/v1/refunds", tag = "payments", security(("api_key" = [])),
+    request_body = NewRefund,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    responses((status = 201, body = Refund), Errors))]
+async fn create_refund(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(req): Body<NewRefund>,
+) -> ApiResult<Created<Refund>> {
+    let (r, replayed) = track_replay(s.platform().create_refund(&p, req, key)).await;
+    Ok(Created { body: r?, replayed })
+}
+
+/// Screens a payment without making it (dry run): the assessment it would get.
+#[utoipa::path(post, path = "/v1/fraud/assessments", tag = "fraud", security(("api_key" = [])),
+    request_body = NewPayment,
+    responses((status = 200, body = Assessment), Errors))]
+async fn assess_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<NewPayment>,
+) -> ApiResult<Json<Assessment>> {
+    Ok(Json(s.platform().assess_payment(&p, &req).await?))
+}
+
+/// What waits for an operator.
+#[derive(Debug, Serialize, ToSchema)]
+struct Approvals {
+    /// Held payments.
+    payments: Vec<Payment>,
+    /// Held orders.
+    orders: Vec<Order>,
+}
+
+/// Payments and orders held for approval or review.
+#[utoipa::path(get, path = "/v1/approvals", tag = "approvals", security(("api_key" = [])),
+    responses((status = 200, body = Approvals), Errors))]
+async fn approvals(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Approvals>> {
+    let payments = if p.has(Scope::PaymentsRead) {
+        s.platform().held_payments(&p).await?
+    } else {
+        Vec::new()
+    };
+    let orders = if p.has(Scope::TradingRead) {
+        s.platform().held_orders(&p).await?
+    } else {
+        Vec::new()
+    };
+    if !p.has(Scope::PaymentsRead) && !p.has(Scope::TradingRead) {
+        return Err(fintech_core::Error::Forbidden {
+            required: Scope::PaymentsRead.as_str().to_owned(),
+        }
+        .into());
+    }
+    Ok(Json(Approvals { payments, orders }))
+}
+
+// ---------------------------------------------------------------- trading
+
+/// The brokerage account: cash, buying power, equity, and whether it is paper or live.
+#[utoipa::path(get, path = "/v1/brokerage/account", tag = "trading", security(("api_key" = [])),
+    responses((status = 200, body = BrokerageAccount), Errors))]
+async fn brokerage_account(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<BrokerageAccount>> {
+    Ok(Json(s.platform().brokerage_account(&p).await?))
+}
+
+/// Open positions.
+#[utoipa::path(get, path = "/v1/positions", tag = "trading", security(("api_key" = [])),
+    responses((status = 200, body = Vec<Position>), Errors))]
+async fn positions(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<Position>>> {
+    Ok(Json(s.platform().positions(&p).await?))
+}
+
+/// Latest quote.
+#[utoipa::path(get, path = "/v1/quotes/{symbol}", tag = "trading", security(("api_key" = [])),
+    params(("symbol" = String, Path, description = "Ticker (`AAPL`)")),
+    responses((status = 200, body = Quote), Errors))]
+async fn quote(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<Quote>> {
+    Ok(Json(s.platform().quote(&p, &symbol).await?))
+}
+
+/// Bar query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct BarQuery {
+    /// `1Min`, `1Hour` or `1Day` (default `1Day`).
+    timeframe: Option<BarTimeframe>,
+    /// How many bars, 1 to 1000 (default 30).
+    limit: Option<u32>,
+}
+
+/// Recent bars, oldest first.
+#[utoipa::path(get, path = "/v1/bars/{symbol}", tag = "trading", security(("api_key" = [])),
+    params(("symbol" = String, Path, description = "Ticker (`AAPL`)"), BarQuery),
+    responses((status = 200, body = Vec<Bar>), Errors))]
+async fn bars(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(symbol): Path<String>,
+    Query(q): Query<BarQuery>,
+) -> ApiResult<Json<Vec<Bar>>> {
+    let bars = s
+        .platform()
+        .bars(
+            &p,
+            &symbol,
+            q.timeframe.unwrap_or(BarTimeframe::Day),
+            q.limit.unwrap_or(30),
+        )
+        .await?;
+    Ok(Json(bars))
+}
+
+/// The market clock.
+#[utoipa::path(get, path = "/v1/clock", tag = "trading", security(("api_key" = [])),
+    responses((status = 200, body = MarketClock), Errors))]
+async fn clock(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<MarketClock>> {
+    Ok(Json(s.platform().market_clock(&p).await?))
+}
+
+/// Orders, newest first; page with `before`.
+#[utoipa::path(get, path = "/v1/orders", tag = "trading", security(("api_key" = [])),
+    params(OrderQuery),
+    responses((status = 200, body = Vec<Order>), Errors))]
+async fn list_orders(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<OrderQuery>,
+) -> ApiResult<Json<Vec<Order>>> {
+    Ok(Json(s.platform().orders(&p, &q).await?))
+}
+
+/// Places an order: the key's notional limit, approval threshold and screening apply.
+#[utoipa::path(post, path = "/v1/orders", tag = "trading", security(("api_key" = [])),
+    request_body = OrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    responses((status = 201, body = Order), Errors))]
+async fn place_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(req): Body<OrderRequest>,
+) -> ApiResult<Created<Order>> {
+    let (r, replayed) = track_replay(s.platform().place_order(&p, req, key)).await;
+    Ok(Created { body: r?, replayed })
+}
+
+/// An order, refreshed from the broker.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "trading", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Order id (`ord_…`)")),
+    responses((status = 200, body = Order), Errors))]
+async fn get_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Order>> {
+    let id = OrderId::parse(&id)?;
+    Ok(Json(s.platform().order(&p, &id).await?))
+}
+
+/// Fills of an order.
+#[utoipa::path(get, path = "/v1/orders/{id}/fills", tag = "trading", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Order id (`ord_…`)")),
+    responses((status = 200, body = Vec<Fill>), Errors))]
+async fn order_fills(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Fill>>> {
+    let id = OrderId::parse(&id)?;
+    Ok(Json(s.platform().fills(&p, &id).await?))
+}
+
+/// Cancels an order.
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "trading", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Order id (`ord_…`)")),
+    responses((status = 200, body = Order), Errors))]
+async fn cancel_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Order>> {
+    let id = OrderId::parse(&id)?;
+    Ok(Json(s.platform().cancel_order(&p, &id).await?))
+}
+
+/// Approves a held order: it is sent to the broker once (approvals:write).
+#[utoipa::path(post, path = "/v1/orders/{id}/approve", tag = "approvals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Order id (`ord_…`)")),
+    request_body = Decision,
+    responses((status = 200, body = Order), Errors))]
+async fn approve_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(d): Body<Decision>,
+) -> ApiResult<Json<Order>> {
+    let id = OrderId::parse(&id)?;
+    Ok(Json(s.platform().approve_order(&p, &id, d.comment).await?))
+}
+
+/// Rejects a held order (approvals:write).
+#[utoipa::path(post, path = "/v1/orders/{id}/reject", tag = "approvals", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Order id (`ord_…`)")),
+    request_body = Decision,
+    responses((status = 200, body = Order), Errors))]
+async fn reject_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(d): Body<Decision>,
+) -> ApiResult<Json<Order>> {
+    let id = OrderId::parse(&id)?;
+    Ok(Json(s.platform().reject_order(&p, &id, d.comment).await?))
+}
+
+// ---------------------------------------------------------------- events, audit, ledger
+
+/// Events of the tenant after a sequence number (for streaming, see `/v1/events/stream`).
+#[utoipa::path(get, path = "/v1/events", tag = "events", security(("api_key" = [])),
+    params(LogQuery),
+    responses((status = 200, body = Vec<Event>), Errors))]
+async fn list_events(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<Vec<Event>>> {
+    Ok(Json(s.platform().events(&p, q).await?))
+}
+
+/// Audit records of the tenant after a sequence number.
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", security(("api_key" = [])),
+    params(LogQuery),
+    responses((status = 200, body = Vec<AuditRecord>), Errors))]
+async fn audit_log(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<Vec<AuditRecord>>> {
+    Ok(Json(s.platform().audit_log(&p, q).await?))
+}
+
+/// Recomputes the tenant's audit hash chain; names the first record that fails.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("api_key" = [])),
+    responses((status = 200, body = AuditVerification), Errors))]
+async fn verify_audit(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<AuditVerification>> {
+    Ok(Json(s.platform().verify_audit(&p).await?))
+}
+
+/// Ledger balances, derived from the postings.
+#[utoipa::path(get, path = "/v1/ledger/balances", tag = "audit", security(("api_key" = [])),
+    responses((status = 200, body = Vec<AccountBalance>), Errors))]
+async fn ledger_balances(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<AccountBalance>>> {
+    Ok(Json(s.platform().ledger_balances(&p).await?))
+}
+
