@@ -61,11 +61,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(ApiError::new(
-                rejection.status(),
-                "invalid_request",
-                rejection.body_text(),
-            )),
+            // A body that does not parse into the type (syntax, types, unknown fields) is a
+            // 400; size (413) and content type (415) keep their own statuses. Values that parse
+            // but are invalid are core validation errors: 422.
+            Err(rejection) => {
+                let status = match rejection.status() {
+                    StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+                    other => other,
+                };
+                Err(ApiError::new(status, "invalid_request", rejection.body_text()))
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
 //! End-to-end tests across crates. One test binary (fast linking); modules by topic.
 
+mod http;
 mod storage;

@@ -1,0 +1,436 @@
+//! The HTTP API end to end, in process (`app(state).oneshot(request)`), on SQLite and on
+//! PostgreSQL: authentication on every route, tenant isolation, scopes, idempotency headers,
+//! strict bodies, approvals, the SSE stream, rate limits, and secrets kept out of logs.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use fintech_core::platform::NewApiKey;
+use fintech_core::policy::KeyLimits;
+use fintech_core::{Config, Interface, Money, Platform, Principal, Scope};
+use fintech_providers::SimProviders;
+use fintech_server::{app, AppState, ServerOptions};
+use fintech_tests::{fresh_postgres_database, fresh_sqlite_database, postgres_url, report};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Api {
+    router: Router,
+    platform: Platform,
+    _dir: Option<tempfile::TempDir>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+impl Api {
+    async fn new(url: String, dir: Option<tempfile::TempDir>, options: ServerOptions) -> Self {
+        let config = Config {
+            database_url: url,
+            encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
+            max_connections: 16,
+        };
+        let platform = Platform::builder(config)
+            .with_providers(Arc::new(SimProviders::new()))
+            .build()
+            .await
+            .expect("platform");
+        let router = app(AppState::new(platform.clone(), options));
+        Self {
+            router,
+            platform,
+            _dir: dir,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>, extra: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        for (h, v) in extra {
+            req = req.header(*h, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body }
+    }
+
+    async fn tenant_key(&self, name: &str, scopes: &[Scope], limits: KeyLimits) -> (Principal, String) {
+        let t = self
+            .platform
+            .create_tenant(name, Interface::Http)
+            .await
+            .expect("tenant");
+        let admin = Principal::system(t.id, Interface::Http);
+        let key = self.key(&admin, scopes, limits).await;
+        (admin, key)
+    }
+
+    async fn key(&self, admin: &Principal, scopes: &[Scope], limits: KeyLimits) -> String {
+        self.platform
+            .create_api_key(
+                admin,
+                NewApiKey {
+                    name: "test".into(),
+                    scopes: scopes.iter().copied().collect::<BTreeSet<_>>(),
+                    limits,
+                },
+            )
+            .await
+            .expect("key")
+            .secret
+    }
+}
+
+fn usd(s: &str) -> Money {
+    Money::parse(s, "USD").expect("amount")
+}
+
+fn payment(amount: &str) -> Value {
+    json!({"amount": {"amount": amount, "currency": "USD"}, "payment_method": "pm_card_visa", "payee": "Acme"})
+}
+
+const ALL: &[Scope] = &[
+    Scope::Admin,
+    Scope::BankingRead,
+    Scope::BankingWrite,
+    Scope::PaymentsRead,
+    Scope::PaymentsWrite,
+    Scope::TradingRead,
+    Scope::TradingWrite,
+    Scope::FraudRead,
+];
+
+/// Every documented operation without a key answers 401 with `WWW-Authenticate`.
+async fn every_route_requires_auth(api: &Api) {
+    let doc = serde_json::to_value(fintech_server::openapi()).expect("doc");
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 30, "documented paths: {}", paths.len());
+    for (path, ops) in paths {
+        let concrete = path
+            .replace("{id}", "pay_0")
+            .replace("{symbol}", "AAPL");
+        for method in ops.as_object().expect("ops").keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let body = (m == Method::POST || m == Method::PUT).then(|| json!({}));
+            let r = api.call(m.clone(), &concrete, None, body, &[]).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m} {path}");
+            assert!(r.headers.contains_key(header::WWW_AUTHENTICATE), "{m} {path}");
+            assert_eq!(r.body["code"], "unauthenticated");
+        }
+    }
+    let r = api
+        .call(Method::GET, "/v1/whoami", Some("fk_nonsense"), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A key of tenant B gets 404 for tenant A's payment; a key without the scope gets 403.
+async fn tenants_and_scopes(api: &Api) {
+    let (_, a) = api.tenant_key("a", ALL, KeyLimits::default()).await;
+    let (admin_b, b) = api.tenant_key("b", ALL, KeyLimits::default()).await;
+    let created = api
+        .call(Method::POST, "/v1/payments", Some(&a), Some(payment("10.00")), &[])
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let foreign = api
+        .call(Method::GET, &format!("/v1/payments/{id}"), Some(&b), None, &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let refund = api
+        .call(Method::POST, "/v1/refunds", Some(&b), Some(json!({"payment_id": id})), &[])
+        .await;
+    assert_eq!(refund.status, StatusCode::NOT_FOUND);
+    let reader = api.key(&admin_b, &[Scope::PaymentsRead], KeyLimits::default()).await;
+    let denied = api
+        .call(Method::POST, "/v1/payments", Some(&reader), Some(payment("1.00")), &[])
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.body["code"], "forbidden");
+    let keys = api.call(Method::GET, "/v1/keys", Some(&reader), None, &[]).await;
+    assert_eq!(keys.status, StatusCode::FORBIDDEN);
+}
+
+/// Replays carry `Idempotent-Replayed: true`; another body with the key is 422; unknown
+/// fields (mass assignment of `status`) are 400 and change nothing; bodies are size-limited.
+async fn idempotency_and_strict_bodies(api: &Api) {
+    let (admin, k) = api.tenant_key("idem", ALL, KeyLimits::default()).await;
+    let hdr = [("idempotency-key", "order-1042")];
+    let first = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(payment("25.00")), &hdr)
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(first.headers["idempotent-replayed"], "false");
+    let again = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(payment("25.00")), &hdr)
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    let other = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(payment("26.00")), &hdr)
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.body["code"], "idempotency_key_reused");
+    let other_path = api
+        .call(Method::POST, "/v1/customers", Some(&k), Some(json!({"email": null, "name": "x"})), &hdr)
+        .await;
+    assert_eq!(other_path.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", other_path.body);
+
+    let mut forged = payment("5.00");
+    forged["status"] = json!("succeeded");
+    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(forged), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(r.body["detail"].as_str().unwrap_or_default().contains("status"));
+    let float = json!({"amount": {"amount": 5.0, "currency": "USD"}, "payment_method": "pm_card_visa"});
+    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(float), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "JSON numbers are refused for money: {:?}", r.body);
+    let pan = json!({"amount": {"amount": "5.00", "currency": "USD"}, "payment_method": "4242424242424242"});
+    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(pan), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.body.to_string().contains("4242424242"), "card number echoed: {}", r.body);
+    let big = json!({"amount": {"amount": "5.00", "currency": "USD"}, "payment_method": "pm_card_visa", "description": "x".repeat(100_000)});
+    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(big), &[]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let list = api
+        .platform
+        .payments(&admin, &Default::default())
+        .await
+        .expect("list");
+    assert_eq!(list.len(), 1, "only the first payment exists");
+}
+
+/// 50 concurrent requests with one key create exactly one payment.
+async fn concurrent_duplicates(api: &Api) {
+    let (admin, k) = api.tenant_key("dup", ALL, KeyLimits::default()).await;
+    let calls = (0..50).map(|_| {
+        api.call(Method::POST, "/v1/payments", Some(&k), Some(payment("7.00")), &[("idempotency-key", "same")])
+    });
+    let replies = futures::future::join_all(calls).await;
+    for r in &replies {
+        assert!(
+            r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT,
+            "{} {:?}",
+            r.status,
+            r.body
+        );
+    }
+    assert!(replies.iter().any(|r| r.status == StatusCode::CREATED));
+    let list = api.platform.payments(&admin, &Default::default()).await.expect("list");
+    assert_eq!(list.len(), 1);
+}
+
+/// Above the threshold a payment is held (201, `pending_approval`), shows in approvals, and an
+/// operator key approves it; a limit breach is 402 `limit_exceeded`.
+async fn approvals_and_limits(api: &Api) {
+    let limits = KeyLimits {
+        max_per_payment: Some(usd("500")),
+        approval_threshold: Some(usd("100")),
+        ..Default::default()
+    };
+    let (admin, agent) = api
+        .tenant_key("approvals", &[Scope::PaymentsRead, Scope::PaymentsWrite], limits)
+        .await;
+    let held = api
+        .call(Method::POST, "/v1/payments", Some(&agent), Some(payment("150.00")), &[])
+        .await;
+    assert_eq!(held.status, StatusCode::CREATED);
+    assert_eq!(held.body["status"], "pending_approval");
+    let over = api
+        .call(Method::POST, "/v1/payments", Some(&agent), Some(payment("600.00")), &[])
+        .await;
+    assert_eq!(over.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(over.body["code"], "limit_exceeded");
+    let operator = api
+        .key(&admin, &[Scope::PaymentsRead, Scope::ApprovalsWrite], KeyLimits::default())
+        .await;
+    let queue = api.call(Method::GET, "/v1/approvals", Some(&operator), None, &[]).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert_eq!(queue.body["payments"].as_array().map(Vec::len), Some(1));
+    let id = held.body["id"].as_str().expect("id");
+    let self_approve = api
+        .call(Method::POST, &format!("/v1/payments/{id}/approve"), Some(&agent), Some(json!({})), &[])
+        .await;
+    assert_eq!(self_approve.status, StatusCode::FORBIDDEN);
+    let ok = api
+        .call(Method::POST, &format!("/v1/payments/{id}/approve"), Some(&operator), Some(json!({"comment": "fine"})), &[])
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["status"], "succeeded");
+    let twice = api
+        .call(Method::POST, &format!("/v1/payments/{id}/approve"), Some(&operator), Some(json!({})), &[])
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+}
+
+/// The SSE stream replays the log from `Last-Event-ID` and filters by type.
+async fn event_stream(api: &Api) {
+    let (_, k) = api.tenant_key("sse", ALL, KeyLimits::default()).await;
+    for amount in ["1.00", "2.00"] {
+        let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(payment(amount)), &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let events = api.call(Method::GET, "/v1/events", Some(&k), None, &[]).await;
+    let all = events.body.as_array().expect("events").clone();
+    assert!(all.len() >= 4, "{all:?}");
+    let req = Request::builder()
+        .uri("/v1/events/stream")
+        .header(header::AUTHORIZATION, format!("Bearer {k}"))
+        .header("last-event-id", "1")
+        .body(Body::empty())
+        .expect("request");
+    let res = api.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = res.into_body();
+    let mut text = String::new();
+    let wanted = all.len() - 1;
+    while text.matches("\nid: ").count() + usize::from(text.starts_with("id: ")) < wanted {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("events arrive")
+            .expect("stream open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(!text.contains("id: 1\n"), "resumed after event 1: {text}");
+    assert!(text.contains("id: 2\n"), "{text}");
+    let bad = api
+        .call(Method::GET, "/v1/events/stream", Some(&k), None, &[("last-event-id", "x")])
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+async fn suite(backend: &str, make: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>) {
+    let (dir, url) = make().await;
+    let api = Api::new(url, dir, ServerOptions { rate_limit_per_second: 0, ..Default::default() }).await;
+    every_route_requires_auth(&api).await;
+    tenants_and_scopes(&api).await;
+    idempotency_and_strict_bodies(&api).await;
+    concurrent_duplicates(&api).await;
+    approvals_and_limits(&api).await;
+    event_stream(&api).await;
+    api.platform.store().close().await;
+    report(&format!("{backend} http scenarios: 6 passed, 0 failed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_http_api() {
+    suite("sqlite", || {
+        Box::pin(async {
+            let (dir, url) = fresh_sqlite_database().expect("sqlite");
+            (Some(dir), url)
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_http_api() {
+    let Some(server) = postgres_url() else { return };
+    suite("postgres", move || {
+        let server = server.clone();
+        Box::pin(async move { (None, fresh_postgres_database(&server).await.expect("database")) })
+    })
+    .await;
+}
+
+/// Per-key rate limits answer 429 with `Retry-After`; another key is unaffected.
+#[tokio::test]
+async fn rate_limits_per_key() {
+    let (dir, url) = fresh_sqlite_database().expect("sqlite");
+    let api = Api::new(
+        url,
+        Some(dir),
+        ServerOptions {
+            rate_limit_per_second: 1,
+            rate_limit_burst: 3,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (admin, k) = api.tenant_key("rl", ALL, KeyLimits::default()).await;
+    let other = api.key(&admin, ALL, KeyLimits::default()).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(api.call(Method::GET, "/v1/whoami", Some(&k), None, &[]).await);
+    }
+    let limited = statuses
+        .iter()
+        .find(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .expect("the 4th or 5th request is limited");
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(limited.body["code"], "rate_limited");
+    let r = api.call(Method::GET, "/v1/whoami", Some(&other), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Debug-level logs of a session with keys and payments contain no API key secret and no
+/// `Authorization` header.
+#[test]
+fn secrets_stay_out_of_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads may have cached "no subscriber" interest for shared callsites.
+    tracing::callsite::rebuild_interest_cache();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let secret = rt.block_on(async {
+        let (dir, url) = fresh_sqlite_database().expect("sqlite");
+        let api = Api::new(url, Some(dir), ServerOptions::default()).await;
+        let (_, k) = api.tenant_key("logs", ALL, KeyLimits::default()).await;
+        api.call(Method::POST, "/v1/payments", Some(&k), Some(payment("3.00")), &[]).await;
+        api.call(Method::POST, "/v1/keys", Some(&k), Some(json!({"name": "n", "scopes": ["payments:read"]})), &[]).await;
+        api.call(Method::GET, "/v1/whoami", Some("fk_wrong_secret_value"), None, &[]).await;
+        k
+    });
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("log buffer")).to_string();
+    assert!(logs.contains("http{"), "the trace layer logged requests: {}", &logs[..logs.len().min(2000)]);
+    assert!(!logs.contains(&secret), "an API key secret reached the logs");
+    assert!(!logs.contains(&secret[3..20]), "part of a secret reached the logs");
+    assert!(!logs.contains("fk_wrong_secret_value"));
+    assert!(!logs.to_ascii_lowercase().contains("bearer "), "an Authorization header reached the logs");
+}
