@@ -228,6 +228,7 @@ pub struct TransactionQuery {
     /// On or before this date.
     pub end_date: Option<NaiveDate>,
     /// At most this many (default 100, max 500).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 

@@ -439,7 +439,7 @@ mod tests {
 
 #[cfg(feature = "openapi")]
 mod openapi {
-    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
     use utoipa::openapi::RefOr;
 
     fn string(pattern: &str, description: &str, example: &str) -> ObjectBuilder {
@@ -476,6 +476,7 @@ mod openapi {
                     string("^[A-Za-z]{3}$", "ISO 4217 currency code", "USD"),
                 )
                 .required("currency")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
                 .into()
         }
     }

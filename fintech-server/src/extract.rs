@@ -59,8 +59,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            // Every body is a JSON object: serde would otherwise read a struct from an array.
+            Ok(axum::Json(v)) if !v.is_object() => Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            )),
+            Ok(axum::Json(v)) => serde_json::from_value(v)
+                .map(Body)
+                .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}"))),
             // A body that does not parse into the type (syntax, types, unknown fields) is a
             // 400; size (413) and content type (415) keep their own statuses. Values that parse
             // but are invalid are core validation errors: 422.

@@ -18,6 +18,7 @@ use crate::AppState;
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem, fintech_core::trading::BarTimeframe)),
     tags(
         (name = "keys", description = "Who am I"),
         (name = "admin", description = "Tenant, users, API keys and limits (scope `admin`)"),

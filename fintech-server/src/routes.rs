@@ -54,6 +54,12 @@ pub(crate) enum Errors {
     /// State conflict, or a request with the same idempotency key is in flight.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
+    /// The body is larger than the limit.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
     /// Invalid values, or an idempotency key reused with a different request.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
@@ -115,6 +121,14 @@ pub(crate) fn router() -> axum::Router<AppState> {
 }
 
 
+/// An id from the path: one that cannot be ours does not exist (404, not 422).
+fn path_id<T>(parsed: fintech_core::Result<T>, raw: &str) -> fintech_core::Result<T> {
+    parsed.map_err(|_| fintech_core::Error::NotFound {
+        kind: "object",
+        id: raw.chars().take(80).collect(),
+    })
+}
+
 // ---------------------------------------------------------------- tenancy and keys
 
 /// Who the caller is: tenant, scopes, limits and what remains of them today, provider modes.
@@ -159,7 +173,7 @@ async fn revoke_key(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id = ApiKeyId::parse(&id)?;
+    let id = path_id(ApiKeyId::parse(&id), &id)?;
     s.platform().revoke_api_key(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -175,7 +189,7 @@ async fn set_limits(
     Path(id): Path<String>,
     Body(limits): Body<KeyLimits>,
 ) -> ApiResult<Json<ApiKeyRecord>> {
-    let id = ApiKeyId::parse(&id)?;
+    let id = path_id(ApiKeyId::parse(&id), &id)?;
     Ok(Json(s.platform().set_key_limits(&p, &id, limits).await?))
 }
 
@@ -299,7 +313,7 @@ async fn sync_item(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SyncSummary>> {
-    let id = ItemId::parse(&id)?;
+    let id = path_id(ItemId::parse(&id), &id)?;
     Ok(Json(s.platform().sync_transactions(&p, &id, None).await?))
 }
 
@@ -363,7 +377,7 @@ async fn get_customer(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Customer>> {
-    let id = CustomerId::parse(&id)?;
+    let id = path_id(CustomerId::parse(&id), &id)?;
     Ok(Json(s.platform().customer(&p, &id).await?))
 }
 
@@ -411,7 +425,7 @@ async fn get_payment(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Payment>> {
-    let id = PaymentId::parse(&id)?;
+    let id = path_id(PaymentId::parse(&id), &id)?;
     Ok(Json(s.platform().payment(&p, &id).await?))
 }
 
@@ -424,7 +438,7 @@ async fn cancel_payment(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Payment>> {
-    let id = PaymentId::parse(&id)?;
+    let id = path_id(PaymentId::parse(&id), &id)?;
     Ok(Json(s.platform().cancel_payment(&p, &id).await?))
 }
 
@@ -448,7 +462,7 @@ async fn approve_payment(
     Path(id): Path<String>,
     Body(d): Body<Decision>,
 ) -> ApiResult<Json<Payment>> {
-    let id = PaymentId::parse(&id)?;
+    let id = path_id(PaymentId::parse(&id), &id)?;
     Ok(Json(s.platform().approve_payment(&p, &id, d.comment).await?))
 }
 
@@ -463,7 +477,7 @@ async fn reject_payment(
     Path(id): Path<String>,
     Body(d): Body<Decision>,
 ) -> ApiResult<Json<Payment>> {
-    let id = PaymentId::parse(&id)?;
+    let id = path_id(PaymentId::parse(&id), &id)?;
     Ok(Json(s.platform().reject_payment(&p, &id, d.comment).await?))
 }
 
@@ -476,7 +490,7 @@ async fn list_refunds(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Refund>>> {
-    let id = PaymentId::parse(&id)?;
+    let id = path_id(PaymentId::parse(&id), &id)?;
     Ok(Json(s.platform().refunds(&p, &id).await?))
 }
 
@@ -646,7 +660,7 @@ async fn get_order(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Order>> {
-    let id = OrderId::parse(&id)?;
+    let id = path_id(OrderId::parse(&id), &id)?;
     Ok(Json(s.platform().order(&p, &id).await?))
 }
 
@@ -659,7 +673,7 @@ async fn order_fills(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Fill>>> {
-    let id = OrderId::parse(&id)?;
+    let id = path_id(OrderId::parse(&id), &id)?;
     Ok(Json(s.platform().fills(&p, &id).await?))
 }
 
@@ -672,7 +686,7 @@ async fn cancel_order(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Order>> {
-    let id = OrderId::parse(&id)?;
+    let id = path_id(OrderId::parse(&id), &id)?;
     Ok(Json(s.platform().cancel_order(&p, &id).await?))
 }
 
@@ -687,7 +701,7 @@ async fn approve_order(
     Path(id): Path<String>,
     Body(d): Body<Decision>,
 ) -> ApiResult<Json<Order>> {
-    let id = OrderId::parse(&id)?;
+    let id = path_id(OrderId::parse(&id), &id)?;
     Ok(Json(s.platform().approve_order(&p, &id, d.comment).await?))
 }
 
@@ -702,7 +716,7 @@ async fn reject_order(
     Path(id): Path<String>,
     Body(d): Body<Decision>,
 ) -> ApiResult<Json<Order>> {
-    let id = OrderId::parse(&id)?;
+    let id = path_id(OrderId::parse(&id), &id)?;
     Ok(Json(s.platform().reject_order(&p, &id, d.comment).await?))
 }
 

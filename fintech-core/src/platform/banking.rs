@@ -247,6 +247,7 @@ impl Platform {
         q: &TransactionQuery,
     ) -> Result<Vec<BankTransaction>> {
         p.require(Scope::BankingRead)?;
+        super::validate_limit(q.limit)?;
         if let (Some(s), Some(e)) = (q.start_date, q.end_date) {
             if s > e {
                 return Err(Error::validation(

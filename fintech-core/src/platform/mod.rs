@@ -121,6 +121,7 @@ pub struct LogQuery {
     pub after: i64,
     /// Page size.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
@@ -149,6 +150,7 @@ impl Platform {
     /// Audit records of the principal's tenant.
     pub async fn audit_log(&self, p: &Principal, q: LogQuery) -> Result<Vec<AuditRecord>> {
         p.require(Scope::FraudRead)?;
+        validate_limit(q.limit)?;
         self.inner
             .store
             .audit_records(&p.tenant_id, q.after, crate::storage::page_limit(q.limit))
@@ -158,6 +160,7 @@ impl Platform {
     /// Events of the principal's tenant after a sequence number.
     pub async fn events(&self, p: &Principal, q: LogQuery) -> Result<Vec<Event>> {
         p.require(Scope::FraudRead)?;
+        validate_limit(q.limit)?;
         self.inner
             .store
             .events_after(&p.tenant_id, q.after, crate::storage::page_limit(q.limit))
@@ -281,6 +284,18 @@ struct Idem {
     /// The key sent to the provider: derived from tenant and caller's key, so a retry after a
     /// crash sends the same one and the provider does not act twice.
     provider_key: String,
+}
+
+/// Page sizes are 1 to 500 (absent: 100); anything else is refused rather than clamped, so a
+/// caller never silently gets fewer rows than it asked for.
+pub(crate) fn validate_limit(limit: Option<u32>) -> Result<()> {
+    match limit {
+        Some(n) if !(1..=500).contains(&n) => Err(Error::validation(
+            "limit",
+            format!("{n} is outside 1 to 500"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn validate_idempotency_key(k: &str) -> Result<String> {

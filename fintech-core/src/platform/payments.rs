@@ -33,6 +33,7 @@ pub struct PaymentQuery {
     pub before: Option<PaymentId>,
     /// Page size (default 100, max 500).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
@@ -404,6 +405,7 @@ impl Platform {
     /// Payments of the tenant, newest first.
     pub async fn payments(&self, p: &Principal, q: &PaymentQuery) -> Result<Vec<Payment>> {
         p.require(Scope::PaymentsRead)?;
+        super::validate_limit(q.limit)?;
         self.inner
             .store
             .payments(&p.tenant_id, q.status, q.before.as_ref(), q.limit)

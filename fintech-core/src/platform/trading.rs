@@ -32,6 +32,7 @@ pub struct OrderQuery {
     pub before: Option<OrderId>,
     /// Page size (default 100, max 500).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
@@ -369,6 +370,7 @@ impl Platform {
     /// Orders of the tenant, newest first (as stored; fetch one to refresh it).
     pub async fn orders(&self, p: &Principal, q: &OrderQuery) -> Result<Vec<Order>> {
         p.require(Scope::TradingRead)?;
+        super::validate_limit(q.limit)?;
         self.inner
             .store
             .orders(&p.tenant_id, q.status, q.before.as_ref(), q.limit)

@@ -353,16 +353,17 @@ impl BankingProvider for SimBanking {
     }
 
     async fn exchange_public_token(&self, public_token: &str) -> Result<ExchangedItem> {
+        // Plaid answers INVALID_PUBLIC_TOKEN with a 400: the caller's input is at fault.
         let key = ItemKey::decode(public_token, "public").ok_or_else(|| {
-            sim_error(
-                "INVALID_PUBLIC_TOKEN",
-                "the public token is not one the simulator issued",
+            Error::validation(
+                "public_token",
+                "not a public token the simulator issued (INVALID_PUBLIC_TOKEN)",
             )
         })?;
         if !lock(&self.state).exchanged.insert(key.seed.clone()) {
-            return Err(sim_error(
-                "INVALID_PUBLIC_TOKEN",
-                "the public token was already exchanged; public tokens work once",
+            return Err(Error::validation(
+                "public_token",
+                "already exchanged; public tokens work once (INVALID_PUBLIC_TOKEN)",
             ));
         }
         let name = INSTITUTIONS
