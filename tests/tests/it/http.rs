@@ -434,3 +434,59 @@ fn secrets_stay_out_of_logs() {
     assert!(!logs.contains("fk_wrong_secret_value"));
     assert!(!logs.to_ascii_lowercase().contains("bearer "), "an Authorization header reached the logs");
 }
+
+/// Two server instances (separate pools, separate simulators, one PostgreSQL): concurrent
+/// duplicates split across them execute once, and an SSE stream on one delivers an event
+/// created through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances() {
+    let Some(server) = postgres_url() else { return };
+    let url = fresh_postgres_database(&server).await.expect("database");
+    let options = || ServerOptions {
+        rate_limit_per_second: 0,
+        sse_poll: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let a = Api::new(url.clone(), None, options()).await;
+    let (admin, k) = a.tenant_key("shared", ALL, KeyLimits::default()).await;
+    let b = Api::new(url, None, options()).await;
+
+    // An SSE client on B, from the start of the log.
+    let req = Request::builder()
+        .uri("/v1/events/stream?types=payments.payment_succeeded")
+        .header(header::AUTHORIZATION, format!("Bearer {k}"))
+        .body(Body::empty())
+        .expect("request");
+    let res = b.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut stream = res.into_body();
+
+    let calls = (0..20).map(|i| {
+        let api = if i % 2 == 0 { &a } else { &b };
+        api.call(Method::POST, "/v1/payments", Some(&k), Some(payment("9.00")), &[("idempotency-key", "cross-instance")])
+    });
+    let replies = futures::future::join_all(calls).await;
+    let created: Vec<_> = replies.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    assert!(!created.is_empty());
+    for r in &replies {
+        assert!(r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT, "{}", r.status);
+    }
+    let ids: BTreeSet<_> = created.iter().map(|r| r.body["id"].to_string()).collect();
+    assert_eq!(ids.len(), 1, "one payment across both instances");
+    let stored = b.platform.payments(&admin, &Default::default()).await.expect("list");
+    assert_eq!(stored.len(), 1);
+
+    let mut text = String::new();
+    while !text.contains("event: payments.payment_succeeded") {
+        let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
+            .await
+            .expect("the event reaches the other instance")
+            .expect("open")
+            .expect("frame");
+        if let Ok(d) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&d));
+        }
+    }
+    assert!(text.contains(stored[0].id.as_str()), "{text}");
+    report("postgres two-instance scenario: 1 passed, 0 failed");
+}
