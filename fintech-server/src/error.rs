@@ -99,7 +99,9 @@ impl From<Error> for ApiError {
                 a.problem.field = Some(field);
                 a
             }
-            Error::Unauthenticated(_) => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail),
+            Error::Unauthenticated(_) => {
+                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+            }
             Error::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", detail),
             Error::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not_found", detail),
             Error::Conflict { code, .. } => {
@@ -109,7 +111,9 @@ impl From<Error> for ApiError {
                 };
                 Self::new(status, code.as_str(), detail)
             }
-            Error::LimitExceeded { .. } => Self::new(StatusCode::PAYMENT_REQUIRED, "limit_exceeded", detail),
+            Error::LimitExceeded { .. } => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, "limit_exceeded", detail)
+            }
             Error::Blocked { .. } => Self::new(StatusCode::PAYMENT_REQUIRED, "blocked", detail),
             Error::Provider {
                 code,
@@ -134,7 +138,11 @@ impl From<Error> for ApiError {
             }
             other => {
                 tracing::error!(error = %other, "unmapped error kind");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
             }
         }
     }

@@ -75,7 +75,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
                     other => other,
                 };
-                Err(ApiError::new(status, "invalid_request", rejection.body_text()))
+                Err(ApiError::new(
+                    status,
+                    "invalid_request",
+                    rejection.body_text(),
+                ))
             }
         }
     }

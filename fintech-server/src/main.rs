@@ -52,9 +52,16 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let filter = EnvFilter::try_from_env("FINTECH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if args.json_logs {
-        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
 
     let mut config = Config::load()?;
@@ -154,7 +161,9 @@ async fn bootstrap(platform: &Platform, args: &Args) -> anyhow::Result<()> {
 
 async fn demo_data(platform: &Platform, p: &Principal) -> anyhow::Result<()> {
     let token = platform.sandbox_public_token(p, "ins_109508").await?;
-    let item = platform.link_item(p, &token, Some("demo-link".into())).await?;
+    let item = platform
+        .link_item(p, &token, Some("demo-link".into()))
+        .await?;
     platform.sync_transactions(p, &item.id, None).await?;
     for (i, (amount, pm, payee)) in [
         ("42.50", "pm_card_visa", "Blue Bottle Coffee"),

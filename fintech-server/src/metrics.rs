@@ -31,7 +31,9 @@ fn handle() -> &'static PrometheusHandle {
             .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
+            tracing::warn!(
+                "a metrics recorder was already installed; /metrics shows only this one's"
+            );
         }
         handle
     })

@@ -120,7 +120,6 @@ pub(crate) fn router() -> axum::Router<AppState> {
     router.merge(crate::metrics::health_router())
 }
 
-
 /// An id from the path: one that cannot be ours does not exist (404, not 422).
 fn path_id<T>(parsed: fintech_core::Result<T>, raw: &str) -> fintech_core::Result<T> {
     parsed.map_err(|_| fintech_core::Error::NotFound {
@@ -161,7 +160,10 @@ async fn create_key(
     Auth(p): Auth,
     Body(req): Body<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    Ok((StatusCode::CREATED, Json(s.platform().create_api_key(&p, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.platform().create_api_key(&p, req).await?),
+    ))
 }
 
 /// Revokes an API key (admin).
@@ -242,7 +244,10 @@ async fn create_link_token(
     Auth(p): Auth,
     Body(req): Body<LinkTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<LinkToken>)> {
-    let t = s.platform().create_link_token(&p, &req.client_user_id).await?;
+    let t = s
+        .platform()
+        .create_link_token(&p, &req.client_user_id)
+        .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -270,7 +275,10 @@ async fn sandbox_public_token(
     Auth(p): Auth,
     Body(req): Body<SandboxTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<PublicToken>)> {
-    let public_token = s.platform().sandbox_public_token(&p, &req.institution_id).await?;
+    let public_token = s
+        .platform()
+        .sandbox_public_token(&p, &req.institution_id)
+        .await?;
     Ok((StatusCode::CREATED, Json(PublicToken { public_token })))
 }
 
@@ -463,7 +471,9 @@ async fn approve_payment(
     Body(d): Body<Decision>,
 ) -> ApiResult<Json<Payment>> {
     let id = path_id(PaymentId::parse(&id), &id)?;
-    Ok(Json(s.platform().approve_payment(&p, &id, d.comment).await?))
+    Ok(Json(
+        s.platform().approve_payment(&p, &id, d.comment).await?,
+    ))
 }
 
 /// Rejects a held payment: money never moves (approvals:write).
@@ -765,4 +775,3 @@ async fn ledger_balances(
 ) -> ApiResult<Json<Vec<AccountBalance>>> {
     Ok(Json(s.platform().ledger_balances(&p).await?))
 }
-

@@ -51,7 +51,9 @@ async fn stream_events(
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event sequence number"))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request("Last-Event-ID must be an event sequence number")
+                })?,
         ),
     };
     let after = last_event_id.or(q.after).unwrap_or(0).max(0);
@@ -63,7 +65,13 @@ async fn stream_events(
     });
     // Check access before the stream starts, so a missing scope is a 403, not a dead stream.
     s.platform()
-        .events(&p, LogQuery { after, limit: Some(1) })
+        .events(
+            &p,
+            LogQuery {
+                after,
+                limit: Some(1),
+            },
+        )
         .await?;
     let cursor = Cursor {
         platform: s.platform().clone(),
@@ -92,7 +100,7 @@ fn events(cursor: Cursor) -> impl Stream<Item = Result<SseEvent, Infallible>> {
         loop {
             if let Some(e) = c.buffer.next() {
                 c.after = e.seq;
-                if c.types.as_ref().is_some_and(|t| !t.iter().any(|t| *t == e.event_type)) {
+                if c.types.as_ref().is_some_and(|t| !t.contains(&e.event_type)) {
                     continue;
                 }
                 let data = serde_json::to_string(&e).unwrap_or_default();

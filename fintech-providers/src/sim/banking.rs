@@ -39,16 +39,64 @@ const HISTORY_DAYS: i64 = 90;
 
 /// `(statement name, merchant, category, min cents, max cents)` of card spending.
 const MERCHANTS: &[(&str, Option<&str>, &str, i64, i64)] = &[
-    ("STARBUCKS STORE 0412", Some("Starbucks"), "FOOD_AND_DRINK", 350, 900),
+    (
+        "STARBUCKS STORE 0412",
+        Some("Starbucks"),
+        "FOOD_AND_DRINK",
+        350,
+        900,
+    ),
     ("UBER TRIP 8H2K", Some("Uber"), "TRANSPORTATION", 800, 4_500),
-    ("WHOLEFDS MKT 10234", Some("Whole Foods Market"), "FOOD_AND_DRINK", 2_000, 16_000),
-    ("AMAZON MKTPL*2K4LL", Some("Amazon"), "GENERAL_MERCHANDISE", 1_000, 12_000),
-    ("SHELL OIL 57444", Some("Shell"), "TRANSPORTATION", 3_000, 7_000),
-    ("NETFLIX.COM", Some("Netflix"), "ENTERTAINMENT", 1_549, 1_549),
+    (
+        "WHOLEFDS MKT 10234",
+        Some("Whole Foods Market"),
+        "FOOD_AND_DRINK",
+        2_000,
+        16_000,
+    ),
+    (
+        "AMAZON MKTPL*2K4LL",
+        Some("Amazon"),
+        "GENERAL_MERCHANDISE",
+        1_000,
+        12_000,
+    ),
+    (
+        "SHELL OIL 57444",
+        Some("Shell"),
+        "TRANSPORTATION",
+        3_000,
+        7_000,
+    ),
+    (
+        "NETFLIX.COM",
+        Some("Netflix"),
+        "ENTERTAINMENT",
+        1_549,
+        1_549,
+    ),
     ("CITY OF SF PARKING", None, "TRANSPORTATION", 200, 2_000),
-    ("TARGET T-1829", Some("Target"), "GENERAL_MERCHANDISE", 1_500, 9_000),
-    ("PG&E WEB ONLINE", Some("PG&E"), "RENT_AND_UTILITIES", 6_000, 18_000),
-    ("CHIPOTLE 2231", Some("Chipotle"), "FOOD_AND_DRINK", 900, 2_200),
+    (
+        "TARGET T-1829",
+        Some("Target"),
+        "GENERAL_MERCHANDISE",
+        1_500,
+        9_000,
+    ),
+    (
+        "PG&E WEB ONLINE",
+        Some("PG&E"),
+        "RENT_AND_UTILITIES",
+        6_000,
+        18_000,
+    ),
+    (
+        "CHIPOTLE 2231",
+        Some("Chipotle"),
+        "FOOD_AND_DRINK",
+        900,
+        2_200,
+    ),
 ];
 
 /// An item, as its access token describes it.
@@ -210,7 +258,12 @@ fn accounts_of(key: &ItemKey) -> Vec<ProviderAccount> {
 }
 
 /// Transactions of one day, `tag` distinguishing generations (ids must never repeat).
-fn day_transactions(key: &ItemKey, date: NaiveDate, tag: &str, pending: bool) -> Vec<ProviderTransaction> {
+fn day_transactions(
+    key: &ItemKey,
+    date: NaiveDate,
+    tag: &str,
+    pending: bool,
+) -> Vec<ProviderTransaction> {
     let day = (date - NaiveDate::default()).num_days();
     let r = |what: &[u8], n: u64| key.rand(&[what, &day.to_be_bytes(), &n.to_be_bytes()]);
     let mut out = Vec::new();
@@ -288,7 +341,13 @@ fn change_log(key: &ItemKey, generation: u32) -> Vec<Change> {
             log.push(Change::Added(t));
         }
         if let Some(mut t) = unenriched.pop() {
-            t.merchant_name = Some(t.name.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+            t.merchant_name = Some(
+                t.name
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
             log.push(Change::Modified(t));
         }
         let date = link + Duration::days(i64::from(g));

@@ -101,7 +101,11 @@ impl Book {
     }
 
     /// Cash and shares that open orders (other than `except`) have set aside.
-    fn reserved(&self, now: DateTime<Utc>, except: Option<&str>) -> Result<(Money, HashMap<String, Decimal>)> {
+    fn reserved(
+        &self,
+        now: DateTime<Utc>,
+        except: Option<&str>,
+    ) -> Result<(Money, HashMap<String, Decimal>)> {
         let mut cash = usd(0);
         let mut shares: HashMap<String, Decimal> = HashMap::new();
         for o in self.orders.values() {
@@ -263,10 +267,8 @@ impl Book {
                     self.positions.remove(&o.req.symbol);
                 } else if let Some(h) = self.positions.get_mut(&o.req.symbol) {
                     // The cost of the shares sold leaves at the average entry price.
-                    let sold_cost = Money::rounded(
-                        h.cost.amount() * o.req.qty / h.qty,
-                        Currency::USD,
-                    );
+                    let sold_cost =
+                        Money::rounded(h.cost.amount() * o.req.qty / h.qty, Currency::USD);
                     h.qty -= o.req.qty;
                     h.cost = h.cost.checked_sub(&sold_cost)?;
                 }
@@ -374,7 +376,11 @@ impl BrokerageProvider for SimBrokerage {
         })
     }
 
-    async fn place_order(&self, req: &OrderRequest, client_order_id: &str) -> Result<ProviderOrder> {
+    async fn place_order(
+        &self,
+        req: &OrderRequest,
+        client_order_id: &str,
+    ) -> Result<ProviderOrder> {
         req.validate()?;
         usd_only("limit_price", &req.limit_price)?;
         usd_only("stop_price", &req.stop_price)?;
@@ -405,7 +411,8 @@ impl BrokerageProvider for SimBrokerage {
             order.reject_reason = Some(reason);
         }
         let id = order.id.clone();
-        book.by_client.insert(client_order_id.to_owned(), id.clone());
+        book.by_client
+            .insert(client_order_id.to_owned(), id.clone());
         book.orders.insert(id.clone(), order);
         book.evaluate(&id, now, true)?;
         let placed = book.orders.get(&id).map(SimOrder::view);

@@ -33,17 +33,38 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_mastercard", "succeeds"),
     ("pm_card_amex", "succeeds"),
     ("pm_card_discover", "succeeds"),
-    ("pm_card_processing", "processing, succeeds when next retrieved"),
-    ("pm_card_riskLevelElevated", "held for review (processing), then succeeds"),
+    (
+        "pm_card_processing",
+        "processing, succeeds when next retrieved",
+    ),
+    (
+        "pm_card_riskLevelElevated",
+        "held for review (processing), then succeeds",
+    ),
     ("pm_card_chargeDeclined", "declined: card_declined"),
-    ("pm_card_chargeDeclinedInsufficientFunds", "declined: insufficient_funds"),
+    (
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "declined: insufficient_funds",
+    ),
     ("pm_card_chargeDeclinedFraudulent", "declined: fraudulent"),
-    ("pm_card_chargeDeclinedExpiredCard", "declined: expired_card"),
-    ("pm_card_chargeDeclinedIncorrectCvc", "declined: incorrect_cvc"),
-    ("pm_card_chargeDeclinedProcessingError", "declined: processing_error"),
+    (
+        "pm_card_chargeDeclinedExpiredCard",
+        "declined: expired_card",
+    ),
+    (
+        "pm_card_chargeDeclinedIncorrectCvc",
+        "declined: incorrect_cvc",
+    ),
+    (
+        "pm_card_chargeDeclinedProcessingError",
+        "declined: processing_error",
+    ),
     ("pm_card_chargeDeclinedLostCard", "declined: lost_card"),
     ("pm_card_chargeDeclinedStolenCard", "declined: stolen_card"),
-    ("pm_card_authenticationRequired", "declined: authentication_required"),
+    (
+        "pm_card_authenticationRequired",
+        "declined: authentication_required",
+    ),
 ];
 
 fn outcome(pm: &str) -> Option<Outcome> {
@@ -53,25 +74,25 @@ fn outcome(pm: &str) -> Option<Outcome> {
         "pm_card_processing" => Outcome::Processing,
         "pm_card_riskLevelElevated" => Outcome::Review,
         "pm_card_chargeDeclined" => Outcome::Decline("card_declined", "Your card was declined."),
-        "pm_card_chargeDeclinedInsufficientFunds" => Outcome::Decline(
-            "insufficient_funds",
-            "Your card has insufficient funds.",
-        ),
+        "pm_card_chargeDeclinedInsufficientFunds" => {
+            Outcome::Decline("insufficient_funds", "Your card has insufficient funds.")
+        }
         "pm_card_chargeDeclinedFraudulent" => {
             Outcome::Decline("fraudulent", "Your card was declined.")
         }
         "pm_card_chargeDeclinedExpiredCard" => {
             Outcome::Decline("expired_card", "Your card has expired.")
         }
-        "pm_card_chargeDeclinedIncorrectCvc" => Outcome::Decline(
-            "incorrect_cvc",
-            "Your card's security code is incorrect.",
-        ),
+        "pm_card_chargeDeclinedIncorrectCvc" => {
+            Outcome::Decline("incorrect_cvc", "Your card's security code is incorrect.")
+        }
         "pm_card_chargeDeclinedProcessingError" => Outcome::Decline(
             "processing_error",
             "An error occurred while processing your card. Try again in a little bit.",
         ),
-        "pm_card_chargeDeclinedLostCard" => Outcome::Decline("lost_card", "Your card was declined."),
+        "pm_card_chargeDeclinedLostCard" => {
+            Outcome::Decline("lost_card", "Your card was declined.")
+        }
         "pm_card_chargeDeclinedStolenCard" => {
             Outcome::Decline("stolen_card", "Your card was declined.")
         }

@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn prices_are_deterministic_and_bounded() {
-        let t = Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 0).single().expect("time");
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 30, 0)
+            .single()
+            .expect("time");
         assert_eq!(price_cents("AAPL", t), price_cents("AAPL", t));
         let within_minute = t + chrono::Duration::seconds(59);
         assert_eq!(price_cents("AAPL", t), price_cents("AAPL", within_minute));

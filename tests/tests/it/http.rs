@@ -51,7 +51,14 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>, extra: &[(&str, &str)]) -> Reply {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(k) = key {
             req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
@@ -71,10 +78,19 @@ impl Api {
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
-    async fn tenant_key(&self, name: &str, scopes: &[Scope], limits: KeyLimits) -> (Principal, String) {
+    async fn tenant_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        limits: KeyLimits,
+    ) -> (Principal, String) {
         let t = self
             .platform
             .create_tenant(name, Interface::Http)
@@ -126,15 +142,16 @@ async fn every_route_requires_auth(api: &Api) {
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.len() >= 30, "documented paths: {}", paths.len());
     for (path, ops) in paths {
-        let concrete = path
-            .replace("{id}", "pay_0")
-            .replace("{symbol}", "AAPL");
+        let concrete = path.replace("{id}", "pay_0").replace("{symbol}", "AAPL");
         for method in ops.as_object().expect("ops").keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = (m == Method::POST || m == Method::PUT).then(|| json!({}));
             let r = api.call(m.clone(), &concrete, None, body, &[]).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m} {path}");
-            assert!(r.headers.contains_key(header::WWW_AUTHENTICATE), "{m} {path}");
+            assert!(
+                r.headers.contains_key(header::WWW_AUTHENTICATE),
+                "{m} {path}"
+            );
             assert_eq!(r.body["code"], "unauthenticated");
         }
     }
@@ -149,25 +166,53 @@ async fn tenants_and_scopes(api: &Api) {
     let (_, a) = api.tenant_key("a", ALL, KeyLimits::default()).await;
     let (admin_b, b) = api.tenant_key("b", ALL, KeyLimits::default()).await;
     let created = api
-        .call(Method::POST, "/v1/payments", Some(&a), Some(payment("10.00")), &[])
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&a),
+            Some(payment("10.00")),
+            &[],
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = created.body["id"].as_str().expect("id").to_owned();
     let foreign = api
-        .call(Method::GET, &format!("/v1/payments/{id}"), Some(&b), None, &[])
+        .call(
+            Method::GET,
+            &format!("/v1/payments/{id}"),
+            Some(&b),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     let refund = api
-        .call(Method::POST, "/v1/refunds", Some(&b), Some(json!({"payment_id": id})), &[])
+        .call(
+            Method::POST,
+            "/v1/refunds",
+            Some(&b),
+            Some(json!({"payment_id": id})),
+            &[],
+        )
         .await;
     assert_eq!(refund.status, StatusCode::NOT_FOUND);
-    let reader = api.key(&admin_b, &[Scope::PaymentsRead], KeyLimits::default()).await;
+    let reader = api
+        .key(&admin_b, &[Scope::PaymentsRead], KeyLimits::default())
+        .await;
     let denied = api
-        .call(Method::POST, "/v1/payments", Some(&reader), Some(payment("1.00")), &[])
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&reader),
+            Some(payment("1.00")),
+            &[],
+        )
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     assert_eq!(denied.body["code"], "forbidden");
-    let keys = api.call(Method::GET, "/v1/keys", Some(&reader), None, &[]).await;
+    let keys = api
+        .call(Method::GET, "/v1/keys", Some(&reader), None, &[])
+        .await;
     assert_eq!(keys.status, StatusCode::FORBIDDEN);
 }
 
@@ -177,40 +222,90 @@ async fn idempotency_and_strict_bodies(api: &Api) {
     let (admin, k) = api.tenant_key("idem", ALL, KeyLimits::default()).await;
     let hdr = [("idempotency-key", "order-1042")];
     let first = api
-        .call(Method::POST, "/v1/payments", Some(&k), Some(payment("25.00")), &hdr)
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&k),
+            Some(payment("25.00")),
+            &hdr,
+        )
         .await;
     assert_eq!(first.status, StatusCode::CREATED);
     assert_eq!(first.headers["idempotent-replayed"], "false");
     let again = api
-        .call(Method::POST, "/v1/payments", Some(&k), Some(payment("25.00")), &hdr)
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&k),
+            Some(payment("25.00")),
+            &hdr,
+        )
         .await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body, first.body);
     let other = api
-        .call(Method::POST, "/v1/payments", Some(&k), Some(payment("26.00")), &hdr)
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&k),
+            Some(payment("26.00")),
+            &hdr,
+        )
         .await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(other.body["code"], "idempotency_key_reused");
     let other_path = api
-        .call(Method::POST, "/v1/customers", Some(&k), Some(json!({"email": null, "name": "x"})), &hdr)
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&k),
+            Some(json!({"email": null, "name": "x"})),
+            &hdr,
+        )
         .await;
-    assert_eq!(other_path.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", other_path.body);
+    assert_eq!(
+        other_path.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        other_path.body
+    );
 
     let mut forged = payment("5.00");
     forged["status"] = json!("succeeded");
-    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(forged), &[]).await;
+    let r = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(forged), &[])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
-    assert!(r.body["detail"].as_str().unwrap_or_default().contains("status"));
-    let float = json!({"amount": {"amount": 5.0, "currency": "USD"}, "payment_method": "pm_card_visa"});
-    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(float), &[]).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "JSON numbers are refused for money: {:?}", r.body);
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("status"));
+    let float =
+        json!({"amount": {"amount": 5.0, "currency": "USD"}, "payment_method": "pm_card_visa"});
+    let r = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(float), &[])
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "JSON numbers are refused for money: {:?}",
+        r.body
+    );
     let pan = json!({"amount": {"amount": "5.00", "currency": "USD"}, "payment_method": "4242424242424242"});
-    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(pan), &[]).await;
+    let r = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(pan), &[])
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(!r.body.to_string().contains("4242424242"), "card number echoed: {}", r.body);
+    assert!(
+        !r.body.to_string().contains("4242424242"),
+        "card number echoed: {}",
+        r.body
+    );
     let big = json!({"amount": {"amount": "5.00", "currency": "USD"}, "payment_method": "pm_card_visa", "description": "x".repeat(100_000)});
-    let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(big), &[]).await;
+    let r = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(big), &[])
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     let list = api
         .platform
@@ -224,7 +319,13 @@ async fn idempotency_and_strict_bodies(api: &Api) {
 async fn concurrent_duplicates(api: &Api) {
     let (admin, k) = api.tenant_key("dup", ALL, KeyLimits::default()).await;
     let calls = (0..50).map(|_| {
-        api.call(Method::POST, "/v1/payments", Some(&k), Some(payment("7.00")), &[("idempotency-key", "same")])
+        api.call(
+            Method::POST,
+            "/v1/payments",
+            Some(&k),
+            Some(payment("7.00")),
+            &[("idempotency-key", "same")],
+        )
     });
     let replies = futures::future::join_all(calls).await;
     for r in &replies {
@@ -236,7 +337,11 @@ async fn concurrent_duplicates(api: &Api) {
         );
     }
     assert!(replies.iter().any(|r| r.status == StatusCode::CREATED));
-    let list = api.platform.payments(&admin, &Default::default()).await.expect("list");
+    let list = api
+        .platform
+        .payments(&admin, &Default::default())
+        .await
+        .expect("list");
     assert_eq!(list.len(), 1);
 }
 
@@ -249,36 +354,76 @@ async fn approvals_and_limits(api: &Api) {
         ..Default::default()
     };
     let (admin, agent) = api
-        .tenant_key("approvals", &[Scope::PaymentsRead, Scope::PaymentsWrite], limits)
+        .tenant_key(
+            "approvals",
+            &[Scope::PaymentsRead, Scope::PaymentsWrite],
+            limits,
+        )
         .await;
     let held = api
-        .call(Method::POST, "/v1/payments", Some(&agent), Some(payment("150.00")), &[])
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&agent),
+            Some(payment("150.00")),
+            &[],
+        )
         .await;
     assert_eq!(held.status, StatusCode::CREATED);
     assert_eq!(held.body["status"], "pending_approval");
     let over = api
-        .call(Method::POST, "/v1/payments", Some(&agent), Some(payment("600.00")), &[])
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&agent),
+            Some(payment("600.00")),
+            &[],
+        )
         .await;
     assert_eq!(over.status, StatusCode::PAYMENT_REQUIRED);
     assert_eq!(over.body["code"], "limit_exceeded");
     let operator = api
-        .key(&admin, &[Scope::PaymentsRead, Scope::ApprovalsWrite], KeyLimits::default())
+        .key(
+            &admin,
+            &[Scope::PaymentsRead, Scope::ApprovalsWrite],
+            KeyLimits::default(),
+        )
         .await;
-    let queue = api.call(Method::GET, "/v1/approvals", Some(&operator), None, &[]).await;
+    let queue = api
+        .call(Method::GET, "/v1/approvals", Some(&operator), None, &[])
+        .await;
     assert_eq!(queue.status, StatusCode::OK);
     assert_eq!(queue.body["payments"].as_array().map(Vec::len), Some(1));
     let id = held.body["id"].as_str().expect("id");
     let self_approve = api
-        .call(Method::POST, &format!("/v1/payments/{id}/approve"), Some(&agent), Some(json!({})), &[])
+        .call(
+            Method::POST,
+            &format!("/v1/payments/{id}/approve"),
+            Some(&agent),
+            Some(json!({})),
+            &[],
+        )
         .await;
     assert_eq!(self_approve.status, StatusCode::FORBIDDEN);
     let ok = api
-        .call(Method::POST, &format!("/v1/payments/{id}/approve"), Some(&operator), Some(json!({"comment": "fine"})), &[])
+        .call(
+            Method::POST,
+            &format!("/v1/payments/{id}/approve"),
+            Some(&operator),
+            Some(json!({"comment": "fine"})),
+            &[],
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     assert_eq!(ok.body["status"], "succeeded");
     let twice = api
-        .call(Method::POST, &format!("/v1/payments/{id}/approve"), Some(&operator), Some(json!({})), &[])
+        .call(
+            Method::POST,
+            &format!("/v1/payments/{id}/approve"),
+            Some(&operator),
+            Some(json!({})),
+            &[],
+        )
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
 }
@@ -287,10 +432,20 @@ async fn approvals_and_limits(api: &Api) {
 async fn event_stream(api: &Api) {
     let (_, k) = api.tenant_key("sse", ALL, KeyLimits::default()).await;
     for amount in ["1.00", "2.00"] {
-        let r = api.call(Method::POST, "/v1/payments", Some(&k), Some(payment(amount)), &[]).await;
+        let r = api
+            .call(
+                Method::POST,
+                "/v1/payments",
+                Some(&k),
+                Some(payment(amount)),
+                &[],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
-    let events = api.call(Method::GET, "/v1/events", Some(&k), None, &[]).await;
+    let events = api
+        .call(Method::GET, "/v1/events", Some(&k), None, &[])
+        .await;
     let all = events.body.as_array().expect("events").clone();
     assert!(all.len() >= 4, "{all:?}");
     let req = Request::builder()
@@ -318,14 +473,31 @@ async fn event_stream(api: &Api) {
     assert!(!text.contains("id: 1\n"), "resumed after event 1: {text}");
     assert!(text.contains("id: 2\n"), "{text}");
     let bad = api
-        .call(Method::GET, "/v1/events/stream", Some(&k), None, &[("last-event-id", "x")])
+        .call(
+            Method::GET,
+            "/v1/events/stream",
+            Some(&k),
+            None,
+            &[("last-event-id", "x")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
-async fn suite(backend: &str, make: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>) {
+async fn suite(
+    backend: &str,
+    make: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>,
+) {
     let (dir, url) = make().await;
-    let api = Api::new(url, dir, ServerOptions { rate_limit_per_second: 0, ..Default::default() }).await;
+    let api = Api::new(
+        url,
+        dir,
+        ServerOptions {
+            rate_limit_per_second: 0,
+            ..Default::default()
+        },
+    )
+    .await;
     every_route_requires_auth(&api).await;
     tenants_and_scopes(&api).await;
     idempotency_and_strict_bodies(&api).await;
@@ -352,7 +524,12 @@ async fn postgres_http_api() {
     let Some(server) = postgres_url() else { return };
     suite("postgres", move || {
         let server = server.clone();
-        Box::pin(async move { (None, fresh_postgres_database(&server).await.expect("database")) })
+        Box::pin(async move {
+            (
+                None,
+                fresh_postgres_database(&server).await.expect("database"),
+            )
+        })
     })
     .await;
 }
@@ -375,7 +552,10 @@ async fn rate_limits_per_key() {
     let other = api.key(&admin, ALL, KeyLimits::default()).await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        statuses.push(api.call(Method::GET, "/v1/whoami", Some(&k), None, &[]).await);
+        statuses.push(
+            api.call(Method::GET, "/v1/whoami", Some(&k), None, &[])
+                .await,
+        );
     }
     let limited = statuses
         .iter()
@@ -383,7 +563,9 @@ async fn rate_limits_per_key() {
         .expect("the 4th or 5th request is limited");
     assert!(limited.headers.contains_key(header::RETRY_AFTER));
     assert_eq!(limited.body["code"], "rate_limited");
-    let r = api.call(Method::GET, "/v1/whoami", Some(&other), None, &[]).await;
+    let r = api
+        .call(Method::GET, "/v1/whoami", Some(&other), None, &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -422,17 +604,51 @@ fn secrets_stay_out_of_logs() {
         let (dir, url) = fresh_sqlite_database().expect("sqlite");
         let api = Api::new(url, Some(dir), ServerOptions::default()).await;
         let (_, k) = api.tenant_key("logs", ALL, KeyLimits::default()).await;
-        api.call(Method::POST, "/v1/payments", Some(&k), Some(payment("3.00")), &[]).await;
-        api.call(Method::POST, "/v1/keys", Some(&k), Some(json!({"name": "n", "scopes": ["payments:read"]})), &[]).await;
-        api.call(Method::GET, "/v1/whoami", Some("fk_wrong_secret_value"), None, &[]).await;
+        api.call(
+            Method::POST,
+            "/v1/payments",
+            Some(&k),
+            Some(payment("3.00")),
+            &[],
+        )
+        .await;
+        api.call(
+            Method::POST,
+            "/v1/keys",
+            Some(&k),
+            Some(json!({"name": "n", "scopes": ["payments:read"]})),
+            &[],
+        )
+        .await;
+        api.call(
+            Method::GET,
+            "/v1/whoami",
+            Some("fk_wrong_secret_value"),
+            None,
+            &[],
+        )
+        .await;
         k
     });
     let logs = String::from_utf8_lossy(&captured.0.lock().expect("log buffer")).to_string();
-    assert!(logs.contains("http{"), "the trace layer logged requests: {}", &logs[..logs.len().min(2000)]);
-    assert!(!logs.contains(&secret), "an API key secret reached the logs");
-    assert!(!logs.contains(&secret[3..20]), "part of a secret reached the logs");
+    assert!(
+        logs.contains("http{"),
+        "the trace layer logged requests: {}",
+        &logs[..logs.len().min(2000)]
+    );
+    assert!(
+        !logs.contains(&secret),
+        "an API key secret reached the logs"
+    );
+    assert!(
+        !logs.contains(&secret[3..20]),
+        "part of a secret reached the logs"
+    );
     assert!(!logs.contains("fk_wrong_secret_value"));
-    assert!(!logs.to_ascii_lowercase().contains("bearer "), "an Authorization header reached the logs");
+    assert!(
+        !logs.to_ascii_lowercase().contains("bearer "),
+        "an Authorization header reached the logs"
+    );
 }
 
 /// Two server instances (separate pools, separate simulators, one PostgreSQL): concurrent
@@ -463,17 +679,34 @@ async fn postgres_two_instances() {
 
     let calls = (0..20).map(|i| {
         let api = if i % 2 == 0 { &a } else { &b };
-        api.call(Method::POST, "/v1/payments", Some(&k), Some(payment("9.00")), &[("idempotency-key", "cross-instance")])
+        api.call(
+            Method::POST,
+            "/v1/payments",
+            Some(&k),
+            Some(payment("9.00")),
+            &[("idempotency-key", "cross-instance")],
+        )
     });
     let replies = futures::future::join_all(calls).await;
-    let created: Vec<_> = replies.iter().filter(|r| r.status == StatusCode::CREATED).collect();
+    let created: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .collect();
     assert!(!created.is_empty());
     for r in &replies {
-        assert!(r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT, "{}", r.status);
+        assert!(
+            r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT,
+            "{}",
+            r.status
+        );
     }
     let ids: BTreeSet<_> = created.iter().map(|r| r.body["id"].to_string()).collect();
     assert_eq!(ids.len(), 1, "one payment across both instances");
-    let stored = b.platform.payments(&admin, &Default::default()).await.expect("list");
+    let stored = b
+        .platform
+        .payments(&admin, &Default::default())
+        .await
+        .expect("list");
     assert_eq!(stored.len(), 1);
 
     let mut text = String::new();
