@@ -3,7 +3,7 @@
 
 use sqlx::any::AnyRow;
 
-use super::{col, from_json, now_micros, ts, Store, Tx};
+use super::{col, from_json, now_micros, ts, Backend, Store, Tx};
 use crate::audit::{self, AuditEntry, AuditRecord, AuditVerification};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::Event;
@@ -46,7 +46,7 @@ impl Store {
         request_hash: &str,
     ) -> Result<Claim> {
         let now = now_micros();
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO idempotency_keys (tenant_id, idem_key, operation, request_hash, state, response, locked_until, created_at)
              VALUES ($1, $2, $3, $4, 'running', NULL, $5, $6) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
         )
@@ -55,10 +55,24 @@ impl Store {
         .bind(operation)
         .bind(request_hash)
         .bind(now + CLAIM_LEASE_MICROS)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .bind(now);
+        let inserted = match self.backend {
+            // The claim is visible to every other session as soon as it commits, which is
+            // what excludes concurrent duplicates; it need not wait for its own WAL flush. If
+            // a crash loses it, a retry claims again and repeats the provider call with the
+            // same provider idempotency key, which the provider answers with the first
+            // result; the operation's final transaction is a normal durable commit.
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let n = insert.execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                n
+            }
+            Backend::Sqlite => insert.execute(&self.pool).await?.rows_affected(),
+        };
         if inserted == 1 {
             return Ok(Claim::Acquired);
         }

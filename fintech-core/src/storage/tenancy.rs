@@ -91,6 +91,9 @@ fn key_from_row(r: &AnyRow) -> Result<ApiKeyRecord> {
     })
 }
 
+/// How stale `last_used_at` may get before an authentication refreshes it.
+const LAST_USED_RESOLUTION_MICROS: i64 = 60 * 1_000_000;
+
 const KEY_COLUMNS: &str =
     "id, tenant_id, name, prefix, scopes, limits, created_at, last_used_at, revoked_at";
 
@@ -232,7 +235,7 @@ impl Store {
             .collect()
     }
 
-    /// The active key whose secret hashes to `secret_hash`; marks it used.
+    /// The active key whose secret hashes to `secret_hash`; marks it used (to the minute).
     pub async fn api_key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKeyRecord>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL"
@@ -243,11 +246,19 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let key = key_from_row(&row)?;
-        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-            .bind(now_micros())
-            .bind(key.id.as_str())
-            .execute(&self.pool)
-            .await?;
+        // Last use is kept to the minute: writing it on every request would add a durable
+        // commit to every authenticated call.
+        let now = now_micros();
+        let stale = key
+            .last_used_at
+            .is_none_or(|t| now - t.timestamp_micros() >= LAST_USED_RESOLUTION_MICROS);
+        if stale {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(key.id.as_str())
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(key))
     }
 

@@ -3,7 +3,7 @@
 //! strict bodies, approvals, the SSE stream, rate limits, and secrets kept out of logs.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -567,88 +567,6 @@ async fn rate_limits_per_key() {
         .call(Method::GET, "/v1/whoami", Some(&other), None, &[])
         .await;
     assert_eq!(r.status, StatusCode::OK);
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Debug-level logs of a session with keys and payments contain no API key secret and no
-/// `Authorization` header.
-#[test]
-fn secrets_stay_out_of_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests' threads may have cached "no subscriber" interest for shared callsites.
-    tracing::callsite::rebuild_interest_cache();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let secret = rt.block_on(async {
-        let (dir, url) = fresh_sqlite_database().expect("sqlite");
-        let api = Api::new(url, Some(dir), ServerOptions::default()).await;
-        let (_, k) = api.tenant_key("logs", ALL, KeyLimits::default()).await;
-        api.call(
-            Method::POST,
-            "/v1/payments",
-            Some(&k),
-            Some(payment("3.00")),
-            &[],
-        )
-        .await;
-        api.call(
-            Method::POST,
-            "/v1/keys",
-            Some(&k),
-            Some(json!({"name": "n", "scopes": ["payments:read"]})),
-            &[],
-        )
-        .await;
-        api.call(
-            Method::GET,
-            "/v1/whoami",
-            Some("fk_wrong_secret_value"),
-            None,
-            &[],
-        )
-        .await;
-        k
-    });
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("log buffer")).to_string();
-    assert!(
-        logs.contains("http{"),
-        "the trace layer logged requests: {}",
-        &logs[..logs.len().min(2000)]
-    );
-    assert!(
-        !logs.contains(&secret),
-        "an API key secret reached the logs"
-    );
-    assert!(
-        !logs.contains(&secret[3..20]),
-        "part of a secret reached the logs"
-    );
-    assert!(!logs.contains("fk_wrong_secret_value"));
-    assert!(
-        !logs.to_ascii_lowercase().contains("bearer "),
-        "an Authorization header reached the logs"
-    );
 }
 
 /// Two server instances (separate pools, separate simulators, one PostgreSQL): concurrent
