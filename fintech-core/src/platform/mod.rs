@@ -264,7 +264,7 @@ tokio::task_local! {
 /// Runs `operation` and says whether an idempotent step inside it returned a stored result
 /// instead of executing (a replay of an earlier request with the same key).
 ///
-/// ```ignore
+/// ```text
 /// let (payment, replayed) = track_replay(platform.create_payment(&p, req, key)).await;
 /// ```
 pub async fn track_replay<F: Future>(operation: F) -> (F::Output, bool) {

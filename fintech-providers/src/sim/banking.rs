@@ -331,15 +331,8 @@ fn change_log(key: &ItemKey, generation: u32) -> Vec<Change> {
         }
     }
     for g in 1..=generation {
-        for mut t in std::mem::take(&mut pending) {
-            log.push(Change::Removed(t.provider_transaction_id.clone()));
-            t.provider_transaction_id = format!("{}-posted", t.provider_transaction_id);
-            t.pending = false;
-            if t.merchant_name.is_none() {
-                unenriched.push(t.clone());
-            }
-            log.push(Change::Added(t));
-        }
+        // Enrich a transaction from an earlier day first: a change never modifies what the
+        // same day added (a sync page would report that as one added transaction).
         if let Some(mut t) = unenriched.pop() {
             t.merchant_name = Some(
                 t.name
@@ -349,6 +342,15 @@ fn change_log(key: &ItemKey, generation: u32) -> Vec<Change> {
                     .join(" "),
             );
             log.push(Change::Modified(t));
+        }
+        for mut t in std::mem::take(&mut pending) {
+            log.push(Change::Removed(t.provider_transaction_id.clone()));
+            t.provider_transaction_id = format!("{}-posted", t.provider_transaction_id);
+            t.pending = false;
+            if t.merchant_name.is_none() {
+                unenriched.push(t.clone());
+            }
+            log.push(Change::Added(t));
         }
         let date = link + Duration::days(i64::from(g));
         for t in day_transactions(key, date, &format!("g{g}"), true) {
