@@ -126,6 +126,10 @@ define_id!(/// A ledger journal entry.
     JournalId, "jrn", "journal_entry");
 define_id!(/// A persisted event.
     EventId, "evt", "event");
+define_id!(/// An outgoing webhook endpoint.
+    WebhookEndpointId, "whe", "webhook_endpoint");
+define_id!(/// One delivery of one event to one webhook endpoint.
+    WebhookDeliveryId, "whd", "webhook_delivery");
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,7 @@ pub mod policy;
 pub mod provider;
 pub mod storage;
 pub mod trading;
+pub mod webhooks;
 
 pub use auth::{Actor, Interface, Principal, Role, Scope};
 pub use config::Config;

@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod routes;
 mod sse;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,9 @@ pub struct ServerOptions {
     pub sse_poll: Duration,
     /// Interval of SSE keep-alive comments.
     pub sse_keep_alive: Duration,
+    /// Let webhook endpoints target private, loopback and link-local addresses and plain
+    /// `http://` (local development only: it opens the server to SSRF).
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for ServerOptions {
@@ -57,6 +61,7 @@ impl Default for ServerOptions {
             cors_origins: Vec::new(),
             sse_poll: Duration::from_millis(250),
             sse_keep_alive: Duration::from_secs(15),
+            webhooks_allow_private: false,
         }
     }
 }

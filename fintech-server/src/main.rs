@@ -35,6 +35,10 @@ struct Args {
     /// Origins allowed by CORS, comma-separated (default: CORS off).
     #[arg(long, env = "FINTECH_CORS_ORIGINS", value_delimiter = ',')]
     cors_origin: Vec<String>,
+    /// Let webhook endpoints target private/loopback addresses and plain http (local
+    /// development only).
+    #[arg(long, env = "FINTECH_WEBHOOKS_ALLOW_PRIVATE")]
+    allow_private_webhooks: bool,
     /// Log as JSON lines.
     #[arg(long, env = "FINTECH_JSON_LOGS")]
     json_logs: bool,
@@ -79,8 +83,16 @@ async fn main() -> anyhow::Result<()> {
         rate_limit_per_second: args.rate_limit,
         rate_limit_burst: args.rate_limit.saturating_mul(2),
         cors_origins: args.cors_origin.clone(),
+        webhooks_allow_private: args.allow_private_webhooks,
         ..ServerOptions::default()
     };
+    let worker = fintech_server::webhooks::spawn_worker(
+        platform.clone(),
+        fintech_server::webhooks::WorkerOptions {
+            allow_private: args.allow_private_webhooks,
+            ..Default::default()
+        },
+    );
     let router = app(AppState::new(platform.clone(), options));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -96,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await?;
+    worker.abort();
     platform.store().close().await;
     Ok(())
 }

@@ -29,6 +29,7 @@ use crate::AppState;
         (name = "trading", description = "Brokerage account, orders, positions, market data"),
         (name = "events", description = "The event log, and its live stream at `/v1/events/stream` (SSE)"),
         (name = "audit", description = "Audit log and ledger"),
+        (name = "webhooks", description = "Signed outgoing webhooks with a durable retry queue"),
     )
 )]
 struct ApiDoc;

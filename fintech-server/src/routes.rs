@@ -11,7 +11,9 @@ use fintech_core::banking::{
 };
 use fintech_core::events::Event;
 use fintech_core::fraud::Assessment;
-use fintech_core::id::{ApiKeyId, CustomerId, ItemId, OrderId, PaymentId};
+use fintech_core::id::{
+    ApiKeyId, CustomerId, ItemId, OrderId, PaymentId, WebhookDeliveryId, WebhookEndpointId,
+};
 use fintech_core::ledger::AccountBalance;
 use fintech_core::payments::{Customer, NewCustomer, NewPayment, NewRefund, Payment, Refund};
 use fintech_core::platform::{
@@ -21,6 +23,9 @@ use fintech_core::policy::KeyLimits;
 use fintech_core::storage::{ApiKeyRecord, Tenant, User};
 use fintech_core::trading::{
     Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest, Position, Quote,
+};
+use fintech_core::webhooks::{
+    CreatedWebhookEndpoint, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
 };
 use fintech_core::{Role, Scope};
 use serde::{Deserialize, Serialize};
@@ -112,6 +117,10 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_log))
         .routes(routes!(verify_audit))
         .routes(routes!(ledger_balances))
+        .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
+        .routes(routes!(delete_webhook_endpoint))
+        .routes(routes!(webhook_deliveries))
+        .routes(routes!(replay_webhook_delivery))
 }
 
 /// The router without its document (the document is served by `crate::openapi`).
@@ -774,4 +783,85 @@ async fn ledger_balances(
     Auth(p): Auth,
 ) -> ApiResult<Json<Vec<AccountBalance>>> {
     Ok(Json(s.platform().ledger_balances(&p).await?))
+}
+
+// ---------------------------------------------------------------- webhooks (developer portal)
+
+/// Webhook endpoints of the tenant (admin).
+#[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks", security(("api_key" = [])),
+    responses((status = 200, body = Vec<WebhookEndpoint>), Errors))]
+async fn list_webhook_endpoints(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<WebhookEndpoint>>> {
+    Ok(Json(s.platform().webhook_endpoints(&p).await?))
+}
+
+/// Registers an endpoint for event types (admin); the signing secret is in this response
+/// only. Deliveries are POSTs signed `Fintech-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")`
+/// with the event id in `Fintech-Event-Id`.
+#[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks", security(("api_key" = [])),
+    request_body = NewWebhookEndpoint,
+    responses((status = 201, body = CreatedWebhookEndpoint), Errors))]
+async fn create_webhook_endpoint(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<NewWebhookEndpoint>,
+) -> ApiResult<(StatusCode, Json<CreatedWebhookEndpoint>)> {
+    let allow = s.options().webhooks_allow_private;
+    let created = s.platform().create_webhook_endpoint(&p, req, allow).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Deletes an endpoint: no new deliveries (admin).
+#[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Endpoint id (`whe_…`)")),
+    responses((status = 204, description = "Deleted"), Errors))]
+async fn delete_webhook_endpoint(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = path_id(WebhookEndpointId::parse(&id), &id)?;
+    s.platform().delete_webhook_endpoint(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Page size for deliveries.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct DeliveryQuery {
+    /// At most this many (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// Deliveries to an endpoint with their attempts, newest first (admin).
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Endpoint id (`whe_…`)"), DeliveryQuery),
+    responses((status = 200, body = Vec<WebhookDelivery>), Errors))]
+async fn webhook_deliveries(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<DeliveryQuery>,
+) -> ApiResult<Json<Vec<WebhookDelivery>>> {
+    let id = path_id(WebhookEndpointId::parse(&id), &id)?;
+    Ok(Json(
+        s.platform().webhook_deliveries(&p, &id, q.limit).await?,
+    ))
+}
+
+/// Sends a delivery again, now (admin).
+#[utoipa::path(post, path = "/v1/webhook_deliveries/{id}/replay", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Delivery id (`whd_…`)")),
+    responses((status = 200, body = WebhookDelivery), Errors))]
+async fn replay_webhook_delivery(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookDelivery>> {
+    let id = path_id(WebhookDeliveryId::parse(&id), &id)?;
+    Ok(Json(s.platform().replay_webhook_delivery(&p, &id).await?))
 }

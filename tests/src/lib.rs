@@ -6,6 +6,8 @@
 
 use sqlx::Connection;
 
+pub mod bench;
+
 /// The PostgreSQL server URL for tests, `None` to skip, or a panic when CI requires it.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("FINTECH_TEST_POSTGRES_URL") {

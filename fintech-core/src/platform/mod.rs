@@ -14,6 +14,7 @@ mod banking;
 mod payments;
 mod tenancy;
 mod trading;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;

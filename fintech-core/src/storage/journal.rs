@@ -399,6 +399,7 @@ impl Tx {
             .bind(event.created_at.timestamp_micros())
             .execute(self.conn())
             .await?;
+        self.queue_webhook_deliveries(tenant, &event).await?;
         Ok(event)
     }
 

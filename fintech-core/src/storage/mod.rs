@@ -15,6 +15,9 @@ mod journal;
 mod payments;
 mod tenancy;
 mod trading;
+mod webhooks;
+
+pub use webhooks::ClaimedDelivery;
 
 use std::str::FromStr;
 use std::time::Duration;
