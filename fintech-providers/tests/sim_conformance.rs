@@ -1,31 +1,39 @@
 //! The provider conformance scenarios of `fintech_core::conformance`, on the simulator. Each
-//! scenario gets a fresh simulator; all failures are reported together.
+//! scenario gets a fresh simulator with every hook; all failures are reported together, and a
+//! scenario the simulator skips counts as a failure (the simulator can run them all).
 
 use std::future::Future;
 use std::sync::Arc;
 
 use chrono::TimeZone;
-use fintech_core::conformance::{banking, brokerage, payments};
+use fintech_core::conformance::{banking, brokerage, payments, Outcome};
 use fintech_core::id::TenantId;
 use fintech_providers::sim::{SimClock, SimProviders, TEST_PAYMENT_METHODS};
 use futures::FutureExt;
 
-async fn suite<F, Fut>(domain: &str, names: &[&str], run: F)
+/// Runs every scenario of `names`, each through `run`, and reports all failures at once.
+async fn suite<F, Fut>(domain: &str, names: &'static [&'static str], run: F)
 where
     F: Fn(&'static str) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = Outcome>,
 {
     let mut failed = Vec::new();
-    for name in names {
-        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
-        if let Err(panic) = std::panic::AssertUnwindSafe(run(name)).catch_unwind().await {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            eprintln!("sim {domain} scenario {name} FAILED: {msg}");
-            failed.push(name);
+    for &name in names {
+        match std::panic::AssertUnwindSafe(run(name)).catch_unwind().await {
+            Ok(Outcome::Passed) => {}
+            Ok(Outcome::Skipped(why)) => {
+                eprintln!("sim {domain} scenario {name} FAILED: skipped on the simulator: {why}");
+                failed.push(name);
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                eprintln!("sim {domain} scenario {name} FAILED: {msg}");
+                failed.push(name);
+            }
         }
     }
     println!(
@@ -39,6 +47,7 @@ where
     );
 }
 
+/// A fresh simulator on a manual clock (a Tuesday afternoon, UTC) and a tenant.
 fn fresh() -> (Arc<SimProviders>, TenantId) {
     let start = chrono::Utc
         .with_ymd_and_hms(2026, 11, 24, 15, 30, 0)
@@ -57,13 +66,12 @@ async fn sim_banking() {
         let bank = sim.banking_sim(&tenant);
         let advancer = bank.clone();
         let h = banking::BankingHarness {
-            provider: bank,
             institution: "ins_109508".into(),
             advance: Some(Box::new(move || {
                 advancer.advance();
             })),
         };
-        banking::run(name, &h).await;
+        banking::run(name, bank.as_ref(), &h).await
     })
     .await;
 }
@@ -77,7 +85,10 @@ async fn sim_payments() {
                 .map(|code| (pm.to_string(), code.to_string()))
         })
         .collect();
-    assert!(declines.len() >= 5);
+    assert!(
+        declines.len() >= 5,
+        "the simulator has declining test cards"
+    );
     suite("payments", payments::SCENARIOS, |name| {
         let declines = declines.clone();
         async move {
@@ -85,13 +96,12 @@ async fn sim_payments() {
             let pay = sim.payments_sim(&tenant);
             let counter = pay.clone();
             let h = payments::PaymentsHarness {
-                provider: pay,
                 succeeds: "pm_card_visa".into(),
                 declines,
                 processing: Some("pm_card_processing".into()),
                 charges: Some(Box::new(move || counter.charge_count())),
             };
-            payments::run(name, &h).await;
+            payments::run(name, pay.as_ref(), &h).await
         }
     })
     .await;
@@ -105,13 +115,14 @@ async fn sim_brokerage() {
         let pricer = broker.clone();
         let clock = sim.clock().clone();
         let h = brokerage::BrokerageHarness {
-            provider: broker,
             set_price: Some(Box::new(move |symbol, price| {
-                pricer.set_price(symbol, price).expect("valid price");
+                pricer
+                    .set_price(symbol, Some(price))
+                    .expect("a valid simulated price");
             })),
             advance_clock: Some(Box::new(move |by| clock.advance(by))),
         };
-        brokerage::run(name, &h).await;
+        brokerage::run(name, broker.as_ref(), &h).await
     })
     .await;
 }

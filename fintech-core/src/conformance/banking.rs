@@ -1,229 +1,450 @@
-//! Scenarios every [`BankingProvider`] passes: the simulator now, Plaid (against a mock of its
-//! OpenAPI document, and its sandbox) later.
+//! Scenarios every [`BankingProvider`] passes: the simulator now, Plaid (its sandbox) later.
+//!
+//! The sync scenarios apply pages the way Plaid documents it: `added`, then `modified`, then
+//! `removed`, page after page, and compare the state a client builds with the state a fresh
+//! full sync gives.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
+use super::Outcome;
 use crate::banking::{BankingProvider, ProviderTransaction};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::money::Currency;
 
-/// A banking provider under test and what the backend can do beyond the trait.
+/// Makes a day pass at the provider: pending transactions post, new ones arrive.
+pub type Advance = Box<dyn Fn() + Send + Sync>;
+
+/// What a banking backend supplies beyond the trait.
 pub struct BankingHarness {
-    /// The provider.
-    pub provider: Arc<dyn BankingProvider>,
-    /// A sandbox institution that links and has transactions.
+    /// A sandbox institution that links and has transactions (`ins_109508` on Plaid's sandbox
+    /// and on the simulator).
     pub institution: String,
-    /// Makes new transactions appear (a day passing), when the backend can.
-    pub advance: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Makes new transactions appear (a day passing), when the backend can; the scenarios that
+    /// need it are skipped without it.
+    pub advance: Option<Advance>,
 }
 
 /// Every scenario, by name.
 pub const SCENARIOS: &[&str] = &[
-    "link_and_exchange_once",
-    "accounts_have_balances",
+    "link_token_is_issued",
+    "public_token_exchanges_once",
+    "items_are_independent",
+    "accounts_have_currencies",
     "paged_sync_equals_one_page",
     "resync_from_final_cursor_is_empty",
     "new_transactions_arrive_as_changes",
-    "bad_input_is_refused",
+    "several_days_sync_in_small_pages",
+    "invalid_cursor_is_an_error",
+    "unknown_institution_is_a_validation_error",
+    "forged_tokens_are_refused",
 ];
 
-/// Runs the scenario called `name`.
-pub async fn run(name: &str, h: &BankingHarness) {
+/// Runs the scenario called `name` against `provider`.
+pub async fn run(name: &str, provider: &dyn BankingProvider, h: &BankingHarness) -> Outcome {
+    let p = provider;
     match name {
-        "link_and_exchange_once" => link_and_exchange_once(h).await,
-        "accounts_have_balances" => accounts_have_balances(h).await,
-        "paged_sync_equals_one_page" => paged_sync_equals_one_page(h).await,
-        "resync_from_final_cursor_is_empty" => resync_from_final_cursor_is_empty(h).await,
-        "new_transactions_arrive_as_changes" => new_transactions_arrive_as_changes(h).await,
-        "bad_input_is_refused" => bad_input_is_refused(h).await,
+        "link_token_is_issued" => link_token_is_issued(p).await,
+        "public_token_exchanges_once" => public_token_exchanges_once(p, h).await,
+        "items_are_independent" => items_are_independent(p, h).await,
+        "accounts_have_currencies" => accounts_have_currencies(p, h).await,
+        "paged_sync_equals_one_page" => paged_sync_equals_one_page(p, h).await,
+        "resync_from_final_cursor_is_empty" => resync_from_final_cursor_is_empty(p, h).await,
+        "new_transactions_arrive_as_changes" => {
+            return new_transactions_arrive_as_changes(p, h).await
+        }
+        "several_days_sync_in_small_pages" => return several_days_sync_in_small_pages(p, h).await,
+        "invalid_cursor_is_an_error" => invalid_cursor_is_an_error(p, h).await,
+        "unknown_institution_is_a_validation_error" => {
+            unknown_institution_is_a_validation_error(p).await
+        }
+        "forged_tokens_are_refused" => forged_tokens_are_refused(p).await,
         other => panic!("unknown banking scenario {other}"),
     }
+    Outcome::Passed
 }
 
-async fn link(h: &BankingHarness) -> SecretString {
-    let public = h
-        .provider
+/// Links the harness's institution and returns the access token.
+async fn link(p: &dyn BankingProvider, h: &BankingHarness) -> SecretString {
+    let public = p
         .sandbox_public_token(&h.institution)
         .await
-        .expect("sandbox public token");
-    h.provider
-        .exchange_public_token(&public)
+        .unwrap_or_else(|e| panic!("sandbox public token for {}: {e}", h.institution));
+    p.exchange_public_token(&public)
         .await
-        .expect("exchange")
+        .unwrap_or_else(|e| panic!("exchange of a fresh public token: {e}"))
         .access_token
 }
 
-/// The state a cursor sync builds: provider id → transaction.
-async fn sync_all(
-    h: &BankingHarness,
+/// A client's view of an item's transactions: provider id → transaction.
+type State = BTreeMap<String, ProviderTransaction>;
+
+/// Syncs from `cursor` until `has_more` is false, applying each page to `state` as Plaid
+/// documents it and checking that every `modified` and `removed` id is one the client holds
+/// at that point. Returns the final cursor and the number of pages.
+async fn sync_into(
+    p: &dyn BankingProvider,
     token: &SecretString,
+    state: &mut State,
     mut cursor: Option<String>,
     count: u32,
-) -> (BTreeMap<String, ProviderTransaction>, String, usize) {
-    let mut state = BTreeMap::new();
+) -> (String, usize) {
     let mut pages = 0;
     loop {
-        let page = h
-            .provider
+        let page = p
             .sync_transactions(token, cursor.as_deref(), count)
             .await
-            .expect("sync page");
+            .unwrap_or_else(|e| panic!("sync page {pages} from cursor {cursor:?}: {e}"));
         pages += 1;
+        let changes = page.added.len() + page.modified.len() + page.removed.len();
         assert!(
-            page.added.len() + page.modified.len() + page.removed.len() <= count as usize,
-            "a page holds at most `count` changes"
+            changes <= count as usize,
+            "a page holds at most `count` ({count}) changes, got {changes}"
         );
-        for t in page.added.into_iter().chain(page.modified) {
-            state.insert(t.provider_transaction_id.clone(), t);
+        for t in page.added {
+            let id = t.provider_transaction_id.clone();
+            assert!(
+                state.insert(id.clone(), t).is_none(),
+                "transaction {id} was added twice"
+            );
+        }
+        for t in page.modified {
+            let id = t.provider_transaction_id.clone();
+            assert!(
+                state.insert(id.clone(), t).is_some(),
+                "modified transaction {id} was never added"
+            );
         }
         for id in page.removed {
-            state.remove(&id);
+            assert!(
+                state.remove(&id).is_some(),
+                "removed transaction {id} was never added (or already removed)"
+            );
         }
+        assert!(
+            !page.next_cursor.is_empty(),
+            "every page has a cursor to continue from"
+        );
         cursor = Some(page.next_cursor.clone());
         if !page.has_more {
-            return (state, page.next_cursor, pages);
+            return (page.next_cursor, pages);
         }
         assert!(pages < 10_000, "sync does not terminate");
     }
 }
 
-/// A link token works; a sandbox public token exchanges once, and only once.
-pub async fn link_and_exchange_once(h: &BankingHarness) {
-    let lt = h
-        .provider
-        .create_link_token("user-1")
+/// A full sync from the beginning: the state, the final cursor and the number of pages.
+async fn sync_all(
+    p: &dyn BankingProvider,
+    token: &SecretString,
+    count: u32,
+) -> (State, String, usize) {
+    let mut state = State::new();
+    let (cursor, pages) = sync_into(p, token, &mut state, None, count).await;
+    (state, cursor, pages)
+}
+
+/// A link token is issued for an end user; an empty user id is refused.
+pub async fn link_token_is_issued(p: &dyn BankingProvider) {
+    let lt = p
+        .create_link_token("conformance-user-1")
         .await
-        .expect("link token");
-    assert!(!lt.link_token.is_empty());
-    let public = h
-        .provider
-        .sandbox_public_token(&h.institution)
-        .await
-        .expect("public token");
-    let item = h
-        .provider
-        .exchange_public_token(&public)
-        .await
-        .expect("exchange");
-    assert_eq!(item.institution_id, h.institution);
-    assert!(!item.provider_item_id.is_empty());
+        .expect("link token for a valid client user id");
+    assert!(!lt.link_token.is_empty(), "the link token is not empty");
     assert!(
-        !format!("{item:?}").contains(secrecy::ExposeSecret::expose_secret(&item.access_token)),
-        "Debug must not print the access token"
-    );
-    assert!(
-        h.provider.exchange_public_token(&public).await.is_err(),
-        "a public token works once"
+        p.create_link_token("").await.is_err(),
+        "an empty client user id is refused"
     );
 }
 
-/// Accounts exist, with ids, names and current balances.
-pub async fn accounts_have_balances(h: &BankingHarness) {
-    let token = link(h).await;
-    let accounts = h.provider.accounts(&token).await.expect("accounts");
-    assert!(!accounts.is_empty(), "an item has accounts");
+/// A sandbox public token exchanges for an item once; a second exchange of the same public
+/// token fails. The access token is never printed by `Debug`.
+pub async fn public_token_exchanges_once(p: &dyn BankingProvider, h: &BankingHarness) {
+    let public = p
+        .sandbox_public_token(&h.institution)
+        .await
+        .expect("sandbox public token");
+    assert!(!public.is_empty());
+    let item = p
+        .exchange_public_token(&public)
+        .await
+        .expect("first exchange");
+    assert_eq!(item.institution_id, h.institution, "the linked institution");
+    assert!(
+        !item.institution_name.is_empty(),
+        "the institution has a name"
+    );
+    assert!(!item.provider_item_id.is_empty(), "the item has an id");
+    assert!(
+        !item.access_token.expose_secret().is_empty(),
+        "the access token is not empty"
+    );
+    assert!(
+        !format!("{item:?}").contains(item.access_token.expose_secret()),
+        "Debug must not print the access token"
+    );
+    let again = p.exchange_public_token(&public).await;
+    assert!(
+        again.is_err(),
+        "a public token exchanges once; the second exchange gave {:?}",
+        again.map(|i| i.provider_item_id)
+    );
+}
+
+/// Two links of the same institution are two items with their own ids, tokens and accounts.
+pub async fn items_are_independent(p: &dyn BankingProvider, h: &BankingHarness) {
+    let mut items = Vec::new();
+    for _ in 0..2 {
+        let public = p
+            .sandbox_public_token(&h.institution)
+            .await
+            .expect("sandbox public token");
+        items.push(p.exchange_public_token(&public).await.expect("exchange"));
+    }
+    assert_ne!(items[0].provider_item_id, items[1].provider_item_id);
+    assert_ne!(
+        items[0].access_token.expose_secret(),
+        items[1].access_token.expose_secret()
+    );
+    let mut accounts = Vec::new();
+    for item in &items {
+        let ids: BTreeSet<String> = p
+            .accounts(&item.access_token)
+            .await
+            .expect("accounts")
+            .into_iter()
+            .map(|a| a.provider_account_id)
+            .collect();
+        accounts.push(ids);
+    }
+    assert!(
+        accounts[0].is_disjoint(&accounts[1]),
+        "two items never share account ids"
+    );
+}
+
+/// An item has accounts with unique ids, names and balances in a known currency; the
+/// available balance, when reported, is in the same currency as the current one.
+pub async fn accounts_have_currencies(p: &dyn BankingProvider, h: &BankingHarness) {
+    let token = link(p, h).await;
+    let accounts = p.accounts(&token).await.expect("accounts");
+    assert!(!accounts.is_empty(), "a linked item has accounts");
     let ids: BTreeSet<_> = accounts.iter().map(|a| &a.provider_account_id).collect();
     assert_eq!(ids.len(), accounts.len(), "account ids are unique");
     for a in &accounts {
-        assert!(!a.name.is_empty());
+        assert!(!a.provider_account_id.is_empty(), "an account has an id");
+        assert!(
+            !a.name.is_empty(),
+            "account {} has a name",
+            a.provider_account_id
+        );
+        let code = a.current.currency().code();
+        assert!(
+            Currency::from_code(code).is_ok(),
+            "account {} is in {code}, not an ISO 4217 currency",
+            a.provider_account_id
+        );
         if let Some(av) = &a.available {
-            assert_eq!(av.currency(), a.current.currency());
+            assert_eq!(
+                av.currency(),
+                a.current.currency(),
+                "available and current balances of {} share a currency",
+                a.provider_account_id
+            );
+        }
+        if let Some(mask) = &a.mask {
+            assert!(
+                (1..=4).contains(&mask.chars().count()),
+                "a mask is the last 1 to 4 characters, got {mask:?}"
+            );
         }
     }
+    let again = p.accounts(&token).await.expect("accounts again");
+    let again: BTreeSet<_> = again.iter().map(|a| &a.provider_account_id).collect();
+    assert_eq!(again, ids, "the same item lists the same accounts");
 }
 
-/// Syncing with small pages yields exactly what one big page yields.
-pub async fn paged_sync_equals_one_page(h: &BankingHarness) {
-    let token = link(h).await;
-    let (big, _, _) = sync_all(h, &token, None, 500).await;
-    assert!(!big.is_empty(), "history has transactions");
-    let (small, _, pages) = sync_all(h, &token, None, 7).await;
-    assert!(pages > 1, "small pages need several requests");
-    assert_eq!(small, big);
-    let accounts: BTreeSet<_> = h
-        .provider
+/// Syncing with small pages gives exactly what one big page gives; every transaction
+/// belongs to one of the item's accounts and is in that account's currency.
+pub async fn paged_sync_equals_one_page(p: &dyn BankingProvider, h: &BankingHarness) {
+    let token = link(p, h).await;
+    let (big, _, _) = sync_all(p, &token, 500).await;
+    assert!(!big.is_empty(), "a sandbox item has transaction history");
+    let (small, _, pages) = sync_all(p, &token, 7).await;
+    assert!(
+        pages > 1,
+        "{} changes in pages of 7 need several requests, took {pages}",
+        big.len()
+    );
+    assert_eq!(
+        small, big,
+        "pages of 7 give the same transactions as one page"
+    );
+    let currencies: BTreeMap<String, Currency> = p
         .accounts(&token)
         .await
         .expect("accounts")
         .into_iter()
-        .map(|a| a.provider_account_id)
+        .map(|a| (a.provider_account_id, a.current.currency()))
         .collect();
     for t in big.values() {
-        assert!(
-            accounts.contains(&t.provider_account_id),
-            "transaction of an unknown account"
+        let currency = currencies.get(&t.provider_account_id).unwrap_or_else(|| {
+            panic!(
+                "transaction {} belongs to unknown account {}",
+                t.provider_transaction_id, t.provider_account_id
+            )
+        });
+        assert_eq!(
+            t.amount.currency(),
+            *currency,
+            "transaction {} is in its account's currency",
+            t.provider_transaction_id
         );
+        assert!(!t.name.is_empty(), "a transaction has a name");
     }
 }
 
-/// From the final cursor, nothing is new.
-pub async fn resync_from_final_cursor_is_empty(h: &BankingHarness) {
-    let token = link(h).await;
-    let (_, cursor, _) = sync_all(h, &token, None, 500).await;
-    let page = h
-        .provider
-        .sync_transactions(&token, Some(&cursor), 500)
-        .await
-        .expect("resync");
-    assert!(page.added.is_empty() && page.modified.is_empty() && page.removed.is_empty());
-    assert!(!page.has_more);
+/// From the final cursor of a full sync, nothing is new, and the cursor still works after.
+pub async fn resync_from_final_cursor_is_empty(p: &dyn BankingProvider, h: &BankingHarness) {
+    let token = link(p, h).await;
+    let (_, cursor, _) = sync_all(p, &token, 500).await;
+    for attempt in 0..2 {
+        let page = p
+            .sync_transactions(&token, Some(&cursor), 500)
+            .await
+            .expect("resync from the final cursor");
+        assert!(
+            page.added.is_empty() && page.modified.is_empty() && page.removed.is_empty(),
+            "resync {attempt} from the final cursor brought changes: {} added, {} modified, {} removed",
+            page.added.len(),
+            page.modified.len(),
+            page.removed.len()
+        );
+        assert!(!page.has_more, "nothing more after the final cursor");
+    }
 }
 
-/// New activity arrives as changes after the cursor: removed ids were known, modified ids
-/// exist, and applying the changes equals a fresh full sync.
-pub async fn new_transactions_arrive_as_changes(h: &BankingHarness) {
-    let Some(advance) = &h.advance else { return };
-    let token = link(h).await;
-    let (mut state, cursor, _) = sync_all(h, &token, None, 500).await;
+/// After a day passes, changes arrive after the cursor: new transactions are added, removed
+/// ids are ones the client had, modified ids exist, and the result equals a fresh full sync.
+pub async fn new_transactions_arrive_as_changes(
+    p: &dyn BankingProvider,
+    h: &BankingHarness,
+) -> Outcome {
+    let Some(advance) = &h.advance else {
+        return Outcome::skipped("needs the `advance` hook");
+    };
+    let token = link(p, h).await;
+    let (mut state, cursor, _) = sync_all(p, &token, 500).await;
+    let before = state.clone();
     advance();
-    let page = h
-        .provider
+    let page = p
         .sync_transactions(&token, Some(&cursor), 500)
         .await
         .expect("incremental sync");
-    assert!(!page.added.is_empty(), "new transactions arrive");
-    for id in &page.removed {
-        assert!(state.contains_key(id), "removed {id} was never added");
+    assert!(!page.added.is_empty(), "a new day brings new transactions");
+    for t in &page.added {
+        assert!(
+            !before.contains_key(&t.provider_transaction_id),
+            "added {} was already there",
+            t.provider_transaction_id
+        );
     }
     for t in &page.modified {
         assert!(
-            state.contains_key(&t.provider_transaction_id),
+            before.contains_key(&t.provider_transaction_id),
             "modified {} was never added",
             t.provider_transaction_id
         );
     }
+    for id in &page.removed {
+        assert!(before.contains_key(id), "removed {id} was never added");
+    }
+    let mut rest = page.next_cursor.clone();
     for t in page.added.into_iter().chain(page.modified) {
         state.insert(t.provider_transaction_id.clone(), t);
     }
     for id in page.removed {
         state.remove(&id);
     }
-    let (fresh, _, _) = sync_all(h, &token, None, 500).await;
-    assert_eq!(state, fresh, "incremental state equals a full sync");
+    if page.has_more {
+        rest = sync_into(p, &token, &mut state, Some(rest), 500).await.0;
+    }
+    let (fresh, _, _) = sync_all(p, &token, 500).await;
+    assert_eq!(state, fresh, "the incremental state equals a full sync");
+    let after = p
+        .sync_transactions(&token, Some(&rest), 500)
+        .await
+        .expect("resync");
+    assert!(after.added.is_empty() && after.modified.is_empty() && after.removed.is_empty());
+    Outcome::Passed
 }
 
-/// Unknown institutions, forged tokens and cursors are refused.
-pub async fn bad_input_is_refused(h: &BankingHarness) {
-    assert!(matches!(
-        h.provider.sandbox_public_token("ins_does_not_exist").await,
-        Err(Error::Validation { .. })
-    ));
-    assert!(h
-        .provider
-        .exchange_public_token("public-not-a-token")
-        .await
-        .is_err());
-    assert!(h
-        .provider
-        .accounts(&SecretString::from("access-forged"))
-        .await
-        .is_err());
-    let token = link(h).await;
-    assert!(h
-        .provider
-        .sync_transactions(&token, Some("not-a-cursor"), 100)
-        .await
-        .is_err());
+/// Several days pass between syncs; an incremental sync in pages of 3 applies cleanly and
+/// ends where a one-page incremental sync and a fresh full sync end.
+pub async fn several_days_sync_in_small_pages(
+    p: &dyn BankingProvider,
+    h: &BankingHarness,
+) -> Outcome {
+    let Some(advance) = &h.advance else {
+        return Outcome::skipped("needs the `advance` hook");
+    };
+    let token = link(p, h).await;
+    let (state, cursor, _) = sync_all(p, &token, 500).await;
+    advance();
+    advance();
+    advance();
+    let mut small = state.clone();
+    sync_into(p, &token, &mut small, Some(cursor.clone()), 3).await;
+    assert_ne!(small, state, "three days bring changes");
+    let mut big = state;
+    sync_into(p, &token, &mut big, Some(cursor), 500).await;
+    assert_eq!(small, big, "pages of 3 and one page give the same state");
+    let (fresh, _, _) = sync_all(p, &token, 500).await;
+    assert_eq!(small, fresh, "the incremental state equals a full sync");
+    Outcome::Passed
+}
+
+/// A cursor the provider did not issue is an error, not an empty page or a restart.
+pub async fn invalid_cursor_is_an_error(p: &dyn BankingProvider, h: &BankingHarness) {
+    let token = link(p, h).await;
+    for cursor in ["not-a-cursor", "🙃", "sim1.x.y"] {
+        let got = p.sync_transactions(&token, Some(cursor), 100).await;
+        assert!(
+            got.is_err(),
+            "cursor {cursor:?} is refused, got a page: {:?}",
+            got.map(|page| page.added.len())
+        );
+    }
+    assert!(
+        p.sync_transactions(&token, None, 0).await.is_err(),
+        "a count of 0 is refused"
+    );
+}
+
+/// An institution the provider does not know is the caller's mistake: a validation error.
+pub async fn unknown_institution_is_a_validation_error(p: &dyn BankingProvider) {
+    match p.sandbox_public_token("ins_does_not_exist").await {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Validation, "{e}"),
+        Ok(token) => panic!("an unknown institution gave a public token {token:?}"),
+    }
+}
+
+/// Public and access tokens the provider did not issue are refused.
+pub async fn forged_tokens_are_refused(p: &dyn BankingProvider) {
+    for public in ["public-not-a-token", ""] {
+        let got = p.exchange_public_token(public).await;
+        assert!(
+            got.is_err(),
+            "public token {public:?} exchanged for {:?}",
+            got.map(|i| i.provider_item_id)
+        );
+    }
+    let forged = SecretString::from("access-forged");
+    assert!(
+        p.accounts(&forged).await.is_err(),
+        "a forged access token lists accounts"
+    );
+    let sync: Result<_, Error> = p.sync_transactions(&forged, None, 100).await;
+    assert!(sync.is_err(), "a forged access token syncs transactions");
 }

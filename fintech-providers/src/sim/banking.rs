@@ -516,4 +516,24 @@ mod tests {
         );
         assert_eq!(ItemKey::decode(&key.encode("access"), "public"), None);
     }
+
+    #[tokio::test]
+    async fn forged_cursor_generations_are_refused_quickly() {
+        let sim = SimBanking::new(SimClock::system());
+        let public = sim
+            .sandbox_public_token("ins_109508")
+            .await
+            .expect("public token");
+        let token = sim
+            .exchange_public_token(&public)
+            .await
+            .expect("exchange")
+            .access_token;
+        let started = std::time::Instant::now();
+        let forged = sim
+            .sync_transactions(&token, Some("sim1.4000000000.0"), 100)
+            .await;
+        assert!(forged.is_err(), "a cursor from billions of days ahead");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
 }
