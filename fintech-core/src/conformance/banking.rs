@@ -405,10 +405,13 @@ pub async fn several_days_sync_in_small_pages(
     Outcome::Passed
 }
 
-/// A cursor the provider did not issue is an error, not an empty page or a restart.
+/// A cursor the provider did not issue, or one the client altered, is an error, not an empty
+/// page or a restart.
 pub async fn invalid_cursor_is_an_error(p: &dyn BankingProvider, h: &BankingHarness) {
     let token = link(p, h).await;
-    for cursor in ["not-a-cursor", "🙃", "sim1.x.y"] {
+    let (_, issued, _) = sync_all(p, &token, 500).await;
+    let altered = format!("{issued}0");
+    for cursor in ["not-a-cursor", "🙃", "sim1.x.y", altered.as_str()] {
         let got = p.sync_transactions(&token, Some(cursor), 100).await;
         assert!(
             got.is_err(),

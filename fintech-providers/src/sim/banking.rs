@@ -37,6 +37,10 @@ pub const INSTITUTIONS: &[(&str, &str)] = &[
 /// Days of history an item has when it is linked.
 const HISTORY_DAYS: i64 = 90;
 
+/// Days [`SimBanking::advance`] can simulate for an item (ten years). A cursor claiming more is
+/// forged: building its change log would take unbounded time and memory.
+const MAX_GENERATION: u32 = 3_650;
+
 /// `(statement name, merchant, category, min cents, max cents)` of card spending.
 const MERCHANTS: &[(&str, Option<&str>, &str, i64, i64)] = &[
     (
@@ -175,12 +179,13 @@ impl SimBanking {
         }
     }
 
-    /// Simulates a day passing for every item this simulator has seen: pending transactions
-    /// post, one is enriched, new ones arrive. Returns how many items changed.
+    /// Simulates a day passing for every item this simulator has seen (up to ten years of
+    /// days per item): pending transactions post, one is enriched, new ones arrive. Returns
+    /// how many items it looked at.
     pub fn advance(&self) -> usize {
         let mut st = lock(&self.state);
         for g in st.generations.values_mut() {
-            *g += 1;
+            *g = (*g + 1).min(MAX_GENERATION);
         }
         st.generations.len()
     }
@@ -368,7 +373,11 @@ fn parse_cursor(cursor: Option<&str>) -> Result<(u32, usize)> {
     let bad = || Error::validation("cursor", "not a cursor returned by a previous sync");
     let rest = c.strip_prefix("sim1.").ok_or_else(bad)?;
     let (g, i) = rest.split_once('.').ok_or_else(bad)?;
-    Ok((g.parse().map_err(|_| bad())?, i.parse().map_err(|_| bad())?))
+    let generation: u32 = g.parse().map_err(|_| bad())?;
+    if generation > MAX_GENERATION {
+        return Err(bad());
+    }
+    Ok((generation, i.parse().map_err(|_| bad())?))
 }
 
 #[async_trait]
@@ -535,5 +544,8 @@ mod tests {
             .await;
         assert!(forged.is_err(), "a cursor from billions of days ahead");
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let cursor = format!("sim1.{MAX_GENERATION}.0");
+        let furthest = sim.sync_transactions(&token, Some(&cursor), 100).await;
+        assert!(furthest.is_ok(), "ten years of simulated days still sync");
     }
 }
