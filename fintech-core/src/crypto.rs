@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256(key, "fintech session signing v1"): a separate key for signing sessions,
+    /// the same on every instance that shares the encryption key.
+    signing: [u8; 32],
 }
 
 impl fmt::Debug for SecretBox {
@@ -40,9 +43,17 @@ impl SecretBox {
                 "must be base64 of exactly 32 bytes",
             ));
         }
+        let signing = {
+            use hmac::Mac;
+            let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&bytes)
+                .map_err(|_| Error::validation("encryption_key", "invalid key length"))?;
+            m.update(b"fintech session signing v1");
+            m.finalize().into_bytes().into()
+        };
         Ok(Self {
             cipher: XChaCha20Poly1305::new_from_slice(&bytes)
                 .map_err(|_| Error::validation("encryption_key", "invalid key length"))?,
+            signing,
         })
     }
 
@@ -51,6 +62,11 @@ impl SecretBox {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         SecretString::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// A key for signing session tokens, derived from (never equal to) the encryption key.
+    pub fn signing_key(&self) -> &[u8; 32] {
+        &self.signing
     }
 
     /// Encrypts `plaintext` bound to `context` (the row's identity). Output: nonce ‖ ciphertext.

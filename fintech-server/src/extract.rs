@@ -27,10 +27,21 @@ impl FromRequestParts<AppState> for Auth {
                 "send an API key as `Authorization: Bearer fk_…`",
             )
         })?;
-        let principal = state
-            .platform()
-            .authenticate(secret, Interface::Http)
-            .await?;
+        // API keys start with `fk_`; anything else must be a signed, unexpired session token.
+        let principal = if secret.starts_with("fk_") {
+            state
+                .platform()
+                .authenticate(secret, Interface::Http)
+                .await?
+        } else {
+            crate::session::principal(state, secret).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "invalid or expired access token; refresh it or sign in again",
+                )
+            })?
+        };
         let actor = match &principal.actor {
             Actor::ApiKey(id) => id.to_string(),
             other => other.to_string(),

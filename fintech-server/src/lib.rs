@@ -13,6 +13,7 @@ mod extract;
 mod metrics;
 mod openapi;
 mod routes;
+mod session;
 mod sse;
 pub mod webhooks;
 
@@ -76,6 +77,8 @@ struct Inner {
     platform: Platform,
     options: ServerOptions,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// Sign-in attempts per tenant and e-mail.
+    login_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl AppState {
@@ -90,6 +93,9 @@ impl AppState {
                 platform,
                 options,
                 limiter,
+                login_limiter: RateLimiter::keyed(Quota::per_minute(
+                    std::num::NonZeroU32::MIN.saturating_add(9),
+                )),
             }),
         }
     }

@@ -21,6 +21,7 @@ use crate::AppState;
     components(schemas(crate::error::Problem, fintech_core::trading::BarTimeframe)),
     tags(
         (name = "keys", description = "Who am I"),
+        (name = "auth", description = "Operator sign-in: password, short-lived access tokens, rotating refresh tokens"),
         (name = "admin", description = "Tenant, users, API keys and limits (scope `admin`)"),
         (name = "banking", description = "Linked banks, accounts, transactions"),
         (name = "payments", description = "Customers, payments, refunds"),
@@ -40,7 +41,7 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
-        scheme.description = Some("An API key: `Authorization: Bearer fk_…`".into());
+        scheme.description = Some("An API key (`Authorization: Bearer fk_…`) or an operator access token from `/v1/auth/login`".into());
         components.add_security_scheme("api_key", SecurityScheme::Http(scheme));
     }
 }

@@ -40,7 +40,7 @@ use crate::AppState;
 /// The error answers every `/v1` operation may give.
 #[allow(dead_code)]
 #[derive(IntoResponses)]
-pub(crate) enum Errors {
+pub enum Errors {
     /// Malformed request: not JSON, wrong types, unknown fields.
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(#[to_schema] Problem),
@@ -117,6 +117,10 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_log))
         .routes(routes!(verify_audit))
         .routes(routes!(ledger_balances))
+        .routes(routes!(crate::session::login))
+        .routes(routes!(crate::session::refresh))
+        .routes(routes!(crate::session::logout))
+        .routes(routes!(set_password))
         .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
         .routes(routes!(delete_webhook_endpoint))
         .routes(routes!(webhook_deliveries))
@@ -232,6 +236,32 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let user = s.platform().create_user(&p, &req.email, req.role).await?;
     Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// A new password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    /// 12 to 256 characters.
+    password: String,
+}
+
+/// Sets a user's password for operator sign-in (admin).
+#[utoipa::path(put, path = "/v1/users/{id}/password", tag = "admin", security(("api_key" = [])),
+    params(("id" = String, Path, description = "User id (`usr_…`)")),
+    request_body = NewPassword,
+    responses((status = 204, description = "Set"), Errors))]
+async fn set_password(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(req): Body<NewPassword>,
+) -> ApiResult<StatusCode> {
+    let id = path_id(fintech_core::id::UserId::parse(&id), &id)?;
+    s.platform()
+        .set_user_password(&p, &id, &req.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------- banking

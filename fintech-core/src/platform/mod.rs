@@ -12,9 +12,12 @@
 
 mod banking;
 mod payments;
+mod sessions;
 mod tenancy;
 mod trading;
 mod webhooks;
+
+pub use sessions::{Session, REFRESH_TTL_SECS};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -285,3 +285,133 @@ impl Store {
         rows.iter().map(key_from_row).collect()
     }
 }
+
+/// A stored refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRow {
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// User.
+    pub user_id: UserId,
+    /// Login family.
+    pub family: String,
+    /// Expiry, micros.
+    pub expires_at: i64,
+    /// Already rotated out or logged out.
+    pub revoked: bool,
+}
+
+impl Tx {
+    /// Stores a user's password hash; false when the user is not the tenant's.
+    pub async fn set_password_hash(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        hash: &str,
+    ) -> Result<bool> {
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(hash)
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Stores a refresh token's hash.
+    pub async fn insert_refresh_token(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        hash: &str,
+        family: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO refresh_tokens (id, tenant_id, user_id, token_hash, family, expires_at, revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .bind(hash)
+            .bind(family)
+            .bind(expires_at)
+            .bind(now_micros())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes one refresh token if it is still live; false if something else did first.
+    pub async fn revoke_refresh_token(&mut self, hash: &str) -> Result<bool> {
+        let n = sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now_micros())
+            .bind(hash)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+impl Store {
+    /// A user and their password hash, by tenant and e-mail.
+    pub async fn user_credentials(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Option<(User, Option<String>)>> {
+        let row = sqlx::query("SELECT id, tenant_id, email, role, created_at, password_hash FROM users WHERE tenant_id = $1 AND email = $2")
+            .bind(tenant.as_str())
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                User {
+                    id: UserId::parse(&col::<String>(&r, "id")?)?,
+                    tenant_id: TenantId::parse(&col::<String>(&r, "tenant_id")?)?,
+                    email: col(&r, "email")?,
+                    role: Role::parse(&col::<String>(&r, "role")?)?,
+                    created_at: ts(col(&r, "created_at")?),
+                },
+                col::<Option<String>>(&r, "password_hash")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// A user of a tenant.
+    pub async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>> {
+        Ok(self.users(tenant).await?.into_iter().find(|u| &u.id == id))
+    }
+
+    /// A refresh token by hash.
+    pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshTokenRow>> {
+        let row = sqlx::query("SELECT tenant_id, user_id, family, expires_at, revoked_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(RefreshTokenRow {
+                tenant_id: TenantId::parse(&col::<String>(&r, "tenant_id")?)?,
+                user_id: UserId::parse(&col::<String>(&r, "user_id")?)?,
+                family: col(&r, "family")?,
+                expires_at: col(&r, "expires_at")?,
+                revoked: col::<Option<i64>>(&r, "revoked_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes every live token of a login family.
+    pub async fn revoke_refresh_family(&self, family: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(family)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
