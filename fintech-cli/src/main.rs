@@ -1,24 +1,52 @@
 //! `fintech`: the operator command line. Thin: parse flags, build a `Platform` from the one
-//! `Config`, call it, print. The full command set grows with the CLI issue; this is the
-//! foundation subset: set up the database, list tenants, verify a tenant's audit chain.
+//! `Config`, act as the chosen tenant's operator (interface `cli`, so every change is audited
+//! as coming from here), print a table or JSON.
+//!
+//! Exit codes: 0 ok, 2 usage or invalid input, 3 authentication/permission, 4 not found,
+//! 5 conflict, held or over a limit, 6 provider, 1 anything else.
 
+mod output;
+
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use fintech_core::{ErrorKind, Interface, Platform, Principal};
+use clap::{CommandFactory, Parser, Subcommand};
+use fintech_core::banking::TransactionQuery;
+use fintech_core::id::{ApiKeyId, ItemId, OrderId, PaymentId, TenantId, UserId};
+use fintech_core::payments::{NewPayment, NewRefund, PaymentStatus};
+use fintech_core::platform::{LogQuery, NewApiKey, OrderQuery, PaymentQuery};
+use fintech_core::policy::KeyLimits;
+use fintech_core::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
+use fintech_core::{Config, Error, ErrorKind, Interface, Money, Platform, Principal, Role, Scope};
 use fintech_providers::SimProviders;
+use output::{opt, show, Format};
+use rust_decimal::Decimal;
 
 #[derive(Parser)]
 #[command(
     name = "fintech",
     version,
-    about = "Operate the fintech platform: database, tenants, audit"
+    about = "Operate the fintech platform: tenants, keys, banking, payments, trading, approvals, audit",
+    after_help = "Every command works on the embedded default (fintech.db here) or any --database-url.\nExit codes: 2 usage, 3 auth, 4 not found, 5 conflict/held/limit, 6 provider, 1 other."
 )]
 struct Cli {
     /// Database URL (default: the SQLite file fintech.db in the working directory).
     #[arg(long, env = "FINTECH_DATABASE_URL", global = true)]
     database_url: Option<String>,
+    /// Configuration file (default: fintech.toml when present).
+    #[arg(long, env = "FINTECH_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
+    /// Tenant to act on (default: the only tenant, or the first one created).
+    #[arg(long, env = "FINTECH_TENANT", global = true)]
+    tenant: Option<String>,
+    /// Act as this API key (its scopes and limits) instead of as the tenant's operator.
+    #[arg(long, env = "FINTECH_API_KEY", global = true, hide_env_values = true)]
+    api_key: Option<String>,
+    /// Output format (default: table on a terminal, JSON when piped).
+    #[arg(long, short, value_enum, global = true)]
+    output: Option<Format>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,18 +61,391 @@ enum Command {
     },
     /// Apply database migrations.
     Migrate,
-    /// List tenants.
-    Tenants,
-    /// Verify a tenant's hash-chained audit log.
-    VerifyAudit {
-        /// Tenant id (`ten_…`).
-        #[arg(long)]
-        tenant: String,
+    /// Tenants.
+    #[command(subcommand)]
+    Tenants(TenantCmd),
+    /// Users of the tenant.
+    #[command(subcommand)]
+    Users(UserCmd),
+    /// API keys of the tenant: create (secret shown once), list, revoke, set limits.
+    #[command(subcommand)]
+    Keys(KeyCmd),
+    /// Bank data: link, accounts, sync, transactions.
+    #[command(subcommand)]
+    Banking(BankingCmd),
+    /// Payments.
+    #[command(subcommand)]
+    Payments(PaymentCmd),
+    /// Refunds.
+    #[command(subcommand)]
+    Refunds(RefundCmd),
+    /// Brokerage.
+    #[command(subcommand)]
+    Trading(TradingCmd),
+    /// Held payments and orders: list, approve, reject.
+    #[command(subcommand)]
+    Approvals(ApprovalCmd),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// The event log.
+    #[command(subcommand)]
+    Events(EventCmd),
+    /// The effective configuration (secrets redacted).
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
     },
 }
 
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// List tenants.
+    List,
+    /// Create a tenant.
+    Create {
+        /// Name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// List users.
+    List,
+    /// Add a user.
+    Create {
+        /// E-mail.
+        email: String,
+        /// Role.
+        #[arg(long, value_parser = ["admin", "operator", "viewer"], default_value = "operator")]
+        role: String,
+    },
+    /// Set a user's password (read from FINTECH_PASSWORD or the first line of stdin).
+    Password {
+        /// User id (`usr_…`).
+        user: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Most one payment may be (e.g. 500 or 500USD).
+    #[arg(long)]
+    max_per_payment: Option<String>,
+    /// Most spent per UTC day.
+    #[arg(long)]
+    max_per_day: Option<String>,
+    /// Largest order notional.
+    #[arg(long)]
+    max_order_notional: Option<String>,
+    /// Above this, payments and orders wait for approval.
+    #[arg(long)]
+    approval_threshold: Option<String>,
+    /// Currency of the amounts above.
+    #[arg(long, default_value = "USD")]
+    currency: String,
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create a key; the secret is printed once.
+    Create {
+        /// A label.
+        #[arg(long)]
+        name: String,
+        /// Scopes (banking:read, payments:write, approvals:write, admin …).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// List keys (prefix and last use; never secrets).
+    List,
+    /// Revoke a key.
+    Revoke {
+        /// Key id (`key_…`).
+        id: String,
+    },
+    /// Replace a key's limits.
+    Limits {
+        /// Key id (`key_…`).
+        id: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BankingCmd {
+    /// Link a sandbox institution (no Link UI).
+    Link {
+        /// Institution id.
+        #[arg(long, default_value = "ins_109508")]
+        institution: String,
+    },
+    /// Linked items.
+    Items,
+    /// Accounts and balances.
+    Accounts {
+        /// Only this item.
+        #[arg(long)]
+        item: Option<String>,
+    },
+    /// Sync an item's transactions from the provider.
+    Sync {
+        /// Item id (`itm_…`).
+        item: String,
+    },
+    /// Stored transactions, newest first.
+    Transactions {
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// On or after (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// On or before (YYYY-MM-DD).
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum PaymentCmd {
+    /// Charge a tokenized payment method.
+    Create {
+        /// Amount (exact decimal, e.g. 12.34).
+        #[arg(long)]
+        amount: String,
+        /// Currency.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Payment method token (pm_…); never a card number.
+        #[arg(long, default_value = "pm_card_visa")]
+        payment_method: String,
+        /// Payee.
+        #[arg(long)]
+        payee: Option<String>,
+        /// Statement text.
+        #[arg(long)]
+        description: Option<String>,
+        /// Idempotency key (generated and printed when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// A payment.
+    Get {
+        /// Payment id (`pay_…`).
+        id: String,
+    },
+    /// Payments, newest first.
+    List {
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Cancel a held or processing payment.
+    Cancel {
+        /// Payment id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RefundCmd {
+    /// Refund part or all of a payment.
+    Create {
+        /// Payment id.
+        payment: String,
+        /// Amount (default: what is left).
+        #[arg(long)]
+        amount: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Idempotency key (generated and printed when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TradingCmd {
+    /// Cash, buying power, equity and mode.
+    Account,
+    /// Open positions.
+    Positions,
+    /// Latest quote.
+    Quote {
+        /// Symbol.
+        symbol: String,
+    },
+    /// Market clock.
+    Clock,
+    /// Orders.
+    #[command(subcommand)]
+    Orders(OrderCmd),
+}
+
+#[derive(Subcommand)]
+enum OrderCmd {
+    /// Place an order.
+    Place {
+        /// Symbol.
+        symbol: String,
+        /// buy or sell.
+        #[arg(long, value_parser = ["buy", "sell"])]
+        side: String,
+        /// Shares.
+        #[arg(long)]
+        qty: Decimal,
+        /// market, limit, stop, stop_limit.
+        #[arg(long, default_value = "market")]
+        r#type: String,
+        /// day, gtc, ioc, fok, opg, cls.
+        #[arg(long, default_value = "day")]
+        tif: String,
+        /// Limit price (USD).
+        #[arg(long)]
+        limit_price: Option<String>,
+        /// Stop price (USD).
+        #[arg(long)]
+        stop_price: Option<String>,
+        /// Idempotency key (generated and printed when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// An order (refreshed from the broker).
+    Get {
+        /// Order id (`ord_…`).
+        id: String,
+    },
+    /// Orders, newest first.
+    List {
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Cancel an order.
+    Cancel {
+        /// Order id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalCmd {
+    /// Held payments and orders.
+    List,
+    /// Approve a held payment (`pay_…`) or order (`ord_…`).
+    Approve {
+        /// Id.
+        id: String,
+        /// Comment for the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a held payment or order.
+    Reject {
+        /// Id.
+        id: String,
+        /// Comment for the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Audit records after a sequence number.
+    List {
+        /// Start after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Verify the hash chain; exit 5 and name the first bad record when broken.
+    Verify,
+    /// Every record as JSON lines (for archiving).
+    Export,
+}
+
+#[derive(Subcommand)]
+enum EventCmd {
+    /// Events after a sequence number.
+    List {
+        /// Start after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Follow new events (JSON lines) until interrupted.
+    Tail {
+        /// Start after this sequence number (default: the latest).
+        #[arg(long)]
+        after: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the effective configuration, secrets redacted.
+    Show,
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::validation("arguments", msg.into())
+}
+
+fn money(amount: &str, currency: &str) -> fintech_core::Result<Money> {
+    let amount = amount.trim();
+    let (num, cur) = match amount.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&amount[..i], &amount[i..]),
+        None => (amount, currency),
+    };
+    Money::parse(num.trim(), cur.trim())
+}
+
+fn limits(a: &LimitArgs) -> fintech_core::Result<KeyLimits> {
+    let m = |v: &Option<String>| v.as_deref().map(|s| money(s, &a.currency)).transpose();
+    Ok(KeyLimits {
+        max_per_payment: m(&a.max_per_payment)?,
+        max_per_day: m(&a.max_per_day)?,
+        max_order_notional: m(&a.max_order_notional)?,
+        approval_threshold: m(&a.approval_threshold)?,
+    })
+}
+
+fn idem(key: &Option<String>) -> String {
+    let k = key
+        .clone()
+        .unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4()));
+    eprintln!("idempotency key: {k}");
+    k
+}
+
 async fn platform(cli: &Cli) -> fintech_core::Result<Platform> {
-    let mut config = fintech_core::Config::load()?;
+    if let Some(path) = &cli.config {
+        std::env::set_var("FINTECH_CONFIG", path);
+    }
+    let mut config = Config::load()?;
     if let Some(url) = &cli.database_url {
         config.database_url = url.clone();
     }
@@ -54,44 +455,386 @@ async fn platform(cli: &Cli) -> fintech_core::Result<Platform> {
         .await
 }
 
+async fn operator(cli: &Cli, p: &Platform) -> fintech_core::Result<Principal> {
+    if let Some(key) = &cli.api_key {
+        return p.authenticate(key, Interface::Cli).await;
+    }
+    let tenant = match &cli.tenant {
+        Some(t) => {
+            let id = TenantId::parse(t)?;
+            let principal = Principal::system(id, Interface::Cli);
+            p.tenant(&principal).await?;
+            return Ok(principal);
+        }
+        None => {
+            let all = p.tenants().await?;
+            match all.len() {
+                0 => return Err(Error::not_found("tenant", "(none: run `fintech init`)")),
+                _ => all
+                    .into_iter()
+                    .min_by_key(|t| t.created_at)
+                    .map(|t| t.id)
+                    .ok_or_else(|| Error::internal("tenant list"))?,
+            }
+        }
+    };
+    Ok(Principal::system(tenant, Interface::Cli))
+}
+
+fn payment_rows(ps: &[fintech_core::payments::Payment]) -> Vec<Vec<String>> {
+    ps.iter()
+        .map(|p| {
+            vec![
+                p.id.to_string(),
+                p.status.as_str().into(),
+                p.amount.to_string(),
+                p.amount_refunded.to_string(),
+                opt(&p.payee),
+                opt(&p.failure_code),
+                p.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ]
+        })
+        .collect()
+}
+const PAYMENT_HEADERS: &[&str] = &["ID", "STATUS", "AMOUNT", "REFUNDED", "PAYEE", "FAILURE", "CREATED"];
+
+fn order_rows(os: &[fintech_core::trading::Order]) -> Vec<Vec<String>> {
+    os.iter()
+        .map(|o| {
+            vec![
+                o.id.to_string(),
+                o.status.to_string(),
+                o.side.to_string(),
+                o.symbol.clone(),
+                o.qty.to_string(),
+                o.order_type.to_string(),
+                o.filled_qty.to_string(),
+                opt(&o.filled_avg_price),
+            ]
+        })
+        .collect()
+}
+const ORDER_HEADERS: &[&str] = &["ID", "STATUS", "SIDE", "SYMBOL", "QTY", "TYPE", "FILLED", "AVG PRICE"];
+
 async fn run(cli: Cli) -> fintech_core::Result<()> {
+    let fmt = Format::resolve(cli.output);
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(*shell, &mut Cli::command(), "fintech", &mut std::io::stdout());
+        return Ok(());
+    }
     let p = platform(&cli).await?;
     match &cli.command {
+        Command::Completions { .. } => {}
         Command::Init { tenant_name } => {
             let t = p.create_tenant(tenant_name, Interface::Cli).await?;
-            println!("database ready; created tenant {} ({})", t.id, t.name);
+            show(fmt, &t, &["TENANT", "NAME"], vec![vec![t.id.to_string(), t.name.clone()]]);
         }
         Command::Migrate => {
             p.store().migrate().await?;
-            println!("migrations applied");
+            eprintln!("migrations applied");
         }
-        Command::Tenants => {
-            for t in p.tenants().await? {
-                println!("{}\t{}\t{}", t.id, t.name, t.created_at.to_rfc3339());
+        Command::Config(ConfigCmd::Show) => {
+            let mut config = Config::load()?;
+            if let Some(url) = &cli.database_url {
+                config.database_url = url.clone();
+            }
+            let v = serde_json::json!({
+                "database_url": fintech_core::config::redact_url(&config.database_url),
+                "encryption_key": config.encryption_key.as_ref().map(|_| "[redacted]"),
+                "max_connections": config.max_connections,
+                "providers": "simulated",
+            });
+            show(fmt, &v, &["SETTING", "VALUE"], v.as_object().map(|o| o.iter().map(|(k, v)| vec![k.clone(), v.to_string().trim_matches('"').to_owned()]).collect()).unwrap_or_default());
+        }
+        Command::Tenants(TenantCmd::List) => {
+            let ts = p.tenants().await?;
+            let rows = ts.iter().map(|t| vec![t.id.to_string(), t.name.clone(), t.created_at.to_rfc3339()]).collect();
+            show(fmt, &ts, &["ID", "NAME", "CREATED"], rows);
+        }
+        Command::Tenants(TenantCmd::Create { name }) => {
+            let t = p.create_tenant(name, Interface::Cli).await?;
+            show(fmt, &t, &["ID", "NAME"], vec![vec![t.id.to_string(), t.name.clone()]]);
+        }
+        cmd => {
+            let op = operator(&cli, &p).await?;
+            tenant_command(&p, &op, cmd, fmt).await?;
+        }
+    }
+    p.store().close().await;
+    Ok(())
+}
+
+async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format) -> fintech_core::Result<()> {
+    match cmd {
+        Command::Users(UserCmd::List) => {
+            let us = p.users(op).await?;
+            let rows = us.iter().map(|u| vec![u.id.to_string(), u.email.clone(), u.role.as_str().into()]).collect();
+            show(fmt, &us, &["ID", "EMAIL", "ROLE"], rows);
+        }
+        Command::Users(UserCmd::Create { email, role }) => {
+            let u = p.create_user(op, email, Role::parse(role)?).await?;
+            show(fmt, &u, &["ID", "EMAIL", "ROLE"], vec![vec![u.id.to_string(), u.email.clone(), u.role.as_str().into()]]);
+        }
+        Command::Users(UserCmd::Password { user }) => {
+            let password = match std::env::var("FINTECH_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| usage(format!("reading the password from stdin: {e}")))?;
+                    line.trim_end_matches(['\n', '\r']).to_owned()
+                }
+            };
+            p.set_user_password(op, &UserId::parse(user)?, &password).await?;
+            eprintln!("password set");
+        }
+        Command::Keys(KeyCmd::Create { name, scopes, limits: l }) => {
+            let scopes = scopes.iter().map(|s| Scope::parse(s.trim())).collect::<fintech_core::Result<BTreeSet<_>>>()?;
+            let created = p
+                .create_api_key(op, NewApiKey { name: name.clone(), scopes, limits: limits(l)? })
+                .await?;
+            eprintln!("the secret is shown once; store it now");
+            show(fmt, &created, &["ID", "SECRET"], vec![vec![created.key.id.to_string(), created.secret.clone()]]);
+        }
+        Command::Keys(KeyCmd::List) => {
+            let ks = p.api_keys(op).await?;
+            let rows = ks
+                .iter()
+                .map(|k| {
+                    let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
+                    vec![k.id.to_string(), k.name.clone(), k.prefix.clone(), scopes.join(","), opt(&k.last_used_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string())), if k.revoked_at.is_some() { "revoked".into() } else { "active".into() }]
+                })
+                .collect();
+            show(fmt, &ks, &["ID", "NAME", "PREFIX", "SCOPES", "LAST USED", "STATE"], rows);
+        }
+        Command::Keys(KeyCmd::Revoke { id }) => {
+            p.revoke_api_key(op, &ApiKeyId::parse(id)?).await?;
+            eprintln!("revoked {id}");
+        }
+        Command::Keys(KeyCmd::Limits { id, limits: l }) => {
+            let k = p.set_key_limits(op, &ApiKeyId::parse(id)?, limits(l)?).await?;
+            show(fmt, &k, &["ID", "LIMITS"], vec![vec![k.id.to_string(), serde_json::to_string(&k.limits).unwrap_or_default()]]);
+        }
+        Command::Banking(BankingCmd::Link { institution }) => {
+            let token = p.sandbox_public_token(op, institution).await?;
+            let item = p.link_item(op, &token, None).await?;
+            show(fmt, &item, &["ITEM", "INSTITUTION"], vec![vec![item.id.to_string(), item.institution_name.clone()]]);
+        }
+        Command::Banking(BankingCmd::Items) => {
+            let items = p.items(op).await?;
+            let rows = items.iter().map(|i| vec![i.id.to_string(), i.institution_name.clone(), i.provider.clone()]).collect();
+            show(fmt, &items, &["ITEM", "INSTITUTION", "PROVIDER"], rows);
+        }
+        Command::Banking(BankingCmd::Accounts { item }) => {
+            let item = item.as_deref().map(ItemId::parse).transpose()?;
+            let accts = p.bank_accounts(op, item.as_ref()).await?;
+            let rows = accts.iter().map(|a| vec![a.id.to_string(), a.name.clone(), opt(&a.mask), a.kind.as_str().into(), a.current.to_string(), opt(&a.available)]).collect();
+            show(fmt, &accts, &["ID", "NAME", "MASK", "TYPE", "CURRENT", "AVAILABLE"], rows);
+        }
+        Command::Banking(BankingCmd::Sync { item }) => {
+            let item = ItemId::parse(item)?;
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let progress = move |s: fintech_core::platform::SyncProgress| {
+                let n = s.changes;
+                if tty {
+                    eprint!("\rsyncing… {n} changes");
+                } else {
+                    eprintln!("synced {n} changes");
+                }
+            };
+            let summary = p.sync_transactions(op, &item, Some(&progress)).await?;
+            if tty {
+                eprintln!();
+            }
+            show(fmt, &summary, &["ADDED", "MODIFIED", "REMOVED", "PAGES"], vec![vec![summary.added.to_string(), summary.modified.to_string(), summary.removed.to_string(), summary.pages.to_string()]]);
+        }
+        Command::Banking(BankingCmd::Transactions { account, since, until, limit }) => {
+            let q = TransactionQuery {
+                account_id: account.as_deref().map(fintech_core::id::BankAccountId::parse).transpose()?,
+                start_date: *since,
+                end_date: *until,
+                limit: Some(*limit),
+            };
+            let txns = p.bank_transactions(op, &q).await?;
+            let rows = txns.iter().map(|t| vec![t.date.to_string(), t.amount.to_string(), t.name.clone(), opt(&t.category), if t.pending { "pending".into() } else { String::new() }]).collect();
+            show(fmt, &txns, &["DATE", "AMOUNT", "NAME", "CATEGORY", ""], rows);
+        }
+        Command::Payments(PaymentCmd::Create { amount, currency, payment_method, payee, description, idempotency_key }) => {
+            let req = NewPayment {
+                amount: money(amount, currency)?,
+                payment_method: payment_method.clone(),
+                customer_id: None,
+                payee: payee.clone(),
+                description: description.clone(),
+            };
+            let pay = p.create_payment(op, req, Some(idem(idempotency_key))).await?;
+            show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+            if pay.status.is_held() {
+                eprintln!("held for approval: fintech approvals approve {}", pay.id);
             }
         }
-        Command::VerifyAudit { tenant } => {
-            let tenant = fintech_core::id::TenantId::parse(tenant)?;
-            let principal = Principal::system(tenant, Interface::Cli);
-            p.tenant(&principal).await?;
-            let v = p.verify_audit(&principal).await?;
-            match v.first_bad {
-                None => println!("audit chain intact: {} records", v.records),
-                Some(b) => {
-                    return Err(fintech_core::Error::Conflict {
-                        code: fintech_core::ConflictCode::InvalidState,
-                        message: format!("audit chain broken at record {}: {}", b.seq, b.reason),
-                    })
+        Command::Payments(PaymentCmd::Get { id }) => {
+            let pay = p.payment(op, &PaymentId::parse(id)?).await?;
+            show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+        }
+        Command::Payments(PaymentCmd::List { status, limit }) => {
+            let q = PaymentQuery { status: status.as_deref().map(PaymentStatus::parse).transpose()?, before: None, limit: Some(*limit) };
+            let ps = p.payments(op, &q).await?;
+            show(fmt, &ps, PAYMENT_HEADERS, payment_rows(&ps));
+        }
+        Command::Payments(PaymentCmd::Cancel { id }) => {
+            let pay = p.cancel_payment(op, &PaymentId::parse(id)?).await?;
+            show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+        }
+        Command::Refunds(RefundCmd::Create { payment, amount, reason, idempotency_key }) => {
+            let payment_id = PaymentId::parse(payment)?;
+            let amount = match amount {
+                Some(a) => {
+                    let currency = p.payment(op, &payment_id).await?.amount.currency();
+                    Some(money(a, currency.code())?)
+                }
+                None => None,
+            };
+            let r = p
+                .create_refund(op, NewRefund { payment_id, amount, reason: reason.clone() }, Some(idem(idempotency_key)))
+                .await?;
+            show(fmt, &r, &["REFUND", "PAYMENT", "AMOUNT", "STATUS"], vec![vec![r.id.to_string(), r.payment_id.to_string(), r.amount.to_string(), r.status.as_str().into()]]);
+        }
+        Command::Trading(TradingCmd::Account) => {
+            let a = p.brokerage_account(op).await?;
+            show(fmt, &a, &["ACCOUNT", "CASH", "BUYING POWER", "EQUITY", "MODE"], vec![vec![a.account_number.clone(), a.cash.to_string(), a.buying_power.to_string(), a.equity.to_string(), a.mode.to_string()]]);
+        }
+        Command::Trading(TradingCmd::Positions) => {
+            let ps = p.positions(op).await?;
+            let rows = ps.iter().map(|x| vec![x.symbol.clone(), x.qty.to_string(), x.avg_entry_price.to_string(), x.current_price.to_string(), x.market_value.to_string(), x.unrealized_pl.to_string()]).collect();
+            show(fmt, &ps, &["SYMBOL", "QTY", "AVG ENTRY", "PRICE", "VALUE", "UNREALIZED P/L"], rows);
+        }
+        Command::Trading(TradingCmd::Quote { symbol }) => {
+            let q = p.quote(op, symbol).await?;
+            show(fmt, &q, &["SYMBOL", "BID", "ASK", "AT"], vec![vec![q.symbol.clone(), q.bid.to_string(), q.ask.to_string(), q.at.to_rfc3339()]]);
+        }
+        Command::Trading(TradingCmd::Clock) => {
+            let c = p.market_clock(op).await?;
+            show(fmt, &c, &["NOW", "OPEN", "NEXT OPEN", "NEXT CLOSE"], vec![vec![c.timestamp.to_rfc3339(), c.is_open.to_string(), c.next_open.to_rfc3339(), c.next_close.to_rfc3339()]]);
+        }
+        Command::Trading(TradingCmd::Orders(OrderCmd::Place { symbol, side, qty, r#type, tif, limit_price, stop_price, idempotency_key })) => {
+            let req = OrderRequest {
+                symbol: symbol.to_ascii_uppercase(),
+                side: OrderSide::parse(side)?,
+                qty: *qty,
+                order_type: OrderType::parse(r#type)?,
+                time_in_force: TimeInForce::parse(tif)?,
+                limit_price: limit_price.as_deref().map(|v| money(v, "USD")).transpose()?,
+                stop_price: stop_price.as_deref().map(|v| money(v, "USD")).transpose()?,
+            };
+            let o = p.place_order(op, req, Some(idem(idempotency_key))).await?;
+            show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
+        }
+        Command::Trading(TradingCmd::Orders(OrderCmd::Get { id })) => {
+            let o = p.order(op, &OrderId::parse(id)?).await?;
+            show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
+        }
+        Command::Trading(TradingCmd::Orders(OrderCmd::List { status, limit })) => {
+            let q = OrderQuery { status: status.as_deref().map(OrderStatus::parse).transpose()?, before: None, limit: Some(*limit) };
+            let os = p.orders(op, &q).await?;
+            show(fmt, &os, ORDER_HEADERS, order_rows(&os));
+        }
+        Command::Trading(TradingCmd::Orders(OrderCmd::Cancel { id })) => {
+            let o = p.cancel_order(op, &OrderId::parse(id)?).await?;
+            show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
+        }
+        Command::Approvals(ApprovalCmd::List) => {
+            let payments = p.held_payments(op).await?;
+            let orders = p.held_orders(op).await?;
+            let v = serde_json::json!({"payments": payments, "orders": orders});
+            let mut rows: Vec<Vec<String>> = payments.iter().map(|x| vec![x.id.to_string(), x.status.as_str().into(), x.amount.to_string(), x.created_by.clone()]).collect();
+            rows.extend(orders.iter().map(|o| vec![o.id.to_string(), o.status.to_string(), format!("{} {} {}", o.side, o.qty, o.symbol), o.created_by.clone()]));
+            show(fmt, &v, &["ID", "STATUS", "WHAT", "REQUESTED BY"], rows);
+        }
+        Command::Approvals(ApprovalCmd::Approve { id, comment }) | Command::Approvals(ApprovalCmd::Reject { id, comment }) => {
+            let approve = matches!(cmd, Command::Approvals(ApprovalCmd::Approve { .. }));
+            if id.starts_with("pay_") {
+                let pid = PaymentId::parse(id)?;
+                let pay = if approve { p.approve_payment(op, &pid, comment.clone()).await? } else { p.reject_payment(op, &pid, comment.clone()).await? };
+                show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+            } else if id.starts_with("ord_") {
+                let oid = OrderId::parse(id)?;
+                let o = if approve { p.approve_order(op, &oid, comment.clone()).await? } else { p.reject_order(op, &oid, comment.clone()).await? };
+                show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
+            } else {
+                return Err(usage("expected a payment (pay_…) or order (ord_…) id"));
+            }
+        }
+        Command::Audit(AuditCmd::List { after, limit }) => {
+            let rs = p.audit_log(op, LogQuery { after: *after, limit: Some(*limit) }).await?;
+            let rows = rs.iter().map(|r| vec![r.seq.to_string(), r.entry.actor.clone(), r.entry.interface.clone(), r.entry.action.clone(), r.entry.object_id.clone(), r.entry.outcome.clone()]).collect();
+            show(fmt, &rs, &["SEQ", "ACTOR", "VIA", "ACTION", "OBJECT", "OUTCOME"], rows);
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let v = p.verify_audit(op).await?;
+            show(fmt, &v, &["RECORDS", "INTACT"], vec![vec![v.records.to_string(), v.is_ok().to_string()]]);
+            if let Some(b) = v.first_bad {
+                return Err(Error::conflict(fintech_core::ConflictCode::InvalidState, format!("audit chain broken at record {}: {}", b.seq, b.reason)));
+            }
+        }
+        Command::Audit(AuditCmd::Export) => {
+            let mut after = 0;
+            loop {
+                let page = p.audit_log(op, LogQuery { after, limit: Some(500) }).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for r in &page {
+                    println!("{}", serde_json::to_string(r).unwrap_or_default());
                 }
             }
         }
+        Command::Events(EventCmd::List { after, limit }) => {
+            let es = p.events(op, LogQuery { after: *after, limit: Some(*limit) }).await?;
+            let rows = es.iter().map(|e| vec![e.seq.to_string(), e.event_type.clone(), e.object_id.clone(), e.created_at.to_rfc3339()]).collect();
+            show(fmt, &es, &["SEQ", "TYPE", "OBJECT", "AT"], rows);
+        }
+        Command::Events(EventCmd::Tail { after }) => {
+            let mut after = match after {
+                Some(a) => *a,
+                None => {
+                    // Start at the end of the log.
+                    let mut last = 0;
+                    loop {
+                        let page = p.events(op, LogQuery { after: last, limit: Some(500) }).await?;
+                        match page.last() {
+                            Some(e) => last = e.seq,
+                            None => break last,
+                        }
+                    }
+                }
+            };
+            loop {
+                let page = p.events(op, LogQuery { after, limit: Some(500) }).await?;
+                for e in &page {
+                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                    after = e.seq;
+                }
+                if page.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        _ => return Err(usage("unsupported command")),
     }
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

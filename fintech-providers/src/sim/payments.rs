@@ -150,6 +150,41 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_sim_{}", uuid::Uuid::new_v4().simple())
 }
 
+/// A payment by id. The simulator keeps payments in memory, but each id carries the amount,
+/// currency and outcome (`pi_sim_<uuid>_<minor>_<CUR>_<s|p|f>`), so a payment made by an
+/// earlier process (a CLI invocation, a server before its restart) is known again: settled if
+/// it was processing, with nothing refunded yet (the platform tracks refunds and refuses more
+/// than the payment itself).
+fn lookup<'a>(st: &'a mut State, id: &str) -> Result<&'a mut SimPayment> {
+    if !st.payments.contains_key(id) {
+        let restored = (|| {
+            let mut parts = id.strip_prefix("pi_sim_")?.split('_');
+            let (_uuid, minor, cur, kind) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let currency = fintech_core::Currency::from_code(cur).ok()?;
+            let amount = Money::from_minor(minor.parse().ok()?, currency);
+            let status = match kind {
+                "s" | "p" => ProviderPaymentStatus::Succeeded,
+                "f" => ProviderPaymentStatus::Failed {
+                    code: "card_declined".into(),
+                    message: "Your card was declined.".into(),
+                },
+                _ => return None,
+            };
+            Some(SimPayment {
+                amount,
+                refunded: Money::zero(currency),
+                status,
+            })
+        })();
+        if let Some(p) = restored {
+            st.payments.insert(id.to_owned(), p);
+        }
+    }
+    st.payments
+        .get_mut(id)
+        .ok_or_else(|| Error::not_found("payment", id))
+}
+
 fn reused_key(what: &str) -> Error {
     Error::conflict(
         ConflictCode::IdempotencyKeyReused,
@@ -232,7 +267,18 @@ impl PaymentProvider for SimPayments {
                 message: message.to_owned(),
             },
         };
-        let id = new_id("pi");
+        // The id carries what a later process needs to know the payment (see `lookup`).
+        let kind = match &status {
+            ProviderPaymentStatus::Succeeded => 's',
+            ProviderPaymentStatus::Processing => 'p',
+            _ => 'f',
+        };
+        let id = format!(
+            "pi_sim_{}_{}_{}_{kind}",
+            uuid::Uuid::new_v4().simple(),
+            req.amount.to_minor()?,
+            req.amount.currency().code()
+        );
         let payment = SimPayment {
             amount: req.amount,
             refunded: Money::zero(req.amount.currency()),
@@ -248,10 +294,7 @@ impl PaymentProvider for SimPayments {
 
     async fn get_payment(&self, provider_id: &str) -> Result<ProviderPayment> {
         let mut st = lock(&self.state);
-        let p = st
-            .payments
-            .get_mut(provider_id)
-            .ok_or_else(|| Error::not_found("payment", provider_id))?;
+        let p = lookup(&mut st, provider_id)?;
         // Processing settles by the time anyone looks again: deterministic, no timers.
         if p.status == ProviderPaymentStatus::Processing {
             p.status = ProviderPaymentStatus::Succeeded;
@@ -261,10 +304,7 @@ impl PaymentProvider for SimPayments {
 
     async fn cancel_payment(&self, provider_id: &str) -> Result<ProviderPayment> {
         let mut st = lock(&self.state);
-        let p = st
-            .payments
-            .get_mut(provider_id)
-            .ok_or_else(|| Error::not_found("payment", provider_id))?;
+        let p = lookup(&mut st, provider_id)?;
         match p.status {
             ProviderPaymentStatus::Processing => p.status = ProviderPaymentStatus::Canceled,
             ProviderPaymentStatus::Canceled => {}
@@ -287,10 +327,7 @@ impl PaymentProvider for SimPayments {
             }
             return Ok(refund.clone());
         }
-        let p = st
-            .payments
-            .get_mut(&req.provider_payment_id)
-            .ok_or_else(|| Error::not_found("payment", &req.provider_payment_id))?;
+        let p = lookup(&mut st, &req.provider_payment_id)?;
         if p.status != ProviderPaymentStatus::Succeeded {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,

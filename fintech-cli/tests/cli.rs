@@ -1,0 +1,170 @@
+//! The real `fintech` binary: `--help` snapshots of every command, and an operator session
+//! end to end (init, link a bank, sync, pay, a payment held for approval and approved, trade,
+//! verify the audit chain) with JSON output, on SQLite and on PostgreSQL.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const GROUPS: &[&[&str]] = &[
+    &[],
+    &["init"],
+    &["tenants"],
+    &["users"],
+    &["keys"],
+    &["keys", "create"],
+    &["banking"],
+    &["payments"],
+    &["payments", "create"],
+    &["refunds", "create"],
+    &["trading"],
+    &["trading", "orders", "place"],
+    &["approvals"],
+    &["audit"],
+    &["events"],
+    &["config"],
+];
+
+/// `--help` of every command matches `tests/snapshots/`; `UPDATE_SNAPSHOTS=1` rewrites them.
+#[test]
+fn help_snapshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let update = std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1");
+    let mut mismatched = Vec::new();
+    for args in GROUPS {
+        let out = Command::cargo_bin("fintech")
+            .expect("binary")
+            .args(*args)
+            .arg("--help")
+            .env_clear()
+            .env("COLUMNS", "100")
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{args:?} --help failed");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let name = if args.is_empty() { "fintech".to_owned() } else { format!("fintech-{}", args.join("-")) };
+        let path = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::write(&path, &text).expect("write snapshot");
+        } else {
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != text {
+                mismatched.push(name);
+            }
+        }
+    }
+    assert!(mismatched.is_empty(), "help changed for {mismatched:?}; review and rerun with UPDATE_SNAPSHOTS=1");
+}
+
+struct Session {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Session {
+    fn run(&self, args: &[&str], key: Option<&str>) -> (i32, Value, String) {
+        let mut cmd = Command::cargo_bin("fintech").expect("binary");
+        cmd.current_dir(self.dir.path())
+            .env("FINTECH_DATABASE_URL", &self.url)
+            .env_remove("FINTECH_API_KEY")
+            .env_remove("FINTECH_TENANT")
+            .args(args)
+            .args(["--output", "json"]);
+        if !self.url.starts_with("sqlite") {
+            cmd.env("FINTECH_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+        }
+        if let Some(k) = key {
+            cmd.env("FINTECH_API_KEY", k);
+        }
+        let out = cmd.output().expect("run");
+        let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code().unwrap_or(-1),
+            json,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, args: &[&str], key: Option<&str>) -> Value {
+        let (code, json, err) = self.run(args, key);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        json
+    }
+}
+
+fn session(s: &Session) {
+    let t = s.ok(&["init"], None);
+    assert!(t["id"].as_str().is_some_and(|id| id.starts_with("ten_")));
+    let item = s.ok(&["banking", "link"], None);
+    let item_id = item["id"].as_str().expect("item").to_owned();
+    let sync = s.ok(&["banking", "sync", &item_id], None);
+    assert!(sync["added"].as_u64().unwrap_or(0) > 0);
+    let accounts = s.ok(&["banking", "accounts"], None);
+    assert_eq!(accounts.as_array().map(Vec::len), Some(3));
+    let txns = s.ok(&["banking", "transactions", "--limit", "5"], None);
+    assert_eq!(txns.as_array().map(Vec::len), Some(5));
+
+    let key = s.ok(
+        &["keys", "create", "--name", "agent", "--scopes", "payments:read,payments:write", "--approval-threshold", "100"],
+        None,
+    );
+    let secret = key["secret"].as_str().expect("secret").to_owned();
+    let paid = s.ok(&["payments", "create", "--amount", "42.50", "--idempotency-key", "k-1"], Some(&secret));
+    assert_eq!(paid["status"], "succeeded");
+    let (code, _, err) = s.run(&["payments", "create", "--amount", "42.51", "--idempotency-key", "k-1"], Some(&secret));
+    assert_eq!(code, 5, "same key, other amount: conflict ({err})");
+    let held = s.ok(&["payments", "create", "--amount", "150.00"], Some(&secret));
+    assert_eq!(held["status"], "pending_approval");
+    let held_id = held["id"].as_str().expect("id").to_owned();
+    let (code, _, _) = s.run(&["approvals", "approve", &held_id], Some(&secret));
+    assert_eq!(code, 3, "the key lacks approvals:write");
+    let queue = s.ok(&["approvals", "list"], None);
+    assert_eq!(queue["payments"].as_array().map(Vec::len), Some(1));
+    let approved = s.ok(&["approvals", "approve", &held_id, "--comment", "ok"], None);
+    assert_eq!(approved["status"], "succeeded");
+    let refund = s.ok(&["refunds", "create", &held_id, "--amount", "50"], None);
+    assert_eq!(refund["amount"]["amount"], "50.00");
+
+    let order = s.ok(&["trading", "orders", "place", "AAPL", "--side", "buy", "--qty", "3"], None);
+    assert_eq!(order["status"], "filled");
+    let order_id = order["id"].as_str().expect("id").to_owned();
+    let again = s.ok(&["trading", "orders", "get", &order_id], None);
+    assert_eq!(again["filled_qty"], "3");
+    let account = s.ok(&["trading", "account"], None);
+    assert_eq!(account["mode"], "simulated");
+
+    let (code, _, _) = s.run(&["payments", "get", "pay_missing"], None);
+    assert_eq!(code, 4);
+    let (code, _, _) = s.run(&["payments", "create", "--amount", "1.001"], None);
+    assert_eq!(code, 2);
+    let (code, _, _) = s.run(&["payments", "create", "--amount", "5", "--payment-method", "4242424242424242"], None);
+    assert_eq!(code, 2);
+
+    let audit = s.ok(&["audit", "list"], None);
+    let records = audit.as_array().expect("records");
+    assert!(records.iter().all(|r| r["interface"] == "cli"), "every change is audited as cli");
+    let v = s.ok(&["audit", "verify"], None);
+    assert_eq!(v["first_bad"], Value::Null);
+    assert!(v["records"].as_u64().unwrap_or(0) >= 8);
+}
+
+#[test]
+fn sqlite_session() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("fintech.db").display());
+    session(&Session { dir, url });
+    fintech_tests::report("sqlite cli session: 1 passed, 0 failed");
+}
+
+#[test]
+fn postgres_session() {
+    let Some(server) = fintech_tests::postgres_url() else { return };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let url = rt
+        .block_on(fintech_tests::fresh_postgres_database(&server))
+        .expect("database");
+    session(&Session {
+        dir: tempfile::tempdir().expect("dir"),
+        url,
+    });
+    fintech_tests::report("postgres cli session: 1 passed, 0 failed");
+}
