@@ -496,7 +496,9 @@ fn payment_rows(ps: &[fintech_core::payments::Payment]) -> Vec<Vec<String>> {
         })
         .collect()
 }
-const PAYMENT_HEADERS: &[&str] = &["ID", "STATUS", "AMOUNT", "REFUNDED", "PAYEE", "FAILURE", "CREATED"];
+const PAYMENT_HEADERS: &[&str] = &[
+    "ID", "STATUS", "AMOUNT", "REFUNDED", "PAYEE", "FAILURE", "CREATED",
+];
 
 fn order_rows(os: &[fintech_core::trading::Order]) -> Vec<Vec<String>> {
     os.iter()
@@ -514,12 +516,26 @@ fn order_rows(os: &[fintech_core::trading::Order]) -> Vec<Vec<String>> {
         })
         .collect()
 }
-const ORDER_HEADERS: &[&str] = &["ID", "STATUS", "SIDE", "SYMBOL", "QTY", "TYPE", "FILLED", "AVG PRICE"];
+const ORDER_HEADERS: &[&str] = &[
+    "ID",
+    "STATUS",
+    "SIDE",
+    "SYMBOL",
+    "QTY",
+    "TYPE",
+    "FILLED",
+    "AVG PRICE",
+];
 
 async fn run(cli: Cli) -> fintech_core::Result<()> {
     let fmt = Format::resolve(cli.output);
     if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(*shell, &mut Cli::command(), "fintech", &mut std::io::stdout());
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "fintech",
+            &mut std::io::stdout(),
+        );
         return Ok(());
     }
     let p = platform(&cli).await?;
@@ -527,7 +543,12 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
         Command::Completions { .. } => {}
         Command::Init { tenant_name } => {
             let t = p.create_tenant(tenant_name, Interface::Cli).await?;
-            show(fmt, &t, &["TENANT", "NAME"], vec![vec![t.id.to_string(), t.name.clone()]]);
+            show(
+                fmt,
+                &t,
+                &["TENANT", "NAME"],
+                vec![vec![t.id.to_string(), t.name.clone()]],
+            );
         }
         Command::Migrate => {
             p.store().migrate().await?;
@@ -544,16 +565,37 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
                 "max_connections": config.max_connections,
                 "providers": "simulated",
             });
-            show(fmt, &v, &["SETTING", "VALUE"], v.as_object().map(|o| o.iter().map(|(k, v)| vec![k.clone(), v.to_string().trim_matches('"').to_owned()]).collect()).unwrap_or_default());
+            show(
+                fmt,
+                &v,
+                &["SETTING", "VALUE"],
+                v.as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| {
+                                vec![k.clone(), v.to_string().trim_matches('"').to_owned()]
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            );
         }
         Command::Tenants(TenantCmd::List) => {
             let ts = p.tenants().await?;
-            let rows = ts.iter().map(|t| vec![t.id.to_string(), t.name.clone(), t.created_at.to_rfc3339()]).collect();
+            let rows = ts
+                .iter()
+                .map(|t| vec![t.id.to_string(), t.name.clone(), t.created_at.to_rfc3339()])
+                .collect();
             show(fmt, &ts, &["ID", "NAME", "CREATED"], rows);
         }
         Command::Tenants(TenantCmd::Create { name }) => {
             let t = p.create_tenant(name, Interface::Cli).await?;
-            show(fmt, &t, &["ID", "NAME"], vec![vec![t.id.to_string(), t.name.clone()]]);
+            show(
+                fmt,
+                &t,
+                &["ID", "NAME"],
+                vec![vec![t.id.to_string(), t.name.clone()]],
+            );
         }
         cmd => {
             let op = operator(&cli, &p).await?;
@@ -564,16 +606,33 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
     Ok(())
 }
 
-async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format) -> fintech_core::Result<()> {
+async fn tenant_command(
+    p: &Platform,
+    op: &Principal,
+    cmd: &Command,
+    fmt: Format,
+) -> fintech_core::Result<()> {
     match cmd {
         Command::Users(UserCmd::List) => {
             let us = p.users(op).await?;
-            let rows = us.iter().map(|u| vec![u.id.to_string(), u.email.clone(), u.role.as_str().into()]).collect();
+            let rows = us
+                .iter()
+                .map(|u| vec![u.id.to_string(), u.email.clone(), u.role.as_str().into()])
+                .collect();
             show(fmt, &us, &["ID", "EMAIL", "ROLE"], rows);
         }
         Command::Users(UserCmd::Create { email, role }) => {
             let u = p.create_user(op, email, Role::parse(role)?).await?;
-            show(fmt, &u, &["ID", "EMAIL", "ROLE"], vec![vec![u.id.to_string(), u.email.clone(), u.role.as_str().into()]]);
+            show(
+                fmt,
+                &u,
+                &["ID", "EMAIL", "ROLE"],
+                vec![vec![
+                    u.id.to_string(),
+                    u.email.clone(),
+                    u.role.as_str().into(),
+                ]],
+            );
         }
         Command::Users(UserCmd::Password { user }) => {
             let password = match std::env::var("FINTECH_PASSWORD") {
@@ -586,16 +645,36 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
                     line.trim_end_matches(['\n', '\r']).to_owned()
                 }
             };
-            p.set_user_password(op, &UserId::parse(user)?, &password).await?;
+            p.set_user_password(op, &UserId::parse(user)?, &password)
+                .await?;
             eprintln!("password set");
         }
-        Command::Keys(KeyCmd::Create { name, scopes, limits: l }) => {
-            let scopes = scopes.iter().map(|s| Scope::parse(s.trim())).collect::<fintech_core::Result<BTreeSet<_>>>()?;
+        Command::Keys(KeyCmd::Create {
+            name,
+            scopes,
+            limits: l,
+        }) => {
+            let scopes = scopes
+                .iter()
+                .map(|s| Scope::parse(s.trim()))
+                .collect::<fintech_core::Result<BTreeSet<_>>>()?;
             let created = p
-                .create_api_key(op, NewApiKey { name: name.clone(), scopes, limits: limits(l)? })
+                .create_api_key(
+                    op,
+                    NewApiKey {
+                        name: name.clone(),
+                        scopes,
+                        limits: limits(l)?,
+                    },
+                )
                 .await?;
             eprintln!("the secret is shown once; store it now");
-            show(fmt, &created, &["ID", "SECRET"], vec![vec![created.key.id.to_string(), created.secret.clone()]]);
+            show(
+                fmt,
+                &created,
+                &["ID", "SECRET"],
+                vec![vec![created.key.id.to_string(), created.secret.clone()]],
+            );
         }
         Command::Keys(KeyCmd::List) => {
             let ks = p.api_keys(op).await?;
@@ -603,34 +682,93 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
                 .iter()
                 .map(|k| {
                     let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
-                    vec![k.id.to_string(), k.name.clone(), k.prefix.clone(), scopes.join(","), opt(&k.last_used_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string())), if k.revoked_at.is_some() { "revoked".into() } else { "active".into() }]
+                    vec![
+                        k.id.to_string(),
+                        k.name.clone(),
+                        k.prefix.clone(),
+                        scopes.join(","),
+                        opt(&k
+                            .last_used_at
+                            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())),
+                        if k.revoked_at.is_some() {
+                            "revoked".into()
+                        } else {
+                            "active".into()
+                        },
+                    ]
                 })
                 .collect();
-            show(fmt, &ks, &["ID", "NAME", "PREFIX", "SCOPES", "LAST USED", "STATE"], rows);
+            show(
+                fmt,
+                &ks,
+                &["ID", "NAME", "PREFIX", "SCOPES", "LAST USED", "STATE"],
+                rows,
+            );
         }
         Command::Keys(KeyCmd::Revoke { id }) => {
             p.revoke_api_key(op, &ApiKeyId::parse(id)?).await?;
             eprintln!("revoked {id}");
         }
         Command::Keys(KeyCmd::Limits { id, limits: l }) => {
-            let k = p.set_key_limits(op, &ApiKeyId::parse(id)?, limits(l)?).await?;
-            show(fmt, &k, &["ID", "LIMITS"], vec![vec![k.id.to_string(), serde_json::to_string(&k.limits).unwrap_or_default()]]);
+            let k = p
+                .set_key_limits(op, &ApiKeyId::parse(id)?, limits(l)?)
+                .await?;
+            show(
+                fmt,
+                &k,
+                &["ID", "LIMITS"],
+                vec![vec![
+                    k.id.to_string(),
+                    serde_json::to_string(&k.limits).unwrap_or_default(),
+                ]],
+            );
         }
         Command::Banking(BankingCmd::Link { institution }) => {
             let token = p.sandbox_public_token(op, institution).await?;
             let item = p.link_item(op, &token, None).await?;
-            show(fmt, &item, &["ITEM", "INSTITUTION"], vec![vec![item.id.to_string(), item.institution_name.clone()]]);
+            show(
+                fmt,
+                &item,
+                &["ITEM", "INSTITUTION"],
+                vec![vec![item.id.to_string(), item.institution_name.clone()]],
+            );
         }
         Command::Banking(BankingCmd::Items) => {
             let items = p.items(op).await?;
-            let rows = items.iter().map(|i| vec![i.id.to_string(), i.institution_name.clone(), i.provider.clone()]).collect();
+            let rows = items
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        i.institution_name.clone(),
+                        i.provider.clone(),
+                    ]
+                })
+                .collect();
             show(fmt, &items, &["ITEM", "INSTITUTION", "PROVIDER"], rows);
         }
         Command::Banking(BankingCmd::Accounts { item }) => {
             let item = item.as_deref().map(ItemId::parse).transpose()?;
             let accts = p.bank_accounts(op, item.as_ref()).await?;
-            let rows = accts.iter().map(|a| vec![a.id.to_string(), a.name.clone(), opt(&a.mask), a.kind.as_str().into(), a.current.to_string(), opt(&a.available)]).collect();
-            show(fmt, &accts, &["ID", "NAME", "MASK", "TYPE", "CURRENT", "AVAILABLE"], rows);
+            let rows = accts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.to_string(),
+                        a.name.clone(),
+                        opt(&a.mask),
+                        a.kind.as_str().into(),
+                        a.current.to_string(),
+                        opt(&a.available),
+                    ]
+                })
+                .collect();
+            show(
+                fmt,
+                &accts,
+                &["ID", "NAME", "MASK", "TYPE", "CURRENT", "AVAILABLE"],
+                rows,
+            );
         }
         Command::Banking(BankingCmd::Sync { item }) => {
             let item = ItemId::parse(item)?;
@@ -647,20 +785,65 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
             if tty {
                 eprintln!();
             }
-            show(fmt, &summary, &["ADDED", "MODIFIED", "REMOVED", "PAGES"], vec![vec![summary.added.to_string(), summary.modified.to_string(), summary.removed.to_string(), summary.pages.to_string()]]);
+            show(
+                fmt,
+                &summary,
+                &["ADDED", "MODIFIED", "REMOVED", "PAGES"],
+                vec![vec![
+                    summary.added.to_string(),
+                    summary.modified.to_string(),
+                    summary.removed.to_string(),
+                    summary.pages.to_string(),
+                ]],
+            );
         }
-        Command::Banking(BankingCmd::Transactions { account, since, until, limit }) => {
+        Command::Banking(BankingCmd::Transactions {
+            account,
+            since,
+            until,
+            limit,
+        }) => {
             let q = TransactionQuery {
-                account_id: account.as_deref().map(fintech_core::id::BankAccountId::parse).transpose()?,
+                account_id: account
+                    .as_deref()
+                    .map(fintech_core::id::BankAccountId::parse)
+                    .transpose()?,
                 start_date: *since,
                 end_date: *until,
                 limit: Some(*limit),
             };
             let txns = p.bank_transactions(op, &q).await?;
-            let rows = txns.iter().map(|t| vec![t.date.to_string(), t.amount.to_string(), t.name.clone(), opt(&t.category), if t.pending { "pending".into() } else { String::new() }]).collect();
-            show(fmt, &txns, &["DATE", "AMOUNT", "NAME", "CATEGORY", ""], rows);
+            let rows = txns
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.date.to_string(),
+                        t.amount.to_string(),
+                        t.name.clone(),
+                        opt(&t.category),
+                        if t.pending {
+                            "pending".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect();
+            show(
+                fmt,
+                &txns,
+                &["DATE", "AMOUNT", "NAME", "CATEGORY", ""],
+                rows,
+            );
         }
-        Command::Payments(PaymentCmd::Create { amount, currency, payment_method, payee, description, idempotency_key }) => {
+        Command::Payments(PaymentCmd::Create {
+            amount,
+            currency,
+            payment_method,
+            payee,
+            description,
+            idempotency_key,
+        }) => {
             let req = NewPayment {
                 amount: money(amount, currency)?,
                 payment_method: payment_method.clone(),
@@ -668,26 +851,52 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
                 payee: payee.clone(),
                 description: description.clone(),
             };
-            let pay = p.create_payment(op, req, Some(idem(idempotency_key))).await?;
-            show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+            let pay = p
+                .create_payment(op, req, Some(idem(idempotency_key)))
+                .await?;
+            show(
+                fmt,
+                &pay,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&pay)),
+            );
             if pay.status.is_held() {
                 eprintln!("held for approval: fintech approvals approve {}", pay.id);
             }
         }
         Command::Payments(PaymentCmd::Get { id }) => {
             let pay = p.payment(op, &PaymentId::parse(id)?).await?;
-            show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+            show(
+                fmt,
+                &pay,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&pay)),
+            );
         }
         Command::Payments(PaymentCmd::List { status, limit }) => {
-            let q = PaymentQuery { status: status.as_deref().map(PaymentStatus::parse).transpose()?, before: None, limit: Some(*limit) };
+            let q = PaymentQuery {
+                status: status.as_deref().map(PaymentStatus::parse).transpose()?,
+                before: None,
+                limit: Some(*limit),
+            };
             let ps = p.payments(op, &q).await?;
             show(fmt, &ps, PAYMENT_HEADERS, payment_rows(&ps));
         }
         Command::Payments(PaymentCmd::Cancel { id }) => {
             let pay = p.cancel_payment(op, &PaymentId::parse(id)?).await?;
-            show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+            show(
+                fmt,
+                &pay,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&pay)),
+            );
         }
-        Command::Refunds(RefundCmd::Create { payment, amount, reason, idempotency_key }) => {
+        Command::Refunds(RefundCmd::Create {
+            payment,
+            amount,
+            reason,
+            idempotency_key,
+        }) => {
             let payment_id = PaymentId::parse(payment)?;
             let amount = match amount {
                 Some(a) => {
@@ -697,35 +906,120 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
                 None => None,
             };
             let r = p
-                .create_refund(op, NewRefund { payment_id, amount, reason: reason.clone() }, Some(idem(idempotency_key)))
+                .create_refund(
+                    op,
+                    NewRefund {
+                        payment_id,
+                        amount,
+                        reason: reason.clone(),
+                    },
+                    Some(idem(idempotency_key)),
+                )
                 .await?;
-            show(fmt, &r, &["REFUND", "PAYMENT", "AMOUNT", "STATUS"], vec![vec![r.id.to_string(), r.payment_id.to_string(), r.amount.to_string(), r.status.as_str().into()]]);
+            show(
+                fmt,
+                &r,
+                &["REFUND", "PAYMENT", "AMOUNT", "STATUS"],
+                vec![vec![
+                    r.id.to_string(),
+                    r.payment_id.to_string(),
+                    r.amount.to_string(),
+                    r.status.as_str().into(),
+                ]],
+            );
         }
         Command::Trading(TradingCmd::Account) => {
             let a = p.brokerage_account(op).await?;
-            show(fmt, &a, &["ACCOUNT", "CASH", "BUYING POWER", "EQUITY", "MODE"], vec![vec![a.account_number.clone(), a.cash.to_string(), a.buying_power.to_string(), a.equity.to_string(), a.mode.to_string()]]);
+            show(
+                fmt,
+                &a,
+                &["ACCOUNT", "CASH", "BUYING POWER", "EQUITY", "MODE"],
+                vec![vec![
+                    a.account_number.clone(),
+                    a.cash.to_string(),
+                    a.buying_power.to_string(),
+                    a.equity.to_string(),
+                    a.mode.to_string(),
+                ]],
+            );
         }
         Command::Trading(TradingCmd::Positions) => {
             let ps = p.positions(op).await?;
-            let rows = ps.iter().map(|x| vec![x.symbol.clone(), x.qty.to_string(), x.avg_entry_price.to_string(), x.current_price.to_string(), x.market_value.to_string(), x.unrealized_pl.to_string()]).collect();
-            show(fmt, &ps, &["SYMBOL", "QTY", "AVG ENTRY", "PRICE", "VALUE", "UNREALIZED P/L"], rows);
+            let rows = ps
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.symbol.clone(),
+                        x.qty.to_string(),
+                        x.avg_entry_price.to_string(),
+                        x.current_price.to_string(),
+                        x.market_value.to_string(),
+                        x.unrealized_pl.to_string(),
+                    ]
+                })
+                .collect();
+            show(
+                fmt,
+                &ps,
+                &[
+                    "SYMBOL",
+                    "QTY",
+                    "AVG ENTRY",
+                    "PRICE",
+                    "VALUE",
+                    "UNREALIZED P/L",
+                ],
+                rows,
+            );
         }
         Command::Trading(TradingCmd::Quote { symbol }) => {
             let q = p.quote(op, symbol).await?;
-            show(fmt, &q, &["SYMBOL", "BID", "ASK", "AT"], vec![vec![q.symbol.clone(), q.bid.to_string(), q.ask.to_string(), q.at.to_rfc3339()]]);
+            show(
+                fmt,
+                &q,
+                &["SYMBOL", "BID", "ASK", "AT"],
+                vec![vec![
+                    q.symbol.clone(),
+                    q.bid.to_string(),
+                    q.ask.to_string(),
+                    q.at.to_rfc3339(),
+                ]],
+            );
         }
         Command::Trading(TradingCmd::Clock) => {
             let c = p.market_clock(op).await?;
-            show(fmt, &c, &["NOW", "OPEN", "NEXT OPEN", "NEXT CLOSE"], vec![vec![c.timestamp.to_rfc3339(), c.is_open.to_string(), c.next_open.to_rfc3339(), c.next_close.to_rfc3339()]]);
+            show(
+                fmt,
+                &c,
+                &["NOW", "OPEN", "NEXT OPEN", "NEXT CLOSE"],
+                vec![vec![
+                    c.timestamp.to_rfc3339(),
+                    c.is_open.to_string(),
+                    c.next_open.to_rfc3339(),
+                    c.next_close.to_rfc3339(),
+                ]],
+            );
         }
-        Command::Trading(TradingCmd::Orders(OrderCmd::Place { symbol, side, qty, r#type, tif, limit_price, stop_price, idempotency_key })) => {
+        Command::Trading(TradingCmd::Orders(OrderCmd::Place {
+            symbol,
+            side,
+            qty,
+            r#type,
+            tif,
+            limit_price,
+            stop_price,
+            idempotency_key,
+        })) => {
             let req = OrderRequest {
                 symbol: symbol.to_ascii_uppercase(),
                 side: OrderSide::parse(side)?,
                 qty: *qty,
                 order_type: OrderType::parse(r#type)?,
                 time_in_force: TimeInForce::parse(tif)?,
-                limit_price: limit_price.as_deref().map(|v| money(v, "USD")).transpose()?,
+                limit_price: limit_price
+                    .as_deref()
+                    .map(|v| money(v, "USD"))
+                    .transpose()?,
                 stop_price: stop_price.as_deref().map(|v| money(v, "USD")).transpose()?,
             };
             let o = p.place_order(op, req, Some(idem(idempotency_key))).await?;
@@ -736,7 +1030,11 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
             show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
         }
         Command::Trading(TradingCmd::Orders(OrderCmd::List { status, limit })) => {
-            let q = OrderQuery { status: status.as_deref().map(OrderStatus::parse).transpose()?, before: None, limit: Some(*limit) };
+            let q = OrderQuery {
+                status: status.as_deref().map(OrderStatus::parse).transpose()?,
+                before: None,
+                limit: Some(*limit),
+            };
             let os = p.orders(op, &q).await?;
             show(fmt, &os, ORDER_HEADERS, order_rows(&os));
         }
@@ -748,40 +1046,112 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
             let payments = p.held_payments(op).await?;
             let orders = p.held_orders(op).await?;
             let v = serde_json::json!({"payments": payments, "orders": orders});
-            let mut rows: Vec<Vec<String>> = payments.iter().map(|x| vec![x.id.to_string(), x.status.as_str().into(), x.amount.to_string(), x.created_by.clone()]).collect();
-            rows.extend(orders.iter().map(|o| vec![o.id.to_string(), o.status.to_string(), format!("{} {} {}", o.side, o.qty, o.symbol), o.created_by.clone()]));
+            let mut rows: Vec<Vec<String>> = payments
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.id.to_string(),
+                        x.status.as_str().into(),
+                        x.amount.to_string(),
+                        x.created_by.clone(),
+                    ]
+                })
+                .collect();
+            rows.extend(orders.iter().map(|o| {
+                vec![
+                    o.id.to_string(),
+                    o.status.to_string(),
+                    format!("{} {} {}", o.side, o.qty, o.symbol),
+                    o.created_by.clone(),
+                ]
+            }));
             show(fmt, &v, &["ID", "STATUS", "WHAT", "REQUESTED BY"], rows);
         }
-        Command::Approvals(ApprovalCmd::Approve { id, comment }) | Command::Approvals(ApprovalCmd::Reject { id, comment }) => {
+        Command::Approvals(ApprovalCmd::Approve { id, comment })
+        | Command::Approvals(ApprovalCmd::Reject { id, comment }) => {
             let approve = matches!(cmd, Command::Approvals(ApprovalCmd::Approve { .. }));
             if id.starts_with("pay_") {
                 let pid = PaymentId::parse(id)?;
-                let pay = if approve { p.approve_payment(op, &pid, comment.clone()).await? } else { p.reject_payment(op, &pid, comment.clone()).await? };
-                show(fmt, &pay, PAYMENT_HEADERS, payment_rows(std::slice::from_ref(&pay)));
+                let pay = if approve {
+                    p.approve_payment(op, &pid, comment.clone()).await?
+                } else {
+                    p.reject_payment(op, &pid, comment.clone()).await?
+                };
+                show(
+                    fmt,
+                    &pay,
+                    PAYMENT_HEADERS,
+                    payment_rows(std::slice::from_ref(&pay)),
+                );
             } else if id.starts_with("ord_") {
                 let oid = OrderId::parse(id)?;
-                let o = if approve { p.approve_order(op, &oid, comment.clone()).await? } else { p.reject_order(op, &oid, comment.clone()).await? };
+                let o = if approve {
+                    p.approve_order(op, &oid, comment.clone()).await?
+                } else {
+                    p.reject_order(op, &oid, comment.clone()).await?
+                };
                 show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
             } else {
                 return Err(usage("expected a payment (pay_…) or order (ord_…) id"));
             }
         }
         Command::Audit(AuditCmd::List { after, limit }) => {
-            let rs = p.audit_log(op, LogQuery { after: *after, limit: Some(*limit) }).await?;
-            let rows = rs.iter().map(|r| vec![r.seq.to_string(), r.entry.actor.clone(), r.entry.interface.clone(), r.entry.action.clone(), r.entry.object_id.clone(), r.entry.outcome.clone()]).collect();
-            show(fmt, &rs, &["SEQ", "ACTOR", "VIA", "ACTION", "OBJECT", "OUTCOME"], rows);
+            let rs = p
+                .audit_log(
+                    op,
+                    LogQuery {
+                        after: *after,
+                        limit: Some(*limit),
+                    },
+                )
+                .await?;
+            let rows = rs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.seq.to_string(),
+                        r.entry.actor.clone(),
+                        r.entry.interface.clone(),
+                        r.entry.action.clone(),
+                        r.entry.object_id.clone(),
+                        r.entry.outcome.clone(),
+                    ]
+                })
+                .collect();
+            show(
+                fmt,
+                &rs,
+                &["SEQ", "ACTOR", "VIA", "ACTION", "OBJECT", "OUTCOME"],
+                rows,
+            );
         }
         Command::Audit(AuditCmd::Verify) => {
             let v = p.verify_audit(op).await?;
-            show(fmt, &v, &["RECORDS", "INTACT"], vec![vec![v.records.to_string(), v.is_ok().to_string()]]);
+            show(
+                fmt,
+                &v,
+                &["RECORDS", "INTACT"],
+                vec![vec![v.records.to_string(), v.is_ok().to_string()]],
+            );
             if let Some(b) = v.first_bad {
-                return Err(Error::conflict(fintech_core::ConflictCode::InvalidState, format!("audit chain broken at record {}: {}", b.seq, b.reason)));
+                return Err(Error::conflict(
+                    fintech_core::ConflictCode::InvalidState,
+                    format!("audit chain broken at record {}: {}", b.seq, b.reason),
+                ));
             }
         }
         Command::Audit(AuditCmd::Export) => {
             let mut after = 0;
             loop {
-                let page = p.audit_log(op, LogQuery { after, limit: Some(500) }).await?;
+                let page = p
+                    .audit_log(
+                        op,
+                        LogQuery {
+                            after,
+                            limit: Some(500),
+                        },
+                    )
+                    .await?;
                 let Some(last) = page.last() else { break };
                 after = last.seq;
                 for r in &page {
@@ -790,8 +1160,26 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
             }
         }
         Command::Events(EventCmd::List { after, limit }) => {
-            let es = p.events(op, LogQuery { after: *after, limit: Some(*limit) }).await?;
-            let rows = es.iter().map(|e| vec![e.seq.to_string(), e.event_type.clone(), e.object_id.clone(), e.created_at.to_rfc3339()]).collect();
+            let es = p
+                .events(
+                    op,
+                    LogQuery {
+                        after: *after,
+                        limit: Some(*limit),
+                    },
+                )
+                .await?;
+            let rows = es
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        e.event_type.clone(),
+                        e.object_id.clone(),
+                        e.created_at.to_rfc3339(),
+                    ]
+                })
+                .collect();
             show(fmt, &es, &["SEQ", "TYPE", "OBJECT", "AT"], rows);
         }
         Command::Events(EventCmd::Tail { after }) => {
@@ -801,7 +1189,15 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
                     // Start at the end of the log.
                     let mut last = 0;
                     loop {
-                        let page = p.events(op, LogQuery { after: last, limit: Some(500) }).await?;
+                        let page = p
+                            .events(
+                                op,
+                                LogQuery {
+                                    after: last,
+                                    limit: Some(500),
+                                },
+                            )
+                            .await?;
                         match page.last() {
                             Some(e) => last = e.seq,
                             None => break last,
@@ -810,7 +1206,15 @@ async fn tenant_command(p: &Platform, op: &Principal, cmd: &Command, fmt: Format
                 }
             };
             loop {
-                let page = p.events(op, LogQuery { after, limit: Some(500) }).await?;
+                let page = p
+                    .events(
+                        op,
+                        LogQuery {
+                            after,
+                            limit: Some(500),
+                        },
+                    )
+                    .await?;
                 for e in &page {
                     println!("{}", serde_json::to_string(e).unwrap_or_default());
                     after = e.seq;

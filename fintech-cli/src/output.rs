@@ -69,5 +69,7 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
 
 /// An optional cell.
 pub fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into())
+    v.as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "-".into())
 }

@@ -41,7 +41,11 @@ fn help_snapshots() {
             .expect("run");
         assert!(out.status.success(), "{args:?} --help failed");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let name = if args.is_empty() { "fintech".to_owned() } else { format!("fintech-{}", args.join("-")) };
+        let name = if args.is_empty() {
+            "fintech".to_owned()
+        } else {
+            format!("fintech-{}", args.join("-"))
+        };
         let path = dir.join(format!("{name}.txt"));
         if update {
             std::fs::write(&path, &text).expect("write snapshot");
@@ -52,7 +56,10 @@ fn help_snapshots() {
             }
         }
     }
-    assert!(mismatched.is_empty(), "help changed for {mismatched:?}; review and rerun with UPDATE_SNAPSHOTS=1");
+    assert!(
+        mismatched.is_empty(),
+        "help changed for {mismatched:?}; review and rerun with UPDATE_SNAPSHOTS=1"
+    );
 }
 
 struct Session {
@@ -70,7 +77,10 @@ impl Session {
             .args(args)
             .args(["--output", "json"]);
         if !self.url.starts_with("sqlite") {
-            cmd.env("FINTECH_ENCRYPTION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+            cmd.env(
+                "FINTECH_ENCRYPTION_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            );
         }
         if let Some(k) = key {
             cmd.env("FINTECH_API_KEY", k);
@@ -104,13 +114,42 @@ fn session(s: &Session) {
     assert_eq!(txns.as_array().map(Vec::len), Some(5));
 
     let key = s.ok(
-        &["keys", "create", "--name", "agent", "--scopes", "payments:read,payments:write", "--approval-threshold", "100"],
+        &[
+            "keys",
+            "create",
+            "--name",
+            "agent",
+            "--scopes",
+            "payments:read,payments:write",
+            "--approval-threshold",
+            "100",
+        ],
         None,
     );
     let secret = key["secret"].as_str().expect("secret").to_owned();
-    let paid = s.ok(&["payments", "create", "--amount", "42.50", "--idempotency-key", "k-1"], Some(&secret));
+    let paid = s.ok(
+        &[
+            "payments",
+            "create",
+            "--amount",
+            "42.50",
+            "--idempotency-key",
+            "k-1",
+        ],
+        Some(&secret),
+    );
     assert_eq!(paid["status"], "succeeded");
-    let (code, _, err) = s.run(&["payments", "create", "--amount", "42.51", "--idempotency-key", "k-1"], Some(&secret));
+    let (code, _, err) = s.run(
+        &[
+            "payments",
+            "create",
+            "--amount",
+            "42.51",
+            "--idempotency-key",
+            "k-1",
+        ],
+        Some(&secret),
+    );
     assert_eq!(code, 5, "same key, other amount: conflict ({err})");
     let held = s.ok(&["payments", "create", "--amount", "150.00"], Some(&secret));
     assert_eq!(held["status"], "pending_approval");
@@ -124,7 +163,12 @@ fn session(s: &Session) {
     let refund = s.ok(&["refunds", "create", &held_id, "--amount", "50"], None);
     assert_eq!(refund["amount"]["amount"], "50.00");
 
-    let order = s.ok(&["trading", "orders", "place", "AAPL", "--side", "buy", "--qty", "3"], None);
+    let order = s.ok(
+        &[
+            "trading", "orders", "place", "AAPL", "--side", "buy", "--qty", "3",
+        ],
+        None,
+    );
     assert_eq!(order["status"], "filled");
     let order_id = order["id"].as_str().expect("id").to_owned();
     let again = s.ok(&["trading", "orders", "get", &order_id], None);
@@ -136,12 +180,25 @@ fn session(s: &Session) {
     assert_eq!(code, 4);
     let (code, _, _) = s.run(&["payments", "create", "--amount", "1.001"], None);
     assert_eq!(code, 2);
-    let (code, _, _) = s.run(&["payments", "create", "--amount", "5", "--payment-method", "4242424242424242"], None);
+    let (code, _, _) = s.run(
+        &[
+            "payments",
+            "create",
+            "--amount",
+            "5",
+            "--payment-method",
+            "4242424242424242",
+        ],
+        None,
+    );
     assert_eq!(code, 2);
 
     let audit = s.ok(&["audit", "list"], None);
     let records = audit.as_array().expect("records");
-    assert!(records.iter().all(|r| r["interface"] == "cli"), "every change is audited as cli");
+    assert!(
+        records.iter().all(|r| r["interface"] == "cli"),
+        "every change is audited as cli"
+    );
     let v = s.ok(&["audit", "verify"], None);
     assert_eq!(v["first_bad"], Value::Null);
     assert!(v["records"].as_u64().unwrap_or(0) >= 8);
@@ -150,14 +207,19 @@ fn session(s: &Session) {
 #[test]
 fn sqlite_session() {
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("fintech.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fintech.db").display()
+    );
     session(&Session { dir, url });
     fintech_tests::report("sqlite cli session: 1 passed, 0 failed");
 }
 
 #[test]
 fn postgres_session() {
-    let Some(server) = fintech_tests::postgres_url() else { return };
+    let Some(server) = fintech_tests::postgres_url() else {
+        return;
+    };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let url = rt
         .block_on(fintech_tests::fresh_postgres_database(&server))

@@ -36,7 +36,7 @@ pub struct Problem {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    problem: Problem,
+    problem: Box<Problem>,
     retry_after: Option<u64>,
 }
 
@@ -45,7 +45,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         Self {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("https://docs.fintech.invalid/errors#{code}"),
                 title: status.canonical_reason().unwrap_or("Error").to_owned(),
                 status: status.as_u16(),
@@ -54,7 +54,7 @@ impl ApiError {
                 field: None,
                 provider_request_id: None,
                 retryable: None,
-            },
+            }),
             retry_after: None,
         }
     }

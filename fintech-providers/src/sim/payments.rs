@@ -159,7 +159,8 @@ fn lookup<'a>(st: &'a mut State, id: &str) -> Result<&'a mut SimPayment> {
     if !st.payments.contains_key(id) {
         let restored = (|| {
             let mut parts = id.strip_prefix("pi_sim_")?.split('_');
-            let (_uuid, minor, cur, kind) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let (_uuid, minor, cur, kind) =
+                (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
             let currency = fintech_core::Currency::from_code(cur).ok()?;
             let amount = Money::from_minor(minor.parse().ok()?, currency);
             let status = match kind {
