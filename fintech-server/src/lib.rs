@@ -10,6 +10,7 @@
 
 mod error;
 mod extract;
+pub mod instrument;
 mod metrics;
 mod openapi;
 mod routes;

@@ -73,7 +73,9 @@ async fn main() -> anyhow::Result<()> {
         config.database_url = url.clone();
     }
     let platform = Platform::builder(config)
-        .with_providers(Arc::new(SimProviders::new()))
+        .with_providers(Arc::new(fintech_server::instrument::Instrumented(
+            Arc::new(SimProviders::new()),
+        )))
         .build()
         .await
         .context("opening the database")?;

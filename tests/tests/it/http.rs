@@ -787,3 +787,50 @@ async fn postgres_two_instances() {
     assert!(text.contains(stored[0].id.as_str()), "{text}");
     report("postgres two-instance scenario: 1 passed, 0 failed");
 }
+
+/// `/metrics` counts requests by route template and status, payments by outcome, and provider
+/// calls by operation (through the instrumented provider set the binary uses).
+#[tokio::test]
+async fn metrics_are_exported() {
+    let (dir, url) = fresh_sqlite_database().expect("sqlite");
+    let platform = Platform::builder(Config {
+        database_url: url,
+        encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
+        max_connections: 4,
+    })
+    .with_providers(Arc::new(fintech_server::instrument::Instrumented(
+        Arc::new(SimProviders::new()),
+    )))
+    .build()
+    .await
+    .expect("platform");
+    let api = Api {
+        router: app(AppState::new(platform.clone(), ServerOptions::default())),
+        platform,
+        _dir: Some(dir),
+    };
+    let (_, k) = api.tenant_key("metrics", ALL, KeyLimits::default()).await;
+    let declined = json!({"amount": {"amount": "3.00", "currency": "USD"}, "payment_method": "pm_card_chargeDeclined"});
+    assert_eq!(
+        api.call(Method::POST, "/v1/payments", Some(&k), Some(declined), &[])
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let res = api.router.clone().oneshot(req).await.expect("infallible");
+    let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes())
+        .into_owned();
+    for needle in [
+        r#"fintech_http_requests_total{method="POST",route="/v1/payments",status="201"}"#,
+        r#"fintech_payments_total{status="failed"}"#,
+        r#"fintech_fraud_decisions_total{decision="allow"}"#,
+        r#"fintech_provider_call_duration_seconds_bucket{provider="sim",domain="payments",operation="create_payment""#,
+        "fintech_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}
