@@ -94,6 +94,23 @@ enum Command {
     /// The effective configuration (secrets redacted).
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Make the simulator produce a realistic event: payment.succeeded, payment.failed,
+    /// payment.held, order.filled, transactions.updated.
+    Trigger {
+        /// The event to cause.
+        #[arg(value_parser = ["payment.succeeded", "payment.failed", "payment.held", "order.filled", "transactions.updated"])]
+        event: String,
+    },
+    /// Forward new events, signed like webhooks, to a local endpoint (for developing a
+    /// receiver). Prints the signing secret of the session.
+    Listen {
+        /// Where to POST each event.
+        #[arg(long)]
+        forward_to: String,
+        /// Only these event types (comma-separated); all when absent.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+    },
     /// Shell completion script.
     Completions {
         /// Shell.
@@ -441,7 +458,7 @@ fn idem(key: &Option<String>) -> String {
     k
 }
 
-async fn platform(cli: &Cli) -> fintech_core::Result<Platform> {
+async fn platform_with(cli: &Cli, sim: Arc<SimProviders>) -> fintech_core::Result<Platform> {
     if let Some(path) = &cli.config {
         std::env::set_var("FINTECH_CONFIG", path);
     }
@@ -449,10 +466,7 @@ async fn platform(cli: &Cli) -> fintech_core::Result<Platform> {
     if let Some(url) = &cli.database_url {
         config.database_url = url.clone();
     }
-    Platform::builder(config)
-        .with_providers(Arc::new(SimProviders::new()))
-        .build()
-        .await
+    Platform::builder(config).with_providers(sim).build().await
 }
 
 async fn operator(cli: &Cli, p: &Platform) -> fintech_core::Result<Principal> {
@@ -538,7 +552,8 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
         );
         return Ok(());
     }
-    let p = platform(&cli).await?;
+    let sim = Arc::new(SimProviders::new());
+    let p = platform_with(&cli, sim.clone()).await?;
     match &cli.command {
         Command::Completions { .. } => {}
         Command::Init { tenant_name } => {
@@ -596,6 +611,14 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
                 &["ID", "NAME"],
                 vec![vec![t.id.to_string(), t.name.clone()]],
             );
+        }
+        Command::Trigger { event } => {
+            let op = operator(&cli, &p).await?;
+            trigger(&p, &sim, &op, event, fmt).await?;
+        }
+        Command::Listen { forward_to, events } => {
+            let op = operator(&cli, &p).await?;
+            listen(&p, &op, forward_to, events).await?;
         }
         cmd => {
             let op = operator(&cli, &p).await?;
@@ -1227,6 +1250,187 @@ async fn tenant_command(
         _ => return Err(usage("unsupported command")),
     }
     Ok(())
+}
+
+async fn trigger(
+    p: &Platform,
+    sim: &SimProviders,
+    op: &Principal,
+    event: &str,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    let pay = |pm: &str, amount: &str| NewPayment {
+        amount: Money::parse(amount, "USD")
+            .unwrap_or_else(|_| Money::zero(fintech_core::Currency::USD)),
+        payment_method: pm.to_owned(),
+        customer_id: None,
+        payee: Some("Triggered Test Merchant".into()),
+        description: Some(format!("fintech trigger {event}")),
+    };
+    match event {
+        "payment.succeeded" | "payment.failed" => {
+            let pm = if event == "payment.succeeded" {
+                "pm_card_visa"
+            } else {
+                "pm_card_chargeDeclined"
+            };
+            let pay = p.create_payment(op, pay(pm, "25.00"), None).await?;
+            show(
+                fmt,
+                &pay,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&pay)),
+            );
+        }
+        "payment.held" => {
+            // Held needs an approval threshold: a short-lived key with one, used once.
+            let key = p
+                .create_api_key(
+                    op,
+                    NewApiKey {
+                        name: "fintech trigger".into(),
+                        scopes: BTreeSet::from([Scope::PaymentsWrite, Scope::PaymentsRead]),
+                        limits: KeyLimits {
+                            approval_threshold: Some(Money::from_minor(
+                                100,
+                                fintech_core::Currency::USD,
+                            )),
+                            ..Default::default()
+                        },
+                    },
+                )
+                .await?;
+            let agent = p.authenticate(&key.secret, Interface::Cli).await?;
+            let held = p
+                .create_payment(&agent, pay("pm_card_visa", "25.00"), None)
+                .await;
+            p.revoke_api_key(op, &key.key.id).await?;
+            let held = held?;
+            show(
+                fmt,
+                &held,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&held)),
+            );
+        }
+        "order.filled" => {
+            let req = OrderRequest {
+                symbol: "AAPL".into(),
+                side: OrderSide::Buy,
+                qty: Decimal::ONE,
+                order_type: OrderType::Market,
+                time_in_force: TimeInForce::Day,
+                limit_price: None,
+                stop_price: None,
+            };
+            let o = p.place_order(op, req, None).await?;
+            show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
+        }
+        "transactions.updated" => {
+            let items = p.items(op).await?;
+            if items.is_empty() {
+                return Err(Error::not_found(
+                    "item",
+                    "(none: run `fintech banking link`)",
+                ));
+            }
+            let mut rows = Vec::new();
+            for item in &items {
+                // Catch up, let a simulated day pass, and sync what it brought.
+                p.sync_transactions(op, &item.id, None).await?;
+                sim.banking_sim(&op.tenant_id).advance();
+                let s = p.sync_transactions(op, &item.id, None).await?;
+                rows.push(vec![
+                    item.id.to_string(),
+                    s.added.to_string(),
+                    s.modified.to_string(),
+                    s.removed.to_string(),
+                ]);
+            }
+            show(
+                fmt,
+                &rows,
+                &["ITEM", "ADDED", "MODIFIED", "REMOVED"],
+                rows.clone(),
+            );
+        }
+        other => return Err(usage(format!("unknown event {other}"))),
+    }
+    Ok(())
+}
+
+async fn listen(
+    p: &Platform,
+    op: &Principal,
+    url: &str,
+    types: &[String],
+) -> fintech_core::Result<()> {
+    let target = reqwest::Url::parse(url).map_err(|e| usage(format!("--forward-to: {e}")))?;
+    let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+    eprintln!("forwarding events to {target}; signing secret for this session: {secret}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| Error::internal(format!("http client: {e}")))?;
+    let mut after = 0;
+    loop {
+        let page = p
+            .events(
+                op,
+                LogQuery {
+                    after,
+                    limit: Some(500),
+                },
+            )
+            .await?;
+        match page.last() {
+            Some(e) => after = e.seq,
+            None => break,
+        }
+    }
+    loop {
+        let page = p
+            .events(
+                op,
+                LogQuery {
+                    after,
+                    limit: Some(100),
+                },
+            )
+            .await?;
+        for e in &page {
+            after = e.seq;
+            if !types.is_empty() && !types.contains(&e.event_type) {
+                continue;
+            }
+            let body = serde_json::to_string(e).map_err(|err| Error::internal(err.to_string()))?;
+            let sig = fintech_core::webhooks::sign(
+                &secret,
+                chrono::Utc::now().timestamp(),
+                body.as_bytes(),
+            );
+            let res = client
+                .post(target.clone())
+                .header("content-type", "application/json")
+                .header(fintech_core::webhooks::SIGNATURE_HEADER, sig)
+                .header(fintech_core::webhooks::EVENT_ID_HEADER, e.id.as_str())
+                .body(body)
+                .send()
+                .await;
+            match res {
+                Ok(r) => eprintln!("--> {} {} [{}]", e.event_type, e.id, r.status().as_u16()),
+                Err(err) => eprintln!(
+                    "--> {} {} [failed: {}]",
+                    e.event_type,
+                    e.id,
+                    err.without_url()
+                ),
+            }
+        }
+        if page.is_empty() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
 }
 
 #[tokio::main]

@@ -22,6 +22,8 @@ const GROUPS: &[&[&str]] = &[
     &["audit"],
     &["events"],
     &["config"],
+    &["trigger"],
+    &["listen"],
 ];
 
 /// `--help` of every command matches `tests/snapshots/`; `UPDATE_SNAPSHOTS=1` rewrites them.
@@ -229,4 +231,90 @@ fn postgres_session() {
         url,
     });
     fintech_tests::report("postgres cli session: 1 passed, 0 failed");
+}
+
+/// `fintech listen --forward-to` posts new events, signed with the session's secret, and
+/// `fintech trigger` makes the simulator produce them.
+#[test]
+fn listen_forwards_triggered_events() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fintech.db").display()
+    );
+    let s = Session { dir, url };
+    s.ok(&["init"], None);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let sink = got.clone();
+    let addr = rt.block_on(async move {
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let sink = sink.clone();
+                async move {
+                    let sig = headers
+                        .get("fintech-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    sink.lock().expect("lock").push((sig, body));
+                    "ok"
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(l, app).await });
+        addr
+    });
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("fintech"))
+        .current_dir(s.dir.path())
+        .env("FINTECH_DATABASE_URL", &s.url)
+        .args([
+            "listen",
+            "--forward-to",
+            &format!("http://{addr}/hook"),
+            "--events",
+            "payments.payment_succeeded",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("listen");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let paid = s.ok(&["trigger", "payment.succeeded"], None);
+    let failed = s.ok(&["trigger", "payment.failed"], None);
+    assert_eq!(failed["status"], "failed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while got.lock().expect("lock").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let _ = child.kill();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    let _ = child.wait();
+    let secret = stderr
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .expect("the session's secret is printed")
+        .to_owned();
+    let got = got.lock().expect("lock");
+    assert_eq!(
+        got.len(),
+        1,
+        "only the subscribed type is forwarded: {got:?}"
+    );
+    let (sig, body) = &got[0];
+    let event: Value = serde_json::from_str(body).expect("event");
+    assert_eq!(event["type"], "payments.payment_succeeded");
+    assert_eq!(event["object_id"], paid["id"]);
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        fintech_core::webhooks::verify_signature(&secret, sig, body.as_bytes(), now, 300).is_ok()
+    );
 }
