@@ -146,9 +146,7 @@ async fn bench_backend(
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick")
-        || std::env::var("FINTECH_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let duration = Duration::from_secs(if quick { 2 } else { 10 });
+    let duration = fintech_tests::bench::duration();
     println!(
         "Platform payments through the SDK vs a raw two-row insert transaction, {} s per figure",
         duration.as_secs()
@@ -156,11 +154,7 @@ async fn main() -> anyhow::Result<()> {
     let (dir, url) = fresh_sqlite_database()?;
     bench_backend("sqlite", &url, None, duration).await?;
     drop(dir);
-    let server = std::env::var("FINTECH_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var("FINTECH_TEST_POSTGRES_URL"))
-        .ok()
-        .filter(|s| !s.is_empty());
-    match server {
+    match fintech_tests::bench::postgres_server() {
         Some(server) => {
             let url = fresh_postgres_database(&server).await?;
             bench_backend("postgres", &url, Some(&server), duration).await?;

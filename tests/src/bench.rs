@@ -186,3 +186,19 @@ pub async fn show(platform: &Platform, setting: &str) -> String {
         .await
         .unwrap_or_else(|e| format!("? ({e})"))
 }
+
+/// Seconds per figure: 10, or 2 with `--quick` / `FINTECH_BENCH_QUICK=1`.
+pub fn duration() -> Duration {
+    let quick = std::env::args().any(|a| a == "--quick")
+        || std::env::var("FINTECH_BENCH_QUICK").is_ok_and(|v| v == "1");
+    Duration::from_secs(if quick { 2 } else { 10 })
+}
+
+/// The PostgreSQL server to benchmark on (`FINTECH_BENCH_POSTGRES_URL`, else
+/// `FINTECH_TEST_POSTGRES_URL`), if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("FINTECH_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("FINTECH_TEST_POSTGRES_URL"))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
