@@ -33,6 +33,12 @@ pub mod types {
     pub const ORDER_UPDATED: &str = "trading.order_updated";
     /// An order was filled (partly or entirely).
     pub const ORDER_FILLED: &str = "trading.order_filled";
+    /// A fraud review case was opened (a payment or order held for review).
+    pub const FRAUD_CASE_OPENED: &str = "fraud.case_opened";
+    /// A fraud review case was approved or rejected.
+    pub const FRAUD_CASE_RESOLVED: &str = "fraud.case_resolved";
+    /// A tenant's fraud rule set was replaced by a new version.
+    pub const FRAUD_RULES_UPDATED: &str = "fraud.rules_updated";
 }
 
 /// A persisted event.

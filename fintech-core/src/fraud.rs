@@ -1,17 +1,45 @@
-//! Fraud screening as seen by the [`crate::Platform`]: a [`FraudScreen`] turns a
-//! [`ScreenRequest`] into an [`Assessment`] (allow / review / block, with reasons).
+//! Fraud screening: declarative rules per tenant ([`rules`], TOML or JSON, versioned in the
+//! database), their evaluation into a scored [`Assessment`] with a reason per hit, velocity
+//! windows counted in the database ([`StoredRules`], the `Platform`'s default screen) or in
+//! memory ([`MemoryWindows`]), the review queue's [`FraudCase`], and [`backtest`]ing a rule set
+//! over labelled history.
 //!
-//! The rule engine is its own module (a later piece of work); the default screen here is an
-//! empty rule set, which allows everything and says so.
+//! ```
+//! use fintech_core::fraud::{RuleSet, Txn, Decision, MemoryWindows};
+//! use fintech_core::Money;
+//!
+//! let rules = RuleSet::starter().unwrap();
+//! let mut windows = MemoryWindows::for_rules(&rules);
+//! let txn = Txn::payment(1_700_000_000_000_000, Money::parse("12000.00", "USD").unwrap()).unwrap();
+//! windows.record(&txn);
+//! let mut stats = Vec::new();
+//! windows.stats(&rules, &txn, &mut stats);
+//! let a = rules.evaluate(&txn, &stats);
+//! assert_eq!(a.decision, Decision::Review);
+//! assert_eq!(a.hits[0].rule, "large-amount");
+//! ```
+//!
+//! Reference and evaluation order: `docs/fraud.md`.
+
+pub mod backtest;
+mod engine;
+pub mod rules;
+mod window;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Actor, Interface};
-use crate::error::Result;
-use crate::id::TenantId;
+use crate::error::{Error, Result};
+use crate::id::{CaseId, TenantId};
 use crate::money::Money;
 use crate::trading::OrderSide;
+
+pub use backtest::{BacktestReport, LabelledTxn};
+pub use engine::{OwnedTxn, StoredRules};
+pub use rules::{RuleFormat, RuleSet, RuleSetSpec, Txn, WindowStat, STARTER_RULES};
+pub use window::MemoryWindows;
 
 /// The outcome of screening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,6 +150,107 @@ pub struct ScreenRequest {
     pub interface: Interface,
     /// What.
     pub subject: Screened,
+    /// What else is known about the operation (IP, country, category, portfolio).
+    #[serde(default)]
+    pub context: ScreenContext,
+    /// A dry run: assess without recording the operation in the velocity windows.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Optional facts about an operation that some rules use; a rule whose fact is absent does
+/// not hit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScreenContext {
+    /// The caller's IP address.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// ISO 3166 country code of the counterparty or card.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Merchant category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Account equity (orders).
+    #[serde(default)]
+    pub equity: Option<Money>,
+    /// The value of the position after a buy (orders).
+    #[serde(default)]
+    pub position_after: Option<Money>,
+}
+
+/// The state of a review case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Waiting for an operator; the operation is held.
+    Open,
+    /// An operator approved it; the held operation proceeded (once).
+    Approved,
+    /// An operator rejected it; the operation was cancelled and no money moved.
+    Rejected,
+}
+
+impl CaseStatus {
+    /// The string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the string form.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "open" => Ok(CaseStatus::Open),
+            "approved" => Ok(CaseStatus::Approved),
+            "rejected" => Ok(CaseStatus::Rejected),
+            _ => Err(Error::validation(
+                "status",
+                format!("unknown case status {s:?}; expected open, approved or rejected"),
+            )),
+        }
+    }
+}
+
+/// A review case: an operation held because screening said `review`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FraudCase {
+    /// Id.
+    pub id: CaseId,
+    /// `payment` or `order`.
+    pub object_type: String,
+    /// The held payment's or order's id.
+    pub object_id: String,
+    /// Open, approved or rejected.
+    pub status: CaseStatus,
+    /// The assessment that opened it (hits, reasons, values, rule-set version).
+    pub assessment: Assessment,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// Who resolved it.
+    pub resolved_by: Option<String>,
+    /// When.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The operator's comment.
+    pub comment: Option<String>,
+}
+
+/// A stored version of a tenant's rule set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRuleSet {
+    /// Version, 1, 2, 3 … per tenant; the highest is active.
+    pub version: i64,
+    /// Source format.
+    pub format: RuleFormat,
+    /// The source as given.
+    pub source: String,
+    /// Who installed it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A fraud screen. Implementations must be cheap: this runs on every money movement.

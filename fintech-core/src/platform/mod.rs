@@ -11,6 +11,7 @@
 //!    idempotency result — all or nothing.
 
 mod banking;
+mod fraud;
 mod payments;
 mod sessions;
 mod tenancy;
@@ -32,12 +33,13 @@ use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::fraud::{EmptyRuleSet, FraudScreen};
+use crate::fraud::{FraudScreen, StoredRules};
 use crate::ledger::AccountBalance;
 use crate::provider::ProviderSet;
 use crate::storage::{Claim, Store, Tx};
 
 pub use banking::SyncProgress;
+pub use fraud::{BacktestRules, CaseQuery};
 pub use payments::PaymentQuery;
 pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};
 pub use trading::OrderQuery;
@@ -59,7 +61,7 @@ struct Inner {
 pub struct PlatformBuilder {
     config: Config,
     providers: Option<Arc<dyn ProviderSet>>,
-    fraud: Arc<dyn FraudScreen>,
+    fraud: Option<Arc<dyn FraudScreen>>,
     store: Option<Store>,
 }
 
@@ -69,7 +71,7 @@ impl PlatformBuilder {
         Self {
             config,
             providers: None,
-            fraud: Arc::new(EmptyRuleSet),
+            fraud: None,
             store: None,
         }
     }
@@ -80,9 +82,10 @@ impl PlatformBuilder {
         self
     }
 
-    /// The fraud screen (default: the empty rule set, which allows everything).
+    /// The fraud screen (default: [`StoredRules`], each tenant's stored rule set with velocity
+    /// counted in the database; a tenant without rules is allowed everything).
     pub fn with_fraud_screen(mut self, fraud: Arc<dyn FraudScreen>) -> Self {
-        self.fraud = fraud;
+        self.fraud = Some(fraud);
         self
     }
 
@@ -104,11 +107,14 @@ impl PlatformBuilder {
         };
         let day_ago = crate::storage::now_micros() - 24 * 3600 * 1_000_000;
         store.purge_idempotency(day_ago).await?;
+        let fraud = self
+            .fraud
+            .unwrap_or_else(|| Arc::new(StoredRules::new(store.clone())));
         Ok(Platform {
             inner: Arc::new(Inner {
                 store,
                 providers,
-                fraud: self.fraud,
+                fraud,
                 secrets,
             }),
         })

@@ -7,7 +7,7 @@ use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_te
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
-use crate::fraud::{Assessment, Decision, ScreenRequest, Screened};
+use crate::fraud::{Assessment, CaseStatus, Decision, ScreenContext, ScreenRequest, Screened};
 use crate::id::{CustomerId, PaymentId, RefundId};
 use crate::ledger::JournalEntry;
 use crate::money::Money;
@@ -252,6 +252,8 @@ impl Platform {
                 payment_method: req.payment_method.clone(),
                 customer_id: req.customer_id.as_ref().map(|c| c.to_string()),
             },
+            context: ScreenContext::default(),
+            dry_run: false,
         };
         let assessment = self.inner.fraud.assess(&screen).await?;
         if assessment.decision == Decision::Block {
@@ -330,6 +332,12 @@ impl Platform {
         let mut events = vec![(types::PAYMENT_CREATED, payment.id.as_str(), data.clone())];
         if payment.status != PaymentStatus::Processing {
             events.push((status_event(payment.status), payment.id.as_str(), data));
+        }
+        if payment.status == PaymentStatus::PendingReview {
+            let case = self
+                .open_case(&mut tx, p, "payment", payment.id.as_str(), &payment.assessment)
+                .await?;
+            events.push((types::FRAUD_CASE_OPENED, payment.id.as_str(), case));
         }
         let outcome = match payment.status {
             PaymentStatus::Failed => format!(
@@ -565,6 +573,20 @@ impl Platform {
                 format!("payment {id} was already decided"),
             ));
         }
+        let mut events = Vec::new();
+        if row.payment.status == PaymentStatus::PendingReview {
+            let case = self
+                .resolve_case(
+                    &mut tx,
+                    p,
+                    "payment",
+                    id.as_str(),
+                    CaseStatus::Approved,
+                    comment.as_deref(),
+                )
+                .await?;
+            events.push((types::FRAUD_CASE_RESOLVED, id.as_str(), case));
+        }
         let outcome = format!(
             "approved{}",
             comment.map(|c| format!(": {c}")).unwrap_or_default()
@@ -573,7 +595,7 @@ impl Platform {
             &mut tx,
             p,
             None,
-            &[],
+            &events,
             audit_entry(
                 p,
                 "payments.approve",
@@ -710,12 +732,25 @@ impl Platform {
                 format!("payment {id} was already decided"),
             ));
         }
+        let mut events = vec![(types::PAYMENT_CANCELED, id.as_str(), to_value(&payment)?)];
+        if row.payment.status == PaymentStatus::PendingReview {
+            let case = self
+                .resolve_case(
+                    &mut tx,
+                    p,
+                    "payment",
+                    id.as_str(),
+                    CaseStatus::Rejected,
+                    comment.as_deref(),
+                )
+                .await?;
+            events.push((types::FRAUD_CASE_RESOLVED, id.as_str(), case));
+        }
         let outcome = format!(
             "{}{}",
             to.as_str(),
             comment.map(|c| format!(": {c}")).unwrap_or_default()
         );
-        let events = [(types::PAYMENT_CANCELED, id.as_str(), to_value(&payment)?)];
         finish(
             &mut tx,
             p,
@@ -864,6 +899,8 @@ impl Platform {
                     payment_method: req.payment_method.clone(),
                     customer_id: req.customer_id.as_ref().map(|c| c.to_string()),
                 },
+                context: ScreenContext::default(),
+                dry_run: true,
             })
             .await
     }

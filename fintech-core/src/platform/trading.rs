@@ -7,7 +7,7 @@ use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_te
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
-use crate::fraud::{Decision, ScreenRequest, Screened};
+use crate::fraud::{CaseStatus, Decision, ScreenContext, ScreenRequest, Screened};
 use crate::id::{FillId, OrderId};
 use crate::ledger::JournalEntry;
 use crate::money::Money;
@@ -155,6 +155,30 @@ impl Platform {
                         return Err(e);
                     }
                 };
+                let context = if req.side == OrderSide::Buy {
+                    // For concentration rules: equity, and the position after this buy.
+                    let account = broker.account().await?;
+                    let held = broker
+                        .positions()
+                        .await?
+                        .into_iter()
+                        .find(|pos| pos.symbol == req.symbol)
+                        .map(|pos| pos.market_value);
+                    let position_after = match held {
+                        Some(v) if v.currency() == notional.currency() => {
+                            Some(v.checked_add(&notional)?)
+                        }
+                        Some(_) => None,
+                        None => Some(notional),
+                    };
+                    ScreenContext {
+                        equity: Some(account.equity),
+                        position_after,
+                        ..ScreenContext::default()
+                    }
+                } else {
+                    ScreenContext::default()
+                };
                 let assessment = self
                     .inner
                     .fraud
@@ -167,6 +191,8 @@ impl Platform {
                             side: req.side,
                             notional,
                         },
+                        context,
+                        dry_run: false,
                     })
                     .await?;
                 if assessment.decision == Decision::Block {
@@ -221,6 +247,12 @@ impl Platform {
                 )
                 .await?;
                 let mut events = vec![(types::ORDER_CREATED, order.id.as_str(), to_value(&order)?)];
+                if order.status == OrderStatus::PendingReview {
+                    let case = self
+                        .open_case(&mut tx, p, "order", order.id.as_str(), &order.assessment)
+                        .await?;
+                    events.push((types::FRAUD_CASE_OPENED, order.id.as_str(), case));
+                }
                 if let Some(notional) = filled_notional(order.filled_qty, order.filled_avg_price)? {
                     self.record_fill(&mut tx, p, &order, order.filled_qty, notional)
                         .await?;
@@ -451,6 +483,20 @@ impl Platform {
                 format!("order {id} was already decided"),
             ));
         }
+        let mut events = Vec::new();
+        if row.order.status == OrderStatus::PendingReview {
+            let case = self
+                .resolve_case(
+                    &mut tx,
+                    p,
+                    "order",
+                    id.as_str(),
+                    CaseStatus::Approved,
+                    comment.as_deref(),
+                )
+                .await?;
+            events.push((types::FRAUD_CASE_RESOLVED, id.as_str(), case));
+        }
         let outcome = format!(
             "approved{}",
             comment.map(|c| format!(": {c}")).unwrap_or_default()
@@ -459,7 +505,7 @@ impl Platform {
             &mut tx,
             p,
             None,
-            &[],
+            &events,
             audit_entry(p, "orders.approve", "order", id.as_str(), None, &outcome),
         )
         .await?;
@@ -515,12 +561,25 @@ impl Platform {
                 format!("order {} was already decided", order.id),
             ));
         }
+        let mut events = vec![(types::ORDER_UPDATED, order.id.as_str(), to_value(&order)?)];
+        if stored.status == OrderStatus::PendingReview {
+            let case = self
+                .resolve_case(
+                    &mut tx,
+                    p,
+                    "order",
+                    order.id.as_str(),
+                    CaseStatus::Rejected,
+                    comment.as_deref(),
+                )
+                .await?;
+            events.push((types::FRAUD_CASE_RESOLVED, order.id.as_str(), case));
+        }
         let outcome = format!(
             "{}{}",
             to.as_str(),
             comment.map(|c| format!(": {c}")).unwrap_or_default()
         );
-        let events = [(types::ORDER_UPDATED, order.id.as_str(), to_value(&order)?)];
         finish(
             &mut tx,
             p,

@@ -11,6 +11,7 @@
 //!   (idempotency claims, spending reservations, sequence numbers are all rows).
 
 mod banking;
+mod fraud;
 mod journal;
 mod payments;
 mod tenancy;
