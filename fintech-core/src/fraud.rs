@@ -24,6 +24,8 @@
 pub mod backtest;
 mod engine;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 mod window;
 
 use async_trait::async_trait;

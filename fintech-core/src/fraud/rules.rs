@@ -96,7 +96,7 @@ pub type Amounts = BTreeMap<String, String>;
 
 /// The condition of a rule (one kind per rule).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// A payment's amount is strictly above the threshold of its currency.
     AmountAbove {
