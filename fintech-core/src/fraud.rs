@@ -162,6 +162,7 @@ pub struct ScreenRequest {
 
 /// Optional facts about an operation that some rules use; a rule whose fact is absent does
 /// not hit.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScreenContext {
     /// The caller's IP address.
@@ -182,6 +183,7 @@ pub struct ScreenContext {
 }
 
 /// The state of a review case.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
@@ -218,6 +220,7 @@ impl CaseStatus {
 }
 
 /// A review case: an operation held because screening said `review`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FraudCase {
     /// Id.
@@ -241,6 +244,7 @@ pub struct FraudCase {
 }
 
 /// A stored version of a tenant's rule set.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRuleSet {
     /// Version, 1, 2, 3 … per tenant; the highest is active.

@@ -10,11 +10,12 @@ use futures::future::join_all;
 
 use crate::auth::{Interface, Principal, Role, Scope};
 use crate::error::{ConflictCode, Error};
+use crate::fraud::{CaseStatus, FraudCase, RuleFormat};
 use crate::id::{PaymentId, TenantId, UserId};
 use crate::ledger::accounts;
 use crate::money::Money;
 use crate::payments::{NewPayment, NewRefund, PaymentStatus};
-use crate::platform::{LogQuery, NewApiKey, PaymentQuery};
+use crate::platform::{BacktestRules, CaseQuery, LogQuery, NewApiKey, PaymentQuery};
 use crate::policy::KeyLimits;
 use crate::storage::Backend;
 use crate::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
@@ -47,6 +48,10 @@ pub const SCENARIOS: &[&str] = &[
     "banking_link_and_sync",
     "audit_tampering_is_detected",
     "events_are_numbered_without_gaps",
+    "fraud_review_holds_then_concurrent_approve_charges_once",
+    "fraud_review_reject_leaves_ledger_untouched",
+    "fraud_rules_are_versioned_and_bad_rules_change_nothing",
+    "fraud_velocity_is_counted_in_the_database",
 ];
 
 /// Runs the scenario called `name`.
@@ -72,6 +77,18 @@ pub async fn run(name: &str, h: &Harness) {
         "banking_link_and_sync" => banking_link_and_sync(h).await,
         "audit_tampering_is_detected" => audit_tampering_is_detected(h).await,
         "events_are_numbered_without_gaps" => events_are_numbered_without_gaps(h).await,
+        "fraud_review_holds_then_concurrent_approve_charges_once" => {
+            fraud_review_holds_then_concurrent_approve_charges_once(h).await
+        }
+        "fraud_review_reject_leaves_ledger_untouched" => {
+            fraud_review_reject_leaves_ledger_untouched(h).await
+        }
+        "fraud_rules_are_versioned_and_bad_rules_change_nothing" => {
+            fraud_rules_are_versioned_and_bad_rules_change_nothing(h).await
+        }
+        "fraud_velocity_is_counted_in_the_database" => {
+            fraud_velocity_is_counted_in_the_database(h).await
+        }
         other => panic!("unknown storage scenario {other}"),
     }
 }
@@ -1008,4 +1025,488 @@ pub async fn events_are_numbered_without_gaps(h: &Harness) {
         "resuming after a sequence number returns only newer events"
     );
     assert!(h.platform.verify_audit(&p).await.expect("verify").is_ok());
+}
+
+const REVIEW_OVER_100: &str = r#"
+review_score = 50
+block_score = 100
+
+[[rule]]
+name = "large"
+action = "review"
+score = 40
+when.amount_above = { amount = { USD = "100.00" } }
+
+[[rule]]
+name = "large-order"
+action = "review"
+score = 40
+when.order_notional_above = { amount = { USD = "1000.00" } }
+
+[[rule]]
+name = "would-block-everything"
+action = "block"
+score = 100
+shadow = true
+when.amount_above = { amount = { USD = "0.00" } }
+"#;
+
+async fn with_rules(h: &Harness, admin: &Principal, source: &str) {
+    h.platform
+        .set_fraud_rules(admin, source, RuleFormat::Toml)
+        .await
+        .expect("install rules");
+}
+
+async fn open_cases(h: &Harness, p: &Principal) -> Vec<FraudCase> {
+    h.platform
+        .fraud_cases(
+            p,
+            &CaseQuery {
+                status: Some(CaseStatus::Open),
+                limit: None,
+            },
+        )
+        .await
+        .expect("cases")
+}
+
+async fn event_types(h: &Harness, p: &Principal) -> Vec<String> {
+    h.platform
+        .events(p, LogQuery::default())
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
+/// A review outcome holds the payment uncharged with an open case listing every hit (shadow
+/// ones marked); eight operators approving at once: one wins, the payment is charged once,
+/// the case records who and why, and the resolution is audited and evented.
+pub async fn fraud_review_holds_then_concurrent_approve_charges_once(h: &Harness) {
+    let admin = tenant(h, "fraud review").await;
+    with_rules(h, &admin, REVIEW_OVER_100).await;
+    let ok = h
+        .platform
+        .create_payment(&admin, pay("100.00"), None)
+        .await
+        .expect("at threshold");
+    assert_eq!(ok.status, PaymentStatus::Succeeded);
+    let a = ok.assessment.expect("assessed");
+    assert_eq!(
+        a.rule_set_version,
+        Some(1),
+        "the assessment names its rule set"
+    );
+    assert_eq!(a.hits.len(), 1, "the shadow rule is recorded");
+    assert!(a.hits[0].shadow);
+    let held = h
+        .platform
+        .create_payment(&admin, pay("100.01"), None)
+        .await
+        .expect("held");
+    assert_eq!(held.status, PaymentStatus::PendingReview);
+    assert_eq!(
+        (h.charges)(&admin.tenant_id),
+        1,
+        "held payments are not charged"
+    );
+    let cases = open_cases(h, &admin).await;
+    assert_eq!(cases.len(), 1);
+    let case = &cases[0];
+    assert_eq!(
+        (case.object_type.as_str(), case.object_id.as_str()),
+        ("payment", held.id.as_str())
+    );
+    assert_eq!(case.assessment.decision, crate::fraud::Decision::Review);
+    assert!(
+        case.assessment
+            .hits
+            .iter()
+            .any(|h| h.rule == "large" && h.reason.contains("100.01 USD is above 100.00 USD")),
+        "the case says why: {:?}",
+        case.assessment.hits
+    );
+    assert!(event_types(h, &admin)
+        .await
+        .iter()
+        .any(|t| t == "fraud.case_opened"));
+    let inspected = h
+        .platform
+        .fraud_case(&admin, &case.id)
+        .await
+        .expect("inspect");
+    assert_eq!(&inspected, case);
+
+    let approvals = (0..8).map(|i| {
+        let platform = h.platform.clone();
+        let ops = operator(&admin);
+        let id = case.id.clone();
+        tokio::spawn(async move {
+            platform
+                .approve_fraud_case(&ops, &id, format!("customer called back ({i})"))
+                .await
+        })
+    });
+    let results: Vec<_> = join_all(approvals)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one approval wins: {results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(e, Error::Conflict { .. }),
+                "losers get a conflict: {e}"
+            );
+        }
+    }
+    assert_eq!((h.charges)(&admin.tenant_id), 2, "charged exactly once");
+    let payment = h.platform.payment(&admin, &held.id).await.expect("payment");
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("200.01")
+    );
+    let resolved = h.platform.fraud_case(&admin, &case.id).await.expect("case");
+    assert_eq!(resolved.status, CaseStatus::Approved);
+    assert!(resolved
+        .comment
+        .as_deref()
+        .is_some_and(|c| c.starts_with("customer called back")));
+    assert!(resolved.resolved_by.is_some() && resolved.resolved_at.is_some());
+    assert!(open_cases(h, &admin).await.is_empty());
+    let types = event_types(h, &admin).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "fraud.case_resolved").count(),
+        1
+    );
+    let audit = h
+        .platform
+        .audit_log(&admin, LogQuery::default())
+        .await
+        .expect("audit");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|r| r.entry.action == "payments.approve")
+            .count(),
+        1,
+        "one approval audited"
+    );
+    assert!(h
+        .platform
+        .verify_audit(&admin)
+        .await
+        .expect("verify")
+        .is_ok());
+    assert_ledger_balanced(h, &admin).await;
+}
+
+/// Rejecting a review case cancels the held payment: no charge, no ledger rows; a second
+/// resolution conflicts; an empty comment is refused and changes nothing. Orders held for
+/// review go through the same queue.
+pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
+    let admin = tenant(h, "fraud reject").await;
+    with_rules(h, &admin, REVIEW_OVER_100).await;
+    let held = h
+        .platform
+        .create_payment(&admin, pay("5000.00"), None)
+        .await
+        .expect("held");
+    assert_eq!(held.status, PaymentStatus::PendingReview);
+    let case = open_cases(h, &admin).await.pop().expect("case");
+    let ops = operator(&admin);
+    let before = rows(h, &admin.tenant_id).await;
+    assert!(matches!(
+        h.platform
+            .reject_fraud_case(&ops, &case.id, "  ".into())
+            .await,
+        Err(Error::Validation { .. })
+    ));
+    let viewer = Principal::user(
+        admin.tenant_id.clone(),
+        UserId::generate(),
+        Role::Viewer,
+        Interface::Cli,
+    );
+    assert!(matches!(
+        h.platform
+            .reject_fraud_case(&viewer, &case.id, "no".into())
+            .await,
+        Err(Error::Forbidden { .. })
+    ));
+    assert_eq!(
+        rows(h, &admin.tenant_id).await,
+        before,
+        "refusals change nothing"
+    );
+    let rejected = h
+        .platform
+        .reject_fraud_case(&ops, &case.id, "card reported stolen".into())
+        .await
+        .expect("reject");
+    assert_eq!(rejected.status, CaseStatus::Rejected);
+    assert_eq!(rejected.comment.as_deref(), Some("card reported stolen"));
+    let payment = h.platform.payment(&admin, &held.id).await.expect("payment");
+    assert_eq!(payment.status, PaymentStatus::Rejected);
+    let after = rows(h, &admin.tenant_id).await;
+    assert_eq!(after[1], before[1], "no postings");
+    assert_eq!((h.charges)(&admin.tenant_id), 0, "never charged");
+    assert!(matches!(
+        h.platform
+            .approve_fraud_case(&ops, &case.id, "changed my mind".into())
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    assert!(matches!(
+        h.platform.approve_payment(&ops, &held.id, None).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!((h.charges)(&admin.tenant_id), 0);
+    let audit = h
+        .platform
+        .audit_log(&admin, LogQuery::default())
+        .await
+        .expect("audit");
+    assert!(audit
+        .iter()
+        .any(|r| r.entry.action == "payments.reject"
+            && r.entry.outcome.contains("card reported stolen")));
+
+    // Another tenant cannot see or resolve it.
+    let other = tenant(h, "fraud other").await;
+    assert!(matches!(
+        h.platform.fraud_case(&other, &case.id).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // An order above the notional limit is held for review and, rejected, never reaches the broker.
+    let order = h
+        .platform
+        .place_order(
+            &admin,
+            OrderRequest {
+                symbol: "MSFT".into(),
+                side: OrderSide::Buy,
+                qty: 10.into(),
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Gtc,
+                limit_price: Some(usd("200")),
+                stop_price: None,
+            },
+            None,
+        )
+        .await
+        .expect("order");
+    assert_eq!(order.status, OrderStatus::PendingReview);
+    let case = open_cases(h, &admin).await.pop().expect("order case");
+    assert_eq!(case.object_id, order.id.as_str());
+    h.platform
+        .reject_fraud_case(&ops, &case.id, "not our strategy".into())
+        .await
+        .expect("reject order");
+    let order = h.platform.order(&admin, &order.id).await.expect("order");
+    assert_eq!(order.status, OrderStatus::Rejected);
+    assert!(
+        order.provider_order_id.is_none(),
+        "never sent to the broker"
+    );
+    assert_ledger_balanced(h, &admin).await;
+}
+
+/// Rule sets are versioned per tenant; an invalid one is refused and the active version stays.
+pub async fn fraud_rules_are_versioned_and_bad_rules_change_nothing(h: &Harness) {
+    let admin = tenant(h, "fraud versions").await;
+    assert!(h
+        .platform
+        .fraud_rules(&admin)
+        .await
+        .expect("none")
+        .is_none());
+    let open = h
+        .platform
+        .create_payment(&admin, pay("99999.00"), None)
+        .await
+        .expect("no rules");
+    assert_eq!(
+        open.status,
+        PaymentStatus::Succeeded,
+        "no rule set allows everything"
+    );
+    with_rules(h, &admin, REVIEW_OVER_100).await;
+    let before = rows(h, &admin.tenant_id).await;
+    let err = h
+        .platform
+        .set_fraud_rules(&admin, "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"payer\", window = \"1w\", max_count = 1 }\n", RuleFormat::Toml)
+        .await
+        .expect_err("bad window");
+    assert!(matches!(err, Error::Validation { .. }), "{err}");
+    assert_eq!(rows(h, &admin.tenant_id).await, before, "nothing written");
+    assert_eq!(
+        h.platform
+            .fraud_rules(&admin)
+            .await
+            .expect("v1")
+            .map(|r| r.version),
+        Some(1)
+    );
+    let ops = operator(&admin);
+    assert!(matches!(
+        h.platform
+            .set_fraud_rules(&ops, crate::fraud::STARTER_RULES, RuleFormat::Toml)
+            .await,
+        Err(Error::Forbidden { .. })
+    ));
+    let v2 = h
+        .platform
+        .set_fraud_rules(&admin, crate::fraud::STARTER_RULES, RuleFormat::Toml)
+        .await
+        .expect("v2");
+    assert_eq!(v2.version, 2);
+    let p = h
+        .platform
+        .create_payment(&admin, pay("500.00"), None)
+        .await
+        .expect("under v2");
+    assert_eq!(
+        p.status,
+        PaymentStatus::Succeeded,
+        "the starter set allows 500"
+    );
+    assert_eq!(p.assessment.and_then(|a| a.rule_set_version), Some(2));
+    assert_eq!(
+        h.platform
+            .fraud_rules_version(&admin, 1)
+            .await
+            .expect("v1 kept")
+            .source,
+        REVIEW_OVER_100
+    );
+    // Backtest the stored history with a candidate set, from the SDK.
+    let report = h
+        .platform
+        .backtest_stored(
+            &admin,
+            &BacktestRules::Source {
+                source: REVIEW_OVER_100.into(),
+                format: RuleFormat::Toml,
+            },
+        )
+        .await
+        .expect("backtest");
+    assert_eq!(report.transactions, 2);
+    assert_eq!(report.reviewed, 2, "both stored payments are above 100");
+    assert_eq!(report.rules["would-block-everything"].hits, 2);
+    let csv = "at,amount,currency,payment_method,label\n1,150.00,USD,pm_1,fraud\n2,10.00,USD,pm_1,legit\n";
+    let report = h
+        .platform
+        .backtest_csv(&admin, &BacktestRules::Active, csv)
+        .await
+        .expect("csv backtest");
+    assert_eq!(
+        (report.transactions, report.allowed),
+        (2, 2),
+        "starter allows both"
+    );
+    assert_eq!(report.recall, Some(rust_decimal::Decimal::ZERO));
+}
+
+/// Velocity is counted in the database: two platforms with separate screens over one
+/// database see each other's payments, and concurrent attempts cannot all slip under the
+/// limit.
+pub async fn fraud_velocity_is_counted_in_the_database(h: &Harness) {
+    let admin = tenant(h, "fraud velocity").await;
+    with_rules(
+        h,
+        &admin,
+        r#"
+review_score = 50
+block_score = 100
+
+[[rule]]
+name = "card-velocity"
+action = "block"
+score = 100
+when.velocity = { key = "payment_method", window = "1h", max_count = 2 }
+"#,
+    )
+    .await;
+    let config = crate::Config {
+        encryption_key: Some(crate::crypto::SecretBox::generate_key()),
+        ..crate::Config::default()
+    };
+    let second = Platform::builder(config)
+        .with_store(h.platform.store().clone())
+        .with_providers(h.platform.providers().clone())
+        .build()
+        .await
+        .expect("second platform");
+    let card = |pm: &str| NewPayment {
+        payment_method: pm.into(),
+        ..pay("10.00")
+    };
+    h.platform
+        .create_payment(&admin, card("pm_card_visa"), None)
+        .await
+        .expect("first");
+    second
+        .create_payment(&admin, card("pm_card_visa"), None)
+        .await
+        .expect("second, other instance");
+    let err = h
+        .platform
+        .create_payment(&admin, card("pm_card_visa"), None)
+        .await
+        .expect_err("third in the hour");
+    match &err {
+        Error::Blocked { reasons } => assert!(
+            reasons.contains("3 payments for payment_method"),
+            "{reasons}"
+        ),
+        other => panic!("expected blocked, got {other}"),
+    }
+    // A dry run counts itself but records nothing.
+    let dry = second
+        .assess_payment(&admin, &card("pm_card_mastercard"))
+        .await
+        .expect("dry");
+    assert_eq!(dry.decision, crate::fraud::Decision::Allow);
+    // Concurrent attempts on a fresh card across both platforms: at most 2 get through.
+    let attempts = (0..6).map(|i| {
+        let platform = if i % 2 == 0 {
+            h.platform.clone()
+        } else {
+            second.clone()
+        };
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            platform
+                .create_payment(
+                    &admin,
+                    NewPayment {
+                        payment_method: "pm_card_amex".into(),
+                        ..pay("10.00")
+                    },
+                    None,
+                )
+                .await
+        })
+    });
+    let results: Vec<_> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let through = results.iter().filter(|r| r.is_ok()).count();
+    assert!(
+        (1..=2).contains(&through),
+        "{through} of 6 concurrent attempts got through: {results:?}"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(Error::Blocked { .. }))));
 }

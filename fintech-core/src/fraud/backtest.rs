@@ -189,7 +189,10 @@ pub const CSV_COLUMNS: [&str; 13] = [
 /// `at` as RFC 3339 (`2026-01-05T14:03:00Z`) or integer microseconds since the epoch, `amount`
 /// as a decimal string exact in the currency. Every error names the line.
 pub fn parse_csv(text: &str) -> Result<Vec<LabelledTxn>> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines
         .next()
         .ok_or_else(|| Error::validation("csv", "empty file; expected a header line"))?;
@@ -203,7 +206,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<LabelledTxn>> {
             ));
         };
         if idx[c] != usize::MAX {
-            return Err(Error::validation("csv", format!("column {h:?} appears twice")));
+            return Err(Error::validation(
+                "csv",
+                format!("column {h:?} appears twice"),
+            ));
         }
         idx[c] = i;
     }
@@ -409,12 +415,21 @@ pub fn synthetic(seed: u64, days: u32) -> Vec<LabelledTxn> {
                 let at = day0 + rng.range(7, 22) * HOUR + rng.range(0, 59) * MINUTE;
                 let (amount, payee) = if rng.chance(20) {
                     // A large legitimate payment to a regular payee.
-                    (rng.range(150_000, 1_200_000), format!("payee_{c}_{}", rng.range(0, 2)))
+                    (
+                        rng.range(150_000, 1_200_000),
+                        format!("payee_{c}_{}", rng.range(0, 2)),
+                    )
                 } else if rng.chance(50) {
                     // Somewhere new, small.
-                    (rng.range(500, 20_000), format!("shop_{}", rng.range(0, 5_000)))
+                    (
+                        rng.range(500, 20_000),
+                        format!("shop_{}", rng.range(0, 5_000)),
+                    )
                 } else {
-                    (rng.range(500, 40_000), format!("payee_{c}_{}", rng.range(0, 2)))
+                    (
+                        rng.range(500, 40_000),
+                        format!("payee_{c}_{}", rng.range(0, 2)),
+                    )
                 };
                 out.push(mk(
                     at,

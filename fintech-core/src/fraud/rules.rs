@@ -17,6 +17,7 @@ use crate::money::{Currency, Money};
 pub const STARTER_RULES: &str = include_str!("../../rules/starter.toml");
 
 /// The format of a rule-set source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleFormat {
@@ -586,8 +587,9 @@ impl RuleSetSpec {
             RuleFormat::Toml => {
                 toml::from_str(source).map_err(|e| Error::validation("rules", e.to_string()))
             }
-            RuleFormat::Json => serde_json::from_str(source)
-                .map_err(|e| Error::validation("rules", e.to_string())),
+            RuleFormat::Json => {
+                serde_json::from_str(source).map_err(|e| Error::validation("rules", e.to_string()))
+            }
         }
     }
 }
@@ -682,8 +684,13 @@ impl RuleSet {
                     window,
                     max_count: v.max_count,
                     max_sum,
-                    label: format!("{} per {} in {}", v.subject.as_str(), v.key.as_str(), v.window.trim())
-                        .into(),
+                    label: format!(
+                        "{} per {} in {}",
+                        v.subject.as_str(),
+                        v.key.as_str(),
+                        v.window.trim()
+                    )
+                    .into(),
                 }
             }
             Condition::NewPayee { above } => {

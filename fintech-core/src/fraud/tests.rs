@@ -72,7 +72,10 @@ when.amount_above = { amount = { USD = "10000.00", JPY = "1000000", KWD = "5000.
     assert!(one(&r, pay(T0, "10000.00", "USD")).hits.is_empty());
     let a = one(&r, pay(T0, "10000.01", "USD"));
     assert_eq!(a.decision, Decision::Review);
-    assert_eq!(a.hits[0].reason, "amount 10000.01 USD is above 10000.00 USD");
+    assert_eq!(
+        a.hits[0].reason,
+        "amount 10000.01 USD is above 10000.00 USD"
+    );
     assert!(one(&r, pay(T0, "1000000", "JPY")).hits.is_empty());
     assert_eq!(hit_names(&one(&r, pay(T0, "1000001", "JPY"))), ["big"]);
     assert!(one(&r, pay(T0, "5000.000", "KWD")).hits.is_empty());
@@ -118,9 +121,14 @@ when.velocity = { key = "payment_method", window = "1h", max_count = 3 }
 "#);
     let t = |at| pay(at, "5.00", "USD").with_key(Key::PaymentMethod, Some("pm_1"));
     let out = replay(&r, &[t(T0), t(T0 + SEC), t(T0 + 2 * SEC), t(T0 + 3 * SEC)]);
-    assert!(out[..3].iter().all(|a| a.hits.is_empty()), "3 in an hour is allowed");
+    assert!(
+        out[..3].iter().all(|a| a.hits.is_empty()),
+        "3 in an hour is allowed"
+    );
     assert_eq!(out[3].decision, Decision::Review, "the 4th hits");
-    assert!(out[3].hits[0].reason.starts_with("4 payments for payment_method \"pm_1\""));
+    assert!(out[3].hits[0]
+        .reason
+        .starts_with("4 payments for payment_method \"pm_1\""));
     // Another card is counted separately.
     let other = pay(T0 + 4 * SEC, "5.00", "USD").with_key(Key::PaymentMethod, Some("pm_2"));
     let out = replay(&r, &[t(T0), t(T0), t(T0), other]);
@@ -166,10 +174,7 @@ when.velocity = { key = "payer", window = "1d", max_sum = { USD = "1000.00" } }
         "1000.01 USD for payer \"p\" in the window is above 1000.00 USD (payment per payer in 1d)"
     );
     // Euros are not added to dollars.
-    let out = replay(
-        &r,
-        &[t(T0, "900.00", "EUR"), t(T0 + SEC, "900.00", "USD")],
-    );
+    let out = replay(&r, &[t(T0, "900.00", "EUR"), t(T0 + SEC, "900.00", "USD")]);
     assert!(out[1].hits.is_empty());
 }
 
@@ -189,9 +194,18 @@ when.new_payee = { above = { USD = "1000.00" } }
     };
     assert!(one(&r, t(T0, "1000.00", "acme")).hits.is_empty());
     let a = one(&r, t(T0, "1000.01", "acme"));
-    assert_eq!(a.hits[0].reason, "first payment to payee \"acme\", 1000.01 USD is above 1000.00 USD");
+    assert_eq!(
+        a.hits[0].reason,
+        "first payment to payee \"acme\", 1000.01 USD is above 1000.00 USD"
+    );
     // Paid before (even long ago): not new.
-    let out = replay(&r, &[t(T0, "10.00", "acme"), t(T0 + 300 * 86_400 * SEC, "5000.00", "acme")]);
+    let out = replay(
+        &r,
+        &[
+            t(T0, "10.00", "acme"),
+            t(T0 + 300 * 86_400 * SEC, "5000.00", "acme"),
+        ],
+    );
     assert!(out[1].hits.is_empty());
     // Another payer paying the same payee is new for that payer.
     let other = pay(T0 + SEC, "5000.00", "USD")
@@ -253,9 +267,19 @@ when.structuring = { threshold = { USD = "10000.00" }, margin_percent = 10, wind
     let out = replay(&r, &[t(T0, "8999.99"), t(T0 + SEC, "9500.00")]);
     assert!(out[1].hits.is_empty(), "8999.99 is below the band");
     let out = replay(&r, &[t(T0, "10000.00"), t(T0 + SEC, "9500.00")]);
-    assert!(out[1].hits.is_empty(), "the threshold itself is not just below");
+    assert!(
+        out[1].hits.is_empty(),
+        "the threshold itself is not just below"
+    );
     // The one outside the band does not hit even when others are in it.
-    let out = replay(&r, &[t(T0, "9500.00"), t(T0 + SEC, "9600.00"), t(T0 + 2 * SEC, "50.00")]);
+    let out = replay(
+        &r,
+        &[
+            t(T0, "9500.00"),
+            t(T0 + SEC, "9600.00"),
+            t(T0 + 2 * SEC, "50.00"),
+        ],
+    );
     assert!(out[2].hits.is_empty());
     // Window edge: a day apart is outside.
     let out = replay(&r, &[t(T0, "9500.00"), t(T0 + 86_400 * SEC, "9500.00")]);
@@ -274,10 +298,23 @@ when.unusual_hour = { from_hour = 1, to_hour = 5 }
     .replace("utc_offset = \"-05:00\"\n", "")
     .as_str());
     let h = 3600 * SEC;
-    assert!(one(&r, pay(T0 + h - 1, "1.00", "USD")).hits.is_empty(), "00:59:59");
-    assert_eq!(one(&r, pay(T0 + h, "1.00", "USD")).decision, Decision::Review, "01:00, score-only rule reaching review_score");
-    assert!(!one(&r, pay(T0 + 5 * h - 1, "1.00", "USD")).hits.is_empty(), "04:59:59");
-    assert!(one(&r, pay(T0 + 5 * h, "1.00", "USD")).hits.is_empty(), "05:00");
+    assert!(
+        one(&r, pay(T0 + h - 1, "1.00", "USD")).hits.is_empty(),
+        "00:59:59"
+    );
+    assert_eq!(
+        one(&r, pay(T0 + h, "1.00", "USD")).decision,
+        Decision::Review,
+        "01:00, score-only rule reaching review_score"
+    );
+    assert!(
+        !one(&r, pay(T0 + 5 * h - 1, "1.00", "USD")).hits.is_empty(),
+        "04:59:59"
+    );
+    assert!(
+        one(&r, pay(T0 + 5 * h, "1.00", "USD")).hits.is_empty(),
+        "05:00"
+    );
     let ny = RuleSet::from_source(
         "utc_offset = \"-05:00\"\nreview_score = 50\nblock_score = 100\n[[rule]]\nname = \"night\"\nscore = 10\nwhen.unusual_hour = { from_hour = 1, to_hour = 5 }\n",
         RuleFormat::Toml,
@@ -330,12 +367,28 @@ when.order_rate = { per_minute = 2 }
     t.position_after_minor = Some(25_000_01);
     let a = one(&r, t);
     assert_eq!(hit_names(&a), ["concentration"]);
-    assert!(a.hits[0].reason.contains("more than 25% of equity 100000.00 USD"));
-    let out = replay(&r, &[order(T0, "1.00"), order(T0 + SEC, "1.00"), order(T0 + 2 * SEC, "1.00")]);
+    assert!(a.hits[0]
+        .reason
+        .contains("more than 25% of equity 100000.00 USD"));
+    let out = replay(
+        &r,
+        &[
+            order(T0, "1.00"),
+            order(T0 + SEC, "1.00"),
+            order(T0 + 2 * SEC, "1.00"),
+        ],
+    );
     assert!(out[1].hits.is_empty());
     assert_eq!(out[2].decision, Decision::Block);
     // A minute later the first has left the window.
-    let out = replay(&r, &[order(T0, "1.00"), order(T0 + SEC, "1.00"), order(T0 + 60 * SEC, "1.00")]);
+    let out = replay(
+        &r,
+        &[
+            order(T0, "1.00"),
+            order(T0 + SEC, "1.00"),
+            order(T0 + 60 * SEC, "1.00"),
+        ],
+    );
     assert!(out[2].hits.is_empty());
 }
 
@@ -364,7 +417,10 @@ when.amount_above = {{ amount = {{ USD = "20.00" }} }}
     assert_eq!(hit_names(&a), ["first", "second"], "every hit is listed");
     assert_eq!(a.score, 60);
     // A later allow does not undo an earlier review.
-    assert_eq!(one(&body("review", "allow"), pay(T0, "30.00", "USD")).decision, Decision::Review);
+    assert_eq!(
+        one(&body("review", "allow"), pay(T0, "30.00", "USD")).decision,
+        Decision::Review
+    );
     // Two reviews whose scores reach block_score block.
     let r = set(r#"
 [[rule]]
@@ -403,29 +459,49 @@ when.amount_above = { amount = { USD = "10.00" } }
     assert_eq!(a.hits.len(), 1);
     assert!(a.hits[0].shadow);
     assert_eq!(a.hits[0].action, Decision::Block);
-    assert_eq!(a.reasons(), "no reason given", "shadow hits are not enforced reasons");
+    assert_eq!(
+        a.reasons(),
+        "no reason given",
+        "shadow hits are not enforced reasons"
+    );
 }
 
 #[test]
 fn bad_rule_files_are_refused_with_the_place_at_fault() {
     let bad = |body: &str| {
         validation_field(
-            RuleSet::from_source(&format!("review_score = 50\nblock_score = 100\n{body}"), RuleFormat::Toml)
-                .expect_err(body),
+            RuleSet::from_source(
+                &format!("review_score = 50\nblock_score = 100\n{body}"),
+                RuleFormat::Toml,
+            )
+            .expect_err(body),
         )
     };
     let e = bad("[[rule]]\nname = \"x\"\naction = \"block\"\nwhen.amount_above = { amount = { USD = \"1\" }, extra = 1 }\n");
     assert!(e.contains("unexpected keys in table: extra"), "{e}");
     assert!(bad("[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"payer\", window = \"1w\", max_count = 1 }\n").contains("rule x: window"));
-    assert!(bad("[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"payer\", window = \"1h\" }\n").contains("max_count"));
+    assert!(
+        bad("[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"payer\", window = \"1h\" }\n")
+            .contains("max_count")
+    );
     assert!(bad("[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"card\", window = \"1h\", max_count = 1 }\n").contains("unknown variant"));
-    assert!(bad("[[rule]]\nname = \"x\"\nwhen.unusual_hour = { from_hour = 3, to_hour = 24 }\n").contains("0–23"));
-    assert!(bad("[[rule]]\nname = \"x\"\nwhen.amount_above = { amount = { USD = \"-1\" } }\n").contains("negative"));
-    assert!(bad("[[rule]]\nname = \"x\"\nwhen.concentration = { max_percent = 0 }\n").contains("max_percent"));
+    assert!(
+        bad("[[rule]]\nname = \"x\"\nwhen.unusual_hour = { from_hour = 3, to_hour = 24 }\n")
+            .contains("0–23")
+    );
+    assert!(
+        bad("[[rule]]\nname = \"x\"\nwhen.amount_above = { amount = { USD = \"-1\" } }\n")
+            .contains("negative")
+    );
+    assert!(
+        bad("[[rule]]\nname = \"x\"\nwhen.concentration = { max_percent = 0 }\n")
+            .contains("max_percent")
+    );
     assert!(bad("[[rule]]\nname = \"x\"\nwhen.structuring = { threshold = { USD = \"10\" }, margin_percent = 10, window = \"1d\", min_count = 1 }\n").contains("min_count"));
     assert!(bad("[[rule]]\nname = \"x\"\nwhen.concentration = { max_percent = 5 }\n[[rule]]\nname = \"x\"\nwhen.concentration = { max_percent = 5 }\n").contains("two rules"));
     assert!(bad("utc_offset = \"+5\"\n").contains("utc_offset"));
-    let e = RuleSet::from_source("review_score = 60\nblock_score = 50\n", RuleFormat::Toml).expect_err("order");
+    let e = RuleSet::from_source("review_score = 60\nblock_score = 50\n", RuleFormat::Toml)
+        .expect_err("order");
     assert!(validation_field(e).contains("block_score"));
     assert!(RuleSet::from_source("{\"review_score\": 1", RuleFormat::Json).is_err());
 }
@@ -458,7 +534,10 @@ fn csv_round_trip_and_errors_name_the_line() {
     assert_eq!(parsed.len(), data.len());
     assert_eq!(parsed[3].txn.amount_minor, data[3].txn.amount_minor);
     assert_eq!(parsed[3].txn.keys, data[3].txn.keys);
-    assert_eq!(parsed.iter().filter(|r| r.fraud).count(), data.iter().filter(|r| r.fraud).count());
+    assert_eq!(
+        parsed.iter().filter(|r| r.fraud).count(),
+        data.iter().filter(|r| r.fraud).count()
+    );
 
     let ok = "at,amount,currency,payer,label\n2026-01-05T10:00:00Z,12.50,USD,cus_1,fraud\n";
     let r = parse_csv(ok).expect("rfc3339");
@@ -482,8 +561,17 @@ fn synthetic_set_is_deterministic_and_has_every_pattern() {
     let b = synthetic(42, 5);
     assert_eq!(to_csv(&a), to_csv(&b));
     assert_ne!(to_csv(&a), to_csv(&synthetic(43, 5)));
-    for p in ["card_testing", "structuring", "account_takeover", "blocked_country", "legit"] {
-        let n = synthetic(42, 30).iter().filter(|r| pattern_of(r) == p).count();
+    for p in [
+        "card_testing",
+        "structuring",
+        "account_takeover",
+        "blocked_country",
+        "legit",
+    ] {
+        let n = synthetic(42, 30)
+            .iter()
+            .filter(|r| pattern_of(r) == p)
+            .count();
         assert!(n > 0, "pattern {p} planted");
     }
 }
@@ -499,16 +587,37 @@ fn starter_rules_backtest_meets_precision_and_recall_floors() {
         "starter backtest: {} transactions, {} fraud, precision {precision}, recall {recall}, rules {:?}",
         report.transactions, report.labelled_fraud, report.rules
     );
-    assert!(report.labelled_fraud > 100, "enough planted fraud to measure");
-    assert!(precision >= rust_decimal::Decimal::new(85, 2), "precision {precision} below 0.85");
-    assert!(recall >= rust_decimal::Decimal::new(75, 2), "recall {recall} below 0.75");
+    assert!(
+        report.labelled_fraud > 100,
+        "enough planted fraud to measure"
+    );
+    assert!(
+        precision >= rust_decimal::Decimal::new(85, 2),
+        "precision {precision} below 0.85"
+    );
+    assert!(
+        recall >= rust_decimal::Decimal::new(75, 2),
+        "recall {recall} below 0.75"
+    );
     // Every planted pattern is caught at least partly.
-    for p in ["card_testing", "structuring", "account_takeover", "blocked_country"] {
-        let mut only: Vec<_> = data.iter().filter(|r| pattern_of(r) == p).cloned().collect();
+    for p in [
+        "card_testing",
+        "structuring",
+        "account_takeover",
+        "blocked_country",
+    ] {
+        let mut only: Vec<_> = data
+            .iter()
+            .filter(|r| pattern_of(r) == p)
+            .cloned()
+            .collect();
         let r = backtest::run(&rules, &mut only);
         assert!(r.true_positives > 0, "{p} never caught");
     }
     let usd = &report.volume["USD"];
     assert!(usd.blocked_share + usd.reviewed_share < rust_decimal::Decimal::new(25, 2));
-    assert_eq!(report.allowed + report.reviewed + report.blocked, report.transactions);
+    assert_eq!(
+        report.allowed + report.reviewed + report.blocked,
+        report.transactions
+    );
 }

@@ -8,9 +8,7 @@ use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
 use crate::fraud::backtest::{self, BacktestReport, LabelledTxn};
-use crate::fraud::{
-    Assessment, CaseStatus, FraudCase, RuleFormat, RuleSet, StoredRuleSet,
-};
+use crate::fraud::{Assessment, CaseStatus, FraudCase, RuleFormat, RuleSet, StoredRuleSet};
 use crate::id::{CaseId, OrderId, PaymentId};
 use crate::storage::Tx;
 
@@ -253,7 +251,8 @@ impl Platform {
                 let stored = self.fraud_rules(p).await?.ok_or_else(|| {
                     Error::validation("rules", "the tenant has no rule set; give a source")
                 })?;
-                Ok(RuleSet::from_source(&stored.source, stored.format)?.with_version(stored.version))
+                Ok(RuleSet::from_source(&stored.source, stored.format)?
+                    .with_version(stored.version))
             }
             BacktestRules::Source { source, format } => {
                 if source.len() > MAX_RULES_BYTES {

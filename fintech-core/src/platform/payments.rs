@@ -335,7 +335,13 @@ impl Platform {
         }
         if payment.status == PaymentStatus::PendingReview {
             let case = self
-                .open_case(&mut tx, p, "payment", payment.id.as_str(), &payment.assessment)
+                .open_case(
+                    &mut tx,
+                    p,
+                    "payment",
+                    payment.id.as_str(),
+                    &payment.assessment,
+                )
                 .await?;
             events.push((types::FRAUD_CASE_OPENED, payment.id.as_str(), case));
         }

@@ -5,12 +5,13 @@ use sqlx::any::AnyRow;
 use super::{col, from_json, page_limit, to_json, ts, Store, Tx};
 use crate::error::{ConflictCode, Error, Result};
 use crate::fraud::rules::{Key, Lookup, RuleFormat, Subject, Txn, WindowStat};
-use crate::fraud::{LabelledTxn, OwnedTxn};
-use crate::money::Currency;
 use crate::fraud::{Assessment, CaseStatus, FraudCase, StoredRuleSet};
+use crate::fraud::{LabelledTxn, OwnedTxn};
 use crate::id::{CaseId, TenantId};
+use crate::money::Currency;
 
-const CASE_COLUMNS: &str = "id, object_type, object_id, status, assessment, created_at, resolved_by, resolved_at, comment";
+const CASE_COLUMNS: &str =
+    "id, object_type, object_id, status, assessment, created_at, resolved_by, resolved_at, comment";
 
 fn case_from_row(r: &AnyRow) -> Result<FraudCase> {
     Ok(FraudCase {
@@ -121,11 +122,7 @@ impl Store {
     /// The tenant's payments as backtest records, oldest first (at most `limit`, the newest
     /// ones): payer is the customer or else the creating actor; labelled fraud when the
     /// payment's review case was rejected.
-    pub async fn payment_history(
-        &self,
-        tenant: &TenantId,
-        limit: i64,
-    ) -> Result<Vec<LabelledTxn>> {
+    pub async fn payment_history(&self, tenant: &TenantId, limit: i64) -> Result<Vec<LabelledTxn>> {
         let rows = sqlx::query(
             "SELECT p.created_at, p.currency, p.amount_minor, p.customer_id, p.created_by, p.payee, p.payment_method, p.api_key_id, c.status AS case_status
              FROM payments p LEFT JOIN fraud_cases c ON c.tenant_id = p.tenant_id AND c.object_type = 'payment' AND c.object_id = p.id
@@ -267,11 +264,7 @@ impl Tx {
     }
 
     /// Opens a review case for a held payment or order.
-    pub async fn insert_fraud_case(
-        &mut self,
-        tenant: &TenantId,
-        case: &FraudCase,
-    ) -> Result<()> {
+    pub async fn insert_fraud_case(&mut self, tenant: &TenantId, case: &FraudCase) -> Result<()> {
         sqlx::query(
             "INSERT INTO fraud_cases (id, tenant_id, object_type, object_id, status, assessment, rule_set_version, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
