@@ -4,7 +4,8 @@
 //! set through `StoredRules` on SQLite, where the windows are counted in the database.
 //!
 //! ```sh
-//! cargo bench -p fintech-core --bench fraud            # FINTECH_BENCH_QUICK=1 for a short run
+//! FINTECH_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5499/postgres \
+//!   cargo bench -p fintech-core --bench fraud      # FINTECH_BENCH_QUICK=1 for a short run
 //! ```
 //!
 //! Workload: 30 days of the deterministic synthetic data set (300 customers, planted fraud)
@@ -99,14 +100,11 @@ fn print(name: &str, f: &Figure, base: &Figure) {
     );
 }
 
-async fn stored(warm: &[LabelledTxn], day: &[LabelledTxn], n: usize) -> (f64, f64) {
+async fn stored(url: &str, warm: &[LabelledTxn], day: &[LabelledTxn], n: usize) -> (f64, f64) {
     use fintech_core::fraud::{FraudScreen, ScreenContext, ScreenRequest, Screened, StoredRules};
     use fintech_core::storage::Store;
     use fintech_core::{Actor, Interface, Money};
-    let dir = std::env::temp_dir().join(format!("fintech-fraud-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    let store = Store::connect_url(&url, 4).await.expect("store");
+    let store = Store::connect_url(url, 4).await.expect("store");
     let tenant = fintech_core::id::TenantId::generate();
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, 'bench', 0)")
         .bind(tenant.as_str())
@@ -171,7 +169,6 @@ async fn stored(warm: &[LabelledTxn], day: &[LabelledTxn], n: usize) -> (f64, f6
     let per_sec = n as f64 / start.elapsed().as_secs_f64();
     lat.sort_by(|a, b| a.total_cmp(b));
     store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
     (per_sec, lat[lat.len() * 99 / 100])
 }
 
@@ -215,9 +212,29 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (db_per_sec, db_p99_us) = rt.block_on(stored(warm, day, db_n));
+    let dir = std::env::temp_dir().join(format!("fintech-fraud-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    let (db_per_sec, db_p99_us) = rt.block_on(stored(&sqlite, warm, day, db_n));
+    let _ = std::fs::remove_dir_all(&dir);
     println!(
         "starter via StoredRules on SQLite (windows counted in the database, {db_n} assessments): {db_per_sec:.0}/s, p99 {db_p99_us:.0} µs, {:.4}x the in-memory figure",
         db_per_sec / full.per_sec
     );
+    if let Ok(server) = std::env::var("FINTECH_BENCH_POSTGRES_URL") {
+        let name = format!("fintech_fraud_bench_{}", std::process::id());
+        let (per_sec, p99) = rt.block_on(async {
+            use sqlx::Connection;
+            let mut admin = sqlx::postgres::PgConnection::connect(&server).await.expect("postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
+            let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+            let r = stored(&format!("{base}/{name}"), warm, day, db_n).await;
+            sqlx::query(&format!("DROP DATABASE {name}")).execute(&mut admin).await.expect("drop");
+            r
+        });
+        println!(
+            "starter via StoredRules on PostgreSQL ({db_n} assessments): {per_sec:.0}/s, p99 {p99:.0} µs, {:.4}x the in-memory figure",
+            per_sec / full.per_sec
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use sqlx::any::AnyRow;
 
-use super::{col, from_json, page_limit, to_json, ts, Store, Tx};
+use super::{col, from_json, page_limit, to_json, ts, Backend, Store, Tx};
 use crate::error::{ConflictCode, Error, Result};
 use crate::fraud::rules::{Key, Lookup, RuleFormat, Subject, Txn, WindowStat};
 use crate::fraud::{Assessment, CaseStatus, FraudCase, StoredRuleSet};
@@ -60,8 +60,12 @@ impl Store {
     }
 
     /// Records a screened operation in the velocity windows (its own committed statement).
+    ///
+    /// On PostgreSQL the commit does not wait for the WAL flush: the operation's own final
+    /// transaction (the payment, or the audited refusal) is a durable commit later in the same
+    /// WAL, so once the operation has any durable effect its observation is durable too.
     pub async fn record_observation(&self, tenant: &TenantId, t: &Txn<'_>) -> Result<()> {
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO fraud_observations (tenant_id, subject, at_micros, currency, amount_minor, payer, payee, payment_method, api_key, ip)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -74,9 +78,20 @@ impl Store {
         .bind(t.key(Key::Payee))
         .bind(t.key(Key::PaymentMethod))
         .bind(t.key(Key::ApiKey))
-        .bind(t.key(Key::Ip))
-        .execute(self.pool())
-        .await?;
+        .bind(t.key(Key::Ip));
+        match self.backend() {
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                insert.execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            Backend::Sqlite => {
+                insert.execute(self.pool()).await?;
+            }
+        }
         Ok(())
     }
 
