@@ -178,7 +178,9 @@ fn main() {
     let data = synthetic(20261125, 31);
     let split = data
         .iter()
-        .position(|r| r.txn.at_micros >= data[0].txn.at_micros - data[0].txn.at_micros % DAY + 30 * DAY)
+        .position(|r| {
+            r.txn.at_micros >= data[0].txn.at_micros - data[0].txn.at_micros % DAY + 30 * DAY
+        })
         .unwrap_or(data.len());
     let (warm, day) = data.split_at(split);
     let starter = RuleSet::starter().expect("starter");
@@ -196,7 +198,15 @@ fn main() {
     let base = measure(&baseline, warm, day, n);
     print("baseline: 1 amount rule", &base, &base);
     let full = measure(&starter, warm, day, n);
-    print(&format!("starter: {} rules, {} windows", starter.len(), starter.windows().len()), &full, &base);
+    print(
+        &format!(
+            "starter: {} rules, {} windows",
+            starter.len(),
+            starter.windows().len()
+        ),
+        &full,
+        &base,
+    );
     println!(
         "flagged (review or block) in the 2 × {n} assessments of each row: baseline {}, starter {}",
         base.flagged, full.flagged
@@ -225,11 +235,19 @@ fn main() {
         let name = format!("fintech_fraud_bench_{}", std::process::id());
         let (per_sec, p99) = rt.block_on(async {
             use sqlx::Connection;
-            let mut admin = sqlx::postgres::PgConnection::connect(&server).await.expect("postgres");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
+            let mut admin = sqlx::postgres::PgConnection::connect(&server)
+                .await
+                .expect("postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("create");
             let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
             let r = stored(&format!("{base}/{name}"), warm, day, db_n).await;
-            sqlx::query(&format!("DROP DATABASE {name}")).execute(&mut admin).await.expect("drop");
+            sqlx::query(&format!("DROP DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("drop");
             r
         });
         println!(

@@ -361,10 +361,10 @@ when.order_rate = { per_minute = 2 }
     // A payment of that size is not an order.
     assert!(one(&r, pay(T0, "300000.00", "USD")).hits.is_empty());
     let mut t = order(T0, "100.00");
-    t.equity_minor = Some(100_000_00);
-    t.position_after_minor = Some(25_000_00);
+    t.equity_minor = Some(10_000_000);
+    t.position_after_minor = Some(2_500_000);
     assert!(one(&r, t).hits.is_empty(), "exactly 25% is allowed");
-    t.position_after_minor = Some(25_000_01);
+    t.position_after_minor = Some(2_500_001);
     let a = one(&r, t);
     assert_eq!(hit_names(&a), ["concentration"]);
     assert!(a.hits[0]

@@ -1,6 +1,6 @@
 //! In-process sliding windows: what one process has seen, per key value, for backtests,
 //! benchmarks and single-process embedding. The `Platform` counts from the database instead
-//! (see [`super::engine`]), so several instances sharing one PostgreSQL agree.
+//! (see `StoredRules`), so several instances sharing one PostgreSQL agree.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -9,6 +9,8 @@ use foldhash::fast::{FixedState, RandomState};
 
 use super::rules::{Key, Lookup, RuleSet, Subject, Txn, WindowStat};
 use crate::money::Currency;
+
+type Map<K, V> = HashMap<K, V, RandomState>;
 
 #[derive(Debug, Clone, Copy)]
 struct Obs {
@@ -22,9 +24,9 @@ struct Obs {
 #[derive(Debug, Default)]
 pub struct MemoryWindows {
     /// Indexed by `subject × 5 + key`.
-    maps: [HashMap<Box<str>, VecDeque<Obs>, RandomState>; 10],
+    maps: [Map<Box<str>, VecDeque<Obs>>; 10],
     /// All-history counts per payer and payee hash (new-payee rules), per subject.
-    pairs: [HashMap<Box<str>, HashMap<u64, u32, RandomState>, RandomState>; 2],
+    pairs: [Map<Box<str>, Map<u64, u32>>; 2],
     retain_micros: i64,
 }
 

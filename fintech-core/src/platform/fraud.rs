@@ -10,7 +10,7 @@ use crate::events::types;
 use crate::fraud::backtest::{self, BacktestReport, LabelledTxn};
 use crate::fraud::{Assessment, CaseStatus, FraudCase, RuleFormat, RuleSet, StoredRuleSet};
 use crate::id::{CaseId, OrderId, PaymentId};
-use crate::storage::Tx;
+use crate::storage::{CaseResolution, Tx};
 
 /// Filters for listing review cases.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -303,16 +303,15 @@ impl Platform {
         comment: Option<&str>,
     ) -> Result<serde_json::Value> {
         let at = crate::storage::now();
+        let by = p.actor.to_string();
+        let resolution = CaseResolution {
+            to,
+            by: &by,
+            comment,
+            at_micros: at.timestamp_micros(),
+        };
         if !tx
-            .resolve_fraud_case(
-                &p.tenant_id,
-                object_type,
-                object_id,
-                to,
-                &p.actor.to_string(),
-                comment,
-                at.timestamp_micros(),
-            )
+            .resolve_fraud_case(&p.tenant_id, object_type, object_id, &resolution)
             .await?
         {
             return Err(Error::conflict(

@@ -10,6 +10,19 @@ use crate::fraud::{LabelledTxn, OwnedTxn};
 use crate::id::{CaseId, TenantId};
 use crate::money::Currency;
 
+/// How a review case is resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseResolution<'a> {
+    /// Approved or rejected.
+    pub to: CaseStatus,
+    /// The operator.
+    pub by: &'a str,
+    /// The operator's comment.
+    pub comment: Option<&'a str>,
+    /// When (micros).
+    pub at_micros: i64,
+}
+
 const CASE_COLUMNS: &str =
     "id, object_type, object_id, status, assessment, created_at, resolved_by, resolved_at, comment";
 
@@ -304,19 +317,16 @@ impl Tx {
         tenant: &TenantId,
         object_type: &str,
         object_id: &str,
-        to: CaseStatus,
-        by: &str,
-        comment: Option<&str>,
-        at_micros: i64,
+        r: &CaseResolution<'_>,
     ) -> Result<bool> {
         Ok(sqlx::query(
             "UPDATE fraud_cases SET status = $1, resolved_by = $2, resolved_at = $3, comment = $4
              WHERE tenant_id = $5 AND object_type = $6 AND object_id = $7 AND status = 'open'",
         )
-        .bind(to.as_str())
-        .bind(by)
-        .bind(at_micros)
-        .bind(comment)
+        .bind(r.to.as_str())
+        .bind(r.by)
+        .bind(r.at_micros)
+        .bind(r.comment)
         .bind(tenant.as_str())
         .bind(object_type)
         .bind(object_id)

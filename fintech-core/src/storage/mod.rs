@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 pub use banking::ItemRow;
+pub use fraud::CaseResolution;
 pub use journal::{Claim, IdempotencyRecord};
 pub use payments::PaymentRow;
 pub use tenancy::{ApiKeyRecord, Tenant, User};
