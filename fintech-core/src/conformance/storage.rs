@@ -52,6 +52,7 @@ pub const SCENARIOS: &[&str] = &[
     "fraud_review_reject_leaves_ledger_untouched",
     "fraud_rules_are_versioned_and_bad_rules_change_nothing",
     "fraud_velocity_is_counted_in_the_database",
+    "fraud_database_windows_match_memory_windows",
 ];
 
 /// Runs the scenario called `name`.
@@ -88,6 +89,9 @@ pub async fn run(name: &str, h: &Harness) {
         }
         "fraud_velocity_is_counted_in_the_database" => {
             fraud_velocity_is_counted_in_the_database(h).await
+        }
+        "fraud_database_windows_match_memory_windows" => {
+            fraud_database_windows_match_memory_windows(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -1509,4 +1513,53 @@ when.velocity = { key = "payment_method", window = "1h", max_count = 2 }
     assert!(results
         .iter()
         .all(|r| r.is_ok() || matches!(r, Err(Error::Blocked { .. }))));
+}
+
+/// The database's window counts (what instances share) equal the in-memory ones (what
+/// backtests and the benchmark use) for every window of the starter rules, operation by
+/// operation over two days of the synthetic data set — window edges, bands, currencies and
+/// new-payee pairs included.
+pub async fn fraud_database_windows_match_memory_windows(h: &Harness) {
+    use crate::fraud::backtest::synthetic;
+    use crate::fraud::{MemoryWindows, RuleSet};
+    let admin = tenant(h, "fraud windows").await;
+    let rules = RuleSet::starter().expect("starter");
+    let mut memory = MemoryWindows::for_rules(&rules);
+    let store = h.platform.store();
+    let data = synthetic(99, 2);
+    let mut compared = 0;
+    // Every 4th operation keeps the run short while covering bursts and pairs.
+    for (i, rec) in data.iter().enumerate() {
+        let txn = rec.txn.txn();
+        memory.record(&txn);
+        store
+            .record_observation(&admin.tenant_id, &txn)
+            .await
+            .expect("observe");
+        if i % 4 != 0 && !rec.fraud {
+            continue;
+        }
+        for (w, spec) in rules.windows().iter().enumerate() {
+            let Some(lookup) = spec.lookup(&txn) else {
+                continue;
+            };
+            let db = store
+                .window_stat(&admin.tenant_id, &lookup)
+                .await
+                .expect("db window");
+            let mem = memory.stat(&lookup);
+            assert_eq!(
+                db.count, mem.count,
+                "window {w} ({spec:?}) at operation {i}: counts differ"
+            );
+            if !spec.same_payee {
+                assert_eq!(
+                    db.sum_minor, mem.sum_minor,
+                    "window {w} ({spec:?}) at operation {i}: sums differ"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared > 500, "compared {compared} windows");
 }
