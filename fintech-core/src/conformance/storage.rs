@@ -1539,6 +1539,26 @@ pub async fn fraud_database_windows_match_memory_windows(h: &Harness) {
         if i % 4 != 0 && !rec.fraud {
             continue;
         }
+        // All windows of the operation in one call (one query per key value).
+        let lookups: Vec<_> = rules
+            .windows()
+            .iter()
+            .filter_map(|w| w.lookup(&txn))
+            .collect();
+        let batched = store
+            .window_stats(&admin.tenant_id, &lookups)
+            .await
+            .expect("db windows");
+        for (k, lookup) in lookups.iter().enumerate() {
+            let mem = memory.stat(lookup);
+            assert_eq!(batched[k].count, mem.count, "batched {lookup:?} at {i}");
+            if lookup.payee.is_none() {
+                assert_eq!(
+                    batched[k].sum_minor, mem.sum_minor,
+                    "batched {lookup:?} at {i}"
+                );
+            }
+        }
         for (w, spec) in rules.windows().iter().enumerate() {
             let Some(lookup) = spec.lookup(&txn) else {
                 continue;

@@ -182,11 +182,18 @@ impl FraudScreen for StoredRules {
         if !req.dry_run {
             self.store.record_observation(&req.tenant_id, &txn).await?;
         }
-        let mut stats = Vec::with_capacity(rules.windows().len());
-        for w in rules.windows() {
-            let stat = match w.lookup(&txn) {
+        let lookups: Vec<_> = rules.windows().iter().map(|w| w.lookup(&txn)).collect();
+        let wanted: Vec<_> = lookups.iter().flatten().copied().collect();
+        let mut counted = self
+            .store
+            .window_stats(&req.tenant_id, &wanted)
+            .await?
+            .into_iter();
+        let mut stats = Vec::with_capacity(lookups.len());
+        for l in &lookups {
+            let stat = match l {
                 Some(l) => {
-                    let mut s = self.store.window_stat(&req.tenant_id, &l).await?;
+                    let mut s = counted.next().unwrap_or_default();
                     if req.dry_run {
                         // Count the operation itself, as if it had been recorded.
                         let in_band = l

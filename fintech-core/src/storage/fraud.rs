@@ -10,6 +10,12 @@ use crate::fraud::{LabelledTxn, OwnedTxn};
 use crate::id::{CaseId, TenantId};
 use crate::money::Currency;
 
+/// A bind parameter of a window query.
+enum Param<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
 /// How a review case is resolved.
 #[derive(Debug, Clone, Copy)]
 pub struct CaseResolution<'a> {
@@ -110,41 +116,95 @@ impl Store {
 
     /// Counts one window in the database.
     pub async fn window_stat(&self, tenant: &TenantId, l: &Lookup<'_>) -> Result<WindowStat> {
-        // The column name comes from a closed enum, never from input.
-        let column = l.key.as_str();
-        let mut sql = format!(
-            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN currency = $3 THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS s
-             FROM fraud_observations WHERE tenant_id = $1 AND subject = $2 AND {column} = $4 AND at_micros > $5"
-        );
-        let mut next = 6;
-        if l.payee.is_some() {
-            sql.push_str(&format!(" AND payee = ${next}"));
-            next += 1;
+        Ok(self.window_stats(tenant, std::slice::from_ref(l)).await?[0])
+    }
+
+    /// Counts several windows, one query per key value: the windows of one key value (an
+    /// hour, a day, a band, a payee of the same card or payer) are conditional aggregates of
+    /// one scan of that value's recent observations. Results are in the order of `lookups`.
+    pub async fn window_stats(
+        &self,
+        tenant: &TenantId,
+        lookups: &[Lookup<'_>],
+    ) -> Result<Vec<WindowStat>> {
+        let mut out = vec![WindowStat::default(); lookups.len()];
+        let mut done = vec![false; lookups.len()];
+        for first in 0..lookups.len() {
+            if done[first] {
+                continue;
+            }
+            let head = &lookups[first];
+            let group: Vec<usize> = (first..lookups.len())
+                .filter(|&i| {
+                    let l = &lookups[i];
+                    !done[i]
+                        && l.subject == head.subject
+                        && l.key == head.key
+                        && l.value == head.value
+                        && l.currency == head.currency
+                })
+                .collect();
+            // $1 tenant, $2 subject, $3 currency, $4 key value, $5 earliest instant; then
+            // per window: after, [payee], [lo, hi].
+            let mut params: Vec<Param<'_>> = Vec::new();
+            let mut next = 6;
+            let mut select = Vec::with_capacity(group.len());
+            let mut earliest = i64::MAX;
+            for (j, &i) in group.iter().enumerate() {
+                let l = &lookups[i];
+                let after = l.after_micros.unwrap_or(i64::MIN);
+                earliest = earliest.min(after);
+                let mut cond = format!("at_micros > ${next}");
+                params.push(Param::Int(after));
+                next += 1;
+                if let Some(p) = l.payee {
+                    cond.push_str(&format!(" AND payee = ${next}"));
+                    params.push(Param::Text(p));
+                    next += 1;
+                }
+                if let Some((lo, hi)) = l.band {
+                    cond.push_str(&format!(
+                        " AND currency = $3 AND amount_minor >= ${next} AND amount_minor < ${}",
+                        next + 1
+                    ));
+                    params.push(Param::Int(lo));
+                    params.push(Param::Int(hi));
+                    next += 2;
+                }
+                select.push(format!(
+                    "CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS n{j}, \
+                     CAST(COALESCE(SUM(CASE WHEN {cond} AND currency = $3 THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS s{j}"
+                ));
+            }
+            // The column name comes from a closed enum, never from input.
+            let sql = format!(
+                "SELECT {} FROM fraud_observations WHERE tenant_id = $1 AND subject = $2 AND {} = $4 AND at_micros > $5",
+                select.join(", "),
+                head.key.as_str()
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(tenant.as_str())
+                .bind(head.subject.as_str())
+                .bind(head.currency.code())
+                .bind(head.value)
+                .bind(earliest);
+            for p in &params {
+                q = match *p {
+                    Param::Int(v) => q.bind(v),
+                    Param::Text(v) => q.bind(v),
+                };
+            }
+            let row = q.fetch_one(self.pool()).await?;
+            for (j, &i) in group.iter().enumerate() {
+                let n: i64 = col(&row, &format!("n{j}"))?;
+                out[i] = WindowStat {
+                    count: u32::try_from(n).unwrap_or(u32::MAX),
+                    sum_minor: col(&row, &format!("s{j}"))?,
+                };
+                done[i] = true;
+            }
         }
-        if l.band.is_some() {
-            sql.push_str(&format!(
-                " AND currency = $3 AND amount_minor >= ${next} AND amount_minor < ${}",
-                next + 1
-            ));
-        }
-        let mut q = sqlx::query(&sql)
-            .bind(tenant.as_str())
-            .bind(l.subject.as_str())
-            .bind(l.currency.code())
-            .bind(l.value)
-            .bind(l.after_micros.unwrap_or(i64::MIN));
-        if let Some(p) = l.payee {
-            q = q.bind(p);
-        }
-        if let Some((lo, hi)) = l.band {
-            q = q.bind(lo).bind(hi);
-        }
-        let row = q.fetch_one(self.pool()).await?;
-        let n: i64 = col(&row, "n")?;
-        Ok(WindowStat {
-            count: u32::try_from(n).unwrap_or(u32::MAX),
-            sum_minor: col(&row, "s")?,
-        })
+        Ok(out)
     }
 
     /// The tenant's payments as backtest records, oldest first (at most `limit`, the newest
