@@ -10,14 +10,16 @@ use fintech_core::banking::{
     BankAccount, BankTransaction, LinkToken, LinkedItem, SyncSummary, TransactionQuery,
 };
 use fintech_core::events::Event;
-use fintech_core::fraud::Assessment;
+use fintech_core::fraud::backtest::BacktestReport;
+use fintech_core::fraud::{Assessment, FraudCase, RuleFormat, StoredRuleSet};
 use fintech_core::id::{
-    ApiKeyId, CustomerId, ItemId, OrderId, PaymentId, WebhookDeliveryId, WebhookEndpointId,
+    ApiKeyId, CaseId, CustomerId, ItemId, OrderId, PaymentId, WebhookDeliveryId, WebhookEndpointId,
 };
 use fintech_core::ledger::AccountBalance;
 use fintech_core::payments::{Customer, NewCustomer, NewPayment, NewRefund, Payment, Refund};
 use fintech_core::platform::{
-    track_replay, CreatedApiKey, LogQuery, NewApiKey, OrderQuery, PaymentQuery, WhoAmI,
+    track_replay, BacktestRules, CaseQuery, CreatedApiKey, LogQuery, NewApiKey, OrderQuery,
+    PaymentQuery, WhoAmI,
 };
 use fintech_core::policy::KeyLimits;
 use fintech_core::storage::{ApiKeyRecord, Tenant, User};
@@ -117,6 +119,13 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_log))
         .routes(routes!(verify_audit))
         .routes(routes!(ledger_balances))
+        .routes(routes!(get_fraud_rules, set_fraud_rules))
+        .routes(routes!(get_fraud_rules_version))
+        .routes(routes!(list_fraud_cases))
+        .routes(routes!(get_fraud_case))
+        .routes(routes!(approve_fraud_case))
+        .routes(routes!(reject_fraud_case))
+        .routes(routes!(run_backtest))
         .routes(routes!(crate::session::login))
         .routes(routes!(crate::session::refresh))
         .routes(routes!(crate::session::logout))
@@ -894,4 +903,155 @@ async fn replay_webhook_delivery(
 ) -> ApiResult<Json<WebhookDelivery>> {
     let id = path_id(WebhookDeliveryId::parse(&id), &id)?;
     Ok(Json(s.platform().replay_webhook_delivery(&p, &id).await?))
+}
+
+// ---------------------------------------------------------------- fraud rules, cases, backtests
+
+/// The active fraud rule set (its source, version and who loaded it).
+#[utoipa::path(get, path = "/v1/fraud/rules", tag = "fraud", security(("api_key" = [])),
+    responses((status = 200, body = StoredRuleSet), Errors))]
+async fn get_fraud_rules(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<StoredRuleSet>> {
+    let rules = s.platform().fraud_rules(&p).await?;
+    Ok(Json(rules.ok_or_else(|| {
+        fintech_core::Error::not_found("rule_set", "(none loaded: every operation is allowed)")
+    })?))
+}
+
+/// A rule-set source to load.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RuleSource {
+    /// The rules, in TOML (documented in docs/fraud.md) or JSON.
+    source: String,
+    /// `toml` (default) or `json`.
+    #[serde(default)]
+    format: Option<RuleFormat>,
+}
+
+/// Loads and activates a new rule-set version (admin). A bad source is refused with the rule
+/// and field at fault and changes nothing. Rules marked `shadow` are recorded, not enforced.
+#[utoipa::path(put, path = "/v1/fraud/rules", tag = "fraud", security(("api_key" = [])),
+    request_body = RuleSource,
+    responses((status = 200, body = StoredRuleSet), Errors))]
+async fn set_fraud_rules(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<RuleSource>,
+) -> ApiResult<Json<StoredRuleSet>> {
+    let format = req.format.unwrap_or(RuleFormat::Toml);
+    Ok(Json(
+        s.platform()
+            .set_fraud_rules(&p, &req.source, format)
+            .await?,
+    ))
+}
+
+/// One stored version of the rule set (assessments name the version they used).
+#[utoipa::path(get, path = "/v1/fraud/rules/{version}", tag = "fraud", security(("api_key" = [])),
+    params(("version" = i64, Path, description = "Rule-set version")),
+    responses((status = 200, body = StoredRuleSet), Errors))]
+async fn get_fraud_rules_version(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(version): Path<i64>,
+) -> ApiResult<Json<StoredRuleSet>> {
+    Ok(Json(s.platform().fraud_rules_version(&p, version).await?))
+}
+
+/// Review cases, newest first.
+#[utoipa::path(get, path = "/v1/fraud/cases", tag = "fraud", security(("api_key" = [])),
+    params(CaseQuery),
+    responses((status = 200, body = Vec<FraudCase>), Errors))]
+async fn list_fraud_cases(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<CaseQuery>,
+) -> ApiResult<Json<Vec<FraudCase>>> {
+    Ok(Json(s.platform().fraud_cases(&p, &q).await?))
+}
+
+/// A review case with the assessment that opened it.
+#[utoipa::path(get, path = "/v1/fraud/cases/{id}", tag = "fraud", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Case id (`fcs_…`)")),
+    responses((status = 200, body = FraudCase), Errors))]
+async fn get_fraud_case(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FraudCase>> {
+    let id = path_id(CaseId::parse(&id), &id)?;
+    Ok(Json(s.platform().fraud_case(&p, &id).await?))
+}
+
+/// An operator's resolution of a case; the comment is required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Resolution {
+    /// Why (kept in the audit log).
+    comment: String,
+}
+
+/// Approves a case: the held operation proceeds, exactly once (approvals:write).
+#[utoipa::path(post, path = "/v1/fraud/cases/{id}/approve", tag = "fraud", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Case id (`fcs_…`)")),
+    request_body = Resolution,
+    responses((status = 200, body = FraudCase), Errors))]
+async fn approve_fraud_case(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(r): Body<Resolution>,
+) -> ApiResult<Json<FraudCase>> {
+    let id = path_id(CaseId::parse(&id), &id)?;
+    Ok(Json(
+        s.platform().approve_fraud_case(&p, &id, r.comment).await?,
+    ))
+}
+
+/// Rejects a case: the held operation is cancelled and money never moves (approvals:write).
+#[utoipa::path(post, path = "/v1/fraud/cases/{id}/reject", tag = "fraud", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Case id (`fcs_…`)")),
+    request_body = Resolution,
+    responses((status = 200, body = FraudCase), Errors))]
+async fn reject_fraud_case(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(r): Body<Resolution>,
+) -> ApiResult<Json<FraudCase>> {
+    let id = path_id(CaseId::parse(&id), &id)?;
+    Ok(Json(
+        s.platform().reject_fraud_case(&p, &id, r.comment).await?,
+    ))
+}
+
+/// A backtest to run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BacktestRequest {
+    /// The rules: `{"rules": "active"}` or `{"rules": "source", "source": "…", "format": "toml"}`.
+    rules: BacktestRules,
+    /// Labelled transactions as CSV (see docs/fraud.md); the tenant's stored history when absent.
+    #[serde(default)]
+    csv: Option<String>,
+}
+
+/// Replays a rule set over labelled data and reports hits, precision, recall and the share of
+/// volume it would review or block. Changes nothing.
+#[utoipa::path(post, path = "/v1/fraud/backtests", tag = "fraud", security(("api_key" = [])),
+    request_body = BacktestRequest,
+    responses((status = 200, body = BacktestReport), Errors))]
+async fn run_backtest(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<BacktestRequest>,
+) -> ApiResult<Json<BacktestReport>> {
+    let report = match &req.csv {
+        Some(csv) => s.platform().backtest_csv(&p, &req.rules, csv).await?,
+        None => s.platform().backtest_stored(&p, &req.rules).await?,
+    };
+    Ok(Json(report))
 }

@@ -26,6 +26,7 @@ pub struct LabelledTxn {
 }
 
 /// Hits of one rule in a backtest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleStats {
     /// Operations it hit.
@@ -37,6 +38,7 @@ pub struct RuleStats {
 }
 
 /// Volume by outcome in one currency.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeShare {
     /// All volume.
@@ -52,6 +54,7 @@ pub struct VolumeShare {
 }
 
 /// What a backtest found. "Flagged" means review or block.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BacktestReport {
     /// Operations replayed.

@@ -13,6 +13,8 @@ use crate::id::{CaseId, OrderId, PaymentId};
 use crate::storage::{CaseResolution, Tx};
 
 /// Filters for listing review cases.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseQuery {
@@ -21,10 +23,12 @@ pub struct CaseQuery {
     pub status: Option<CaseStatus>,
     /// Page size (default 100, max 500).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
 }
 
 /// Which rules a backtest runs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "rules")]
 pub enum BacktestRules {
@@ -128,6 +132,7 @@ impl Platform {
     /// Review cases, newest first.
     pub async fn fraud_cases(&self, p: &Principal, q: &CaseQuery) -> Result<Vec<FraudCase>> {
         p.require(Scope::FraudRead)?;
+        super::validate_limit(q.limit)?;
         self.inner
             .store
             .fraud_cases(&p.tenant_id, q.status, q.limit)

@@ -629,6 +629,119 @@ async fn operator_sessions(api: &Api) {
         .any(|r| r.entry.action == "auth.login" && r.entry.outcome.starts_with("denied")));
 }
 
+/// Fraud over HTTP: an admin loads rules, a payment above the review amount is held with a
+/// case, an operator approves the case and the payment goes through; a bad rule file is refused.
+async fn fraud_review_flow(api: &Api) {
+    let (admin, key) = api
+        .tenant_key("fraud", &[Scope::Admin], KeyLimits::default())
+        .await;
+    let bad = api
+        .call(
+            Method::PUT,
+            "/v1/fraud/rules",
+            Some(&key),
+            Some(json!({"source": "name = 1\n[[rule]]"})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        bad.body
+    );
+    let none = api
+        .call(Method::GET, "/v1/fraud/rules", Some(&key), None, &[])
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    let source = "name = \"http\"\nreview_score = 50\nblock_score = 100\n\n[[rule]]\nname = \"big\"\naction = \"review\"\nscore = 50\nwhen.amount_above = { amount = { USD = \"100.00\" } }\n";
+    let loaded = api
+        .call(
+            Method::PUT,
+            "/v1/fraud/rules",
+            Some(&key),
+            Some(json!({"source": source, "format": "toml"})),
+            &[],
+        )
+        .await;
+    assert_eq!(loaded.status, StatusCode::OK, "{:?}", loaded.body);
+    let held = api
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&key),
+            Some(payment("150.00")),
+            &[],
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::CREATED, "{:?}", held.body);
+    assert_eq!(held.body["status"], "pending_review");
+    let small = api
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&key),
+            Some(payment("20.00")),
+            &[],
+        )
+        .await;
+    assert_eq!(small.body["status"], "succeeded");
+    let cases = api
+        .call(Method::GET, "/v1/fraud/cases", Some(&key), None, &[])
+        .await;
+    assert_eq!(cases.status, StatusCode::OK);
+    let case_id = cases.body[0]["id"].as_str().expect("a case").to_owned();
+    let no_comment = api
+        .call(
+            Method::POST,
+            &format!("/v1/fraud/cases/{case_id}/approve"),
+            Some(&key),
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(no_comment.status, StatusCode::BAD_REQUEST);
+    let operator = api
+        .key(
+            &admin,
+            &[Scope::FraudRead, Scope::ApprovalsWrite, Scope::PaymentsRead],
+            KeyLimits::default(),
+        )
+        .await;
+    let ok = api
+        .call(
+            Method::POST,
+            &format!("/v1/fraud/cases/{case_id}/approve"),
+            Some(&operator),
+            Some(json!({"comment": "known customer"})),
+            &[],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    let id = held.body["id"].as_str().expect("id");
+    let paid = api
+        .call(
+            Method::GET,
+            &format!("/v1/payments/{id}"),
+            Some(&operator),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(paid.body["status"], "succeeded");
+    let report = api
+        .call(
+            Method::POST,
+            "/v1/fraud/backtests",
+            Some(&key),
+            Some(json!({"rules": {"rules": "active"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{:?}", report.body);
+    assert!(report.body["transactions"].as_u64().unwrap_or(0) >= 2);
+}
+
 async fn suite(
     backend: &str,
     make: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>,
@@ -650,8 +763,9 @@ async fn suite(
     approvals_and_limits(&api).await;
     event_stream(&api).await;
     operator_sessions(&api).await;
+    fraud_review_flow(&api).await;
     api.platform.store().close().await;
-    report(&format!("{backend} http scenarios: 7 passed, 0 failed"));
+    report(&format!("{backend} http scenarios: 8 passed, 0 failed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
