@@ -85,6 +85,9 @@ enum Command {
     /// Held payments and orders: list, approve, reject.
     #[command(subcommand)]
     Approvals(ApprovalCmd),
+    /// Fraud screening: rule sets, review cases, backtests.
+    #[command(subcommand)]
+    Fraud(FraudCmd),
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -382,6 +385,83 @@ enum ApprovalCmd {
         /// Comment for the audit log.
         #[arg(long)]
         comment: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FraudCmd {
+    /// Rule sets.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+    /// Review cases.
+    #[command(subcommand)]
+    Cases(CaseCmd),
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// The active rule set (its source on stdout with --output table).
+    Show {
+        /// A stored version instead of the active one.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Load and activate a rule file (TOML, or JSON with --format json).
+    Load {
+        /// The file (see docs/fraud.md).
+        file: std::path::PathBuf,
+        /// Source format.
+        #[arg(long, value_parser = ["toml", "json"], default_value = "toml")]
+        format: String,
+    },
+    /// Load a rule file with every rule in shadow mode: recorded on assessments, never
+    /// enforced, so operators see what it would have done.
+    Shadow {
+        /// The file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Replay rules over labelled history and report precision, recall and volume flagged.
+    Backtest {
+        /// Rule file to try (default: the active rule set).
+        #[arg(long)]
+        rules: Option<std::path::PathBuf>,
+        /// Labelled transactions as CSV (default: the tenant's stored history).
+        #[arg(long)]
+        csv: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaseCmd {
+    /// Cases, newest first.
+    List {
+        /// open, approved or rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// A case with the rules that hit and the values they saw.
+    Show {
+        /// Case id (`fcs_…`).
+        id: String,
+    },
+    /// Approve: the held operation proceeds, exactly once.
+    Approve {
+        /// Case id.
+        id: String,
+        /// Why (required; kept in the audit log).
+        #[arg(long)]
+        comment: String,
+    },
+    /// Reject: the held operation is cancelled; money never moves.
+    Reject {
+        /// Case id.
+        id: String,
+        /// Why (required; kept in the audit log).
+        #[arg(long)]
+        comment: String,
     },
 }
 
@@ -1118,6 +1198,78 @@ async fn tenant_command(
                 return Err(usage("expected a payment (pay_…) or order (ord_…) id"));
             }
         }
+        Command::Fraud(FraudCmd::Rules(cmd)) => fraud_rules(p, op, cmd, fmt).await?,
+        Command::Fraud(FraudCmd::Cases(cmd)) => {
+            let cases = match cmd {
+                CaseCmd::List { status, limit } => {
+                    let q = fintech_core::platform::CaseQuery {
+                        status: status
+                            .as_deref()
+                            .map(fintech_core::fraud::CaseStatus::parse)
+                            .transpose()?,
+                        limit: Some(*limit),
+                    };
+                    p.fraud_cases(op, &q).await?
+                }
+                CaseCmd::Show { id } => vec![
+                    p.fraud_case(op, &fintech_core::id::CaseId::parse(id)?)
+                        .await?,
+                ],
+                CaseCmd::Approve { id, comment } => {
+                    vec![
+                        p.approve_fraud_case(
+                            op,
+                            &fintech_core::id::CaseId::parse(id)?,
+                            comment.clone(),
+                        )
+                        .await?,
+                    ]
+                }
+                CaseCmd::Reject { id, comment } => {
+                    vec![
+                        p.reject_fraud_case(
+                            op,
+                            &fintech_core::id::CaseId::parse(id)?,
+                            comment.clone(),
+                        )
+                        .await?,
+                    ]
+                }
+            };
+            let rows = cases
+                .iter()
+                .map(|c| {
+                    let hits: Vec<_> = c
+                        .assessment
+                        .hits
+                        .iter()
+                        .map(|h| format!("{}: {}", h.rule, h.reason))
+                        .collect();
+                    vec![
+                        c.id.to_string(),
+                        c.status.as_str().into(),
+                        c.object_id.clone(),
+                        c.assessment.score.to_string(),
+                        hits.join("; "),
+                    ]
+                })
+                .collect();
+            if matches!(cmd, CaseCmd::List { .. }) {
+                show(
+                    fmt,
+                    &cases,
+                    &["CASE", "STATUS", "OBJECT", "SCORE", "REASONS"],
+                    rows,
+                );
+            } else if let Some(c) = cases.first() {
+                show(
+                    fmt,
+                    c,
+                    &["CASE", "STATUS", "OBJECT", "SCORE", "REASONS"],
+                    rows,
+                );
+            }
+        }
         Command::Audit(AuditCmd::List { after, limit }) => {
             let rs = p
                 .audit_log(
@@ -1248,6 +1400,100 @@ async fn tenant_command(
             }
         }
         _ => return Err(usage("unsupported command")),
+    }
+    Ok(())
+}
+
+fn read_file(path: &std::path::Path) -> fintech_core::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
+}
+
+async fn fraud_rules(
+    p: &Platform,
+    op: &Principal,
+    cmd: &RulesCmd,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    use fintech_core::fraud::RuleFormat;
+    let stored = match cmd {
+        RulesCmd::Show { version: Some(v) } => p.fraud_rules_version(op, *v).await?,
+        RulesCmd::Show { version: None } => p.fraud_rules(op).await?.ok_or_else(|| {
+            Error::not_found("rule_set", "(none loaded: every operation is allowed)")
+        })?,
+        RulesCmd::Load { file, format } => {
+            let format = if format == "json" {
+                RuleFormat::Json
+            } else {
+                RuleFormat::Toml
+            };
+            p.set_fraud_rules(op, &read_file(file)?, format).await?
+        }
+        RulesCmd::Shadow { file } => {
+            let mut doc: toml::Table = read_file(file)?
+                .parse()
+                .map_err(|e| Error::validation("rules", format!("not TOML: {e}")))?;
+            if let Some(rules) = doc.get_mut("rule").and_then(|r| r.as_array_mut()) {
+                for rule in rules.iter_mut().filter_map(|r| r.as_table_mut()) {
+                    rule.insert("shadow".into(), toml::Value::Boolean(true));
+                }
+            }
+            let source = toml::to_string(&doc).map_err(|e| Error::internal(e.to_string()))?;
+            p.set_fraud_rules(op, &source, RuleFormat::Toml).await?
+        }
+        RulesCmd::Backtest { rules, csv } => {
+            let rules = match rules {
+                Some(f) => fintech_core::platform::BacktestRules::Source {
+                    source: read_file(f)?,
+                    format: RuleFormat::Toml,
+                },
+                None => fintech_core::platform::BacktestRules::Active,
+            };
+            let report = match csv {
+                Some(f) => p.backtest_csv(op, &rules, &read_file(f)?).await?,
+                None => p.backtest_stored(op, &rules).await?,
+            };
+            let opt_dec = |d: &Option<rust_decimal::Decimal>| {
+                d.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+            };
+            show(
+                fmt,
+                &report,
+                &[
+                    "TXNS",
+                    "FRAUD",
+                    "REVIEWED",
+                    "BLOCKED",
+                    "PRECISION",
+                    "RECALL",
+                ],
+                vec![vec![
+                    report.transactions.to_string(),
+                    report.labelled_fraud.to_string(),
+                    report.reviewed.to_string(),
+                    report.blocked.to_string(),
+                    opt_dec(&report.precision),
+                    opt_dec(&report.recall),
+                ]],
+            );
+            return Ok(());
+        }
+    };
+    match fmt {
+        Format::Json => show(fmt, &stored, &[], vec![]),
+        Format::Table => {
+            eprintln!(
+                "rule set version {} ({}), loaded by {} at {}",
+                stored.version,
+                if stored.format == RuleFormat::Json {
+                    "json"
+                } else {
+                    "toml"
+                },
+                stored.created_by,
+                stored.created_at.to_rfc3339()
+            );
+            println!("{}", stored.source);
+        }
     }
     Ok(())
 }

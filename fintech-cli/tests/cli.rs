@@ -23,6 +23,9 @@ const GROUPS: &[&[&str]] = &[
     &["events"],
     &["config"],
     &["trigger"],
+    &["fraud"],
+    &["fraud", "rules"],
+    &["fraud", "cases"],
     &["listen"],
 ];
 
