@@ -106,6 +106,65 @@ impl Session {
     }
 }
 
+/// The shape of a JSON value: object keys (recursively, arrays by their first element) with
+/// value types, one path per line.
+fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                shape(x, &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(a) => match a.first() {
+            Some(x) => shape(x, &format!("{path}[]"), out),
+            None => out.push(format!("{path}: []")),
+        },
+        Value::Null => out.push(format!("{path}: null")),
+        Value::Bool(_) => out.push(format!("{path}: bool")),
+        Value::Number(_) => out.push(format!("{path}: number")),
+        Value::String(_) => out.push(format!("{path}: string")),
+    }
+}
+
+/// `--output json` shapes of the main commands match `tests/snapshots/json-shapes.txt`.
+fn check_shapes(s: &Session) {
+    let mut out = Vec::new();
+    for args in [
+        &["tenants", "list"][..],
+        &["keys", "list"],
+        &["banking", "accounts"],
+        &["banking", "transactions", "--limit", "1"],
+        &["payments", "list", "--limit", "1"],
+        &["approvals", "list"],
+        &["fraud", "cases", "list"],
+        &["trading", "account"],
+        &["trading", "orders", "list", "--limit", "1"],
+        &["audit", "list", "--limit", "1"],
+        &["audit", "verify"],
+        &["events", "list", "--limit", "1"],
+    ] {
+        let v = s.ok(args, None);
+        let mut lines = Vec::new();
+        shape(&v, "", &mut lines);
+        lines.sort();
+        lines.dedup();
+        out.push(format!("## fintech {}", args.join(" ")));
+        out.extend(lines);
+    }
+    let text = out.join("\n") + "\n";
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/json-shapes.txt");
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &text).expect("write snapshot");
+    } else {
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            want, text,
+            "JSON output shapes changed; review and rerun with UPDATE_SNAPSHOTS=1"
+        );
+    }
+}
+
 fn session(s: &Session) {
     let t = s.ok(&["init"], None);
     assert!(t["id"].as_str().is_some_and(|id| id.starts_with("ten_")));
@@ -216,7 +275,9 @@ fn sqlite_session() {
         "sqlite://{}?mode=rwc",
         dir.path().join("fintech.db").display()
     );
-    session(&Session { dir, url });
+    let s = Session { dir, url };
+    session(&s);
+    check_shapes(&s);
     fintech_tests::report("sqlite cli session: 1 passed, 0 failed");
 }
 
