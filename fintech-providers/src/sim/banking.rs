@@ -209,14 +209,6 @@ impl SimBanking {
             .or_insert(0);
         Ok(key)
     }
-
-    fn generation(&self, key: &ItemKey) -> u32 {
-        lock(&self.state)
-            .generations
-            .get(&key.seed)
-            .copied()
-            .unwrap_or(0)
-    }
 }
 
 fn usd(cents: i64) -> Money {
@@ -465,7 +457,14 @@ impl BankingProvider for SimBanking {
             return Err(Error::validation("count", "must be between 1 and 500"));
         }
         let (cursor_gen, start) = parse_cursor(cursor)?;
-        let generation = self.generation(&key).max(cursor_gen);
+        // A cursor from before a restart carries the days simulated then: catch the item's
+        // counter up to it, so the next `advance` brings a new day instead of a known one.
+        let generation = {
+            let mut st = lock(&self.state);
+            let g = st.generations.entry(key.seed.clone()).or_insert(0);
+            *g = (*g).max(cursor_gen);
+            *g
+        };
         let log = change_log(&key, generation);
         if start > log.len() {
             return Err(Error::validation(
@@ -495,6 +494,56 @@ impl BankingProvider for SimBanking {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cursor from before a restart: the new process catches up and its next day is new.
+    #[tokio::test]
+    async fn a_restarted_simulator_continues_from_the_cursor() {
+        let clock =
+            SimClock::manual(chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("time"));
+        let first = SimBanking::new(clock.clone());
+        let public = first
+            .sandbox_public_token("ins_109508")
+            .await
+            .expect("public");
+        let token = first
+            .exchange_public_token(&public)
+            .await
+            .expect("exchange")
+            .access_token;
+        let mut cursor = first
+            .sync_transactions(&token, None, 500)
+            .await
+            .expect("sync")
+            .next_cursor;
+        for _ in 0..3 {
+            first.advance();
+        }
+        cursor = first
+            .sync_transactions(&token, Some(&cursor), 500)
+            .await
+            .expect("sync")
+            .next_cursor;
+        let second = SimBanking::new(clock);
+        let page = second
+            .sync_transactions(&token, Some(&cursor), 500)
+            .await
+            .expect("resume");
+        assert!(
+            page.added.is_empty() && page.removed.is_empty(),
+            "nothing new on resume"
+        );
+        assert!(cursor.starts_with("sim1.3."), "{cursor}");
+        second.advance();
+        let next = second
+            .sync_transactions(&token, Some(&page.next_cursor), 500)
+            .await
+            .expect("next day");
+        assert!(
+            next.next_cursor.starts_with("sim1.4."),
+            "one day after the three before the restart: {}",
+            next.next_cursor
+        );
+    }
 
     #[test]
     fn logs_extend_each_other() {
