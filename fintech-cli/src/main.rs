@@ -98,10 +98,11 @@ enum Command {
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Make the simulator produce a realistic event: payment.succeeded, payment.failed,
-    /// payment.held, order.filled, transactions.updated.
+    /// payment.held, order.filled, transactions.updated, fraud.case_opened (card testing
+    /// against the active rule set: repeated charges until one is held for review).
     Trigger {
         /// The event to cause.
-        #[arg(value_parser = ["payment.succeeded", "payment.failed", "payment.held", "order.filled", "transactions.updated"])]
+        #[arg(value_parser = ["payment.succeeded", "payment.failed", "payment.held", "order.filled", "transactions.updated", "fraud.case_opened"])]
         event: String,
     },
     /// Forward new events, signed like webhooks, to a local endpoint (for developing a
@@ -1599,6 +1600,53 @@ async fn trigger(
                 &["ITEM", "ADDED", "MODIFIED", "REMOVED"],
                 rows.clone(),
             );
+        }
+        "fraud.case_opened" => {
+            if p.fraud_rules(op).await?.is_none() {
+                return Err(Error::not_found(
+                    "rule_set",
+                    "(none active: load one first, e.g. `fintech fraud rules load fintech-core/rules/starter.toml`)",
+                ));
+            }
+            // Card testing: small charges on one card until the rules hold one for review.
+            for _ in 0..12 {
+                let pay = p
+                    .create_payment(op, pay("pm_card_visa", "4.99"), None)
+                    .await;
+                match pay {
+                    Ok(pay) if pay.status == PaymentStatus::PendingReview => {
+                        let cases = p
+                            .fraud_cases(
+                                op,
+                                &fintech_core::platform::CaseQuery {
+                                    status: Some(fintech_core::fraud::CaseStatus::Open),
+                                    limit: Some(1),
+                                },
+                            )
+                            .await?;
+                        show(
+                            fmt,
+                            &cases,
+                            &["CASE", "OBJECT"],
+                            cases
+                                .iter()
+                                .map(|c| vec![c.id.to_string(), c.object_id.clone()])
+                                .collect(),
+                        );
+                        return Ok(());
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::Limit => {
+                        return Err(usage(format!(
+                            "the active rules block before they review: {e}"
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Err(usage(
+                "the active rules opened no case after 12 small charges on one card",
+            ));
         }
         other => return Err(usage(format!("unknown event {other}"))),
     }
