@@ -956,8 +956,12 @@ async fn set_fraud_rules(
 async fn get_fraud_rules_version(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(version): Path<i64>,
+    Path(version): Path<String>,
 ) -> ApiResult<Json<StoredRuleSet>> {
+    // Parsed here, not by the extractor, so a bad version is a problem+json 404.
+    let version = version.parse::<i64>().map_err(|_| {
+        fintech_core::Error::not_found("rule_set", version.chars().take(40).collect::<String>())
+    })?;
     Ok(Json(s.platform().fraud_rules_version(&p, version).await?))
 }
 
