@@ -106,23 +106,20 @@ impl Session {
     }
 }
 
-/// The shape of a JSON value: object keys (recursively, arrays by their first element) with
-/// value types, one path per line.
+/// The shape of a JSON value: the paths of its fields (arrays by their first element). Values
+/// and their types are left out: optional fields are `null` or a value depending on the data.
 fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
     match v {
-        Value::Object(m) => {
+        Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {
                 shape(x, &format!("{path}.{k}"), out);
             }
         }
         Value::Array(a) => match a.first() {
             Some(x) => shape(x, &format!("{path}[]"), out),
-            None => out.push(format!("{path}: []")),
+            None => out.push(format!("{path}[]")),
         },
-        Value::Null => out.push(format!("{path}: null")),
-        Value::Bool(_) => out.push(format!("{path}: bool")),
-        Value::Number(_) => out.push(format!("{path}: number")),
-        Value::String(_) => out.push(format!("{path}: string")),
+        _ => out.push(path.to_owned()),
     }
 }
 
