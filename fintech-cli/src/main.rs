@@ -166,6 +166,9 @@ struct LimitArgs {
     /// Above this, payments and orders wait for approval.
     #[arg(long)]
     approval_threshold: Option<String>,
+    /// Over MCP, money moves up to this run without a confirmation step.
+    #[arg(long)]
+    confirm_above: Option<String>,
     /// Currency of the amounts above.
     #[arg(long, default_value = "USD")]
     currency: String,
@@ -232,6 +235,21 @@ enum BankingCmd {
         /// On or before (YYYY-MM-DD).
         #[arg(long)]
         until: Option<chrono::NaiveDate>,
+        /// Merchant or description contains this (case-insensitive).
+        #[arg(long)]
+        merchant: Option<String>,
+        /// Category equals this (case-insensitive).
+        #[arg(long)]
+        category: Option<String>,
+        /// Amount at least this (major units; positive is money out).
+        #[arg(long, allow_hyphen_values = true)]
+        min_amount: Option<rust_decimal::Decimal>,
+        /// Amount at most this.
+        #[arg(long, allow_hyphen_values = true)]
+        max_amount: Option<rust_decimal::Decimal>,
+        /// Continue after this transaction id (the last one of the previous page).
+        #[arg(long)]
+        after: Option<String>,
         /// At most this many (1 to 500).
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -528,6 +546,7 @@ fn limits(a: &LimitArgs) -> fintech_core::Result<KeyLimits> {
         max_per_day: m(&a.max_per_day)?,
         max_order_notional: m(&a.max_order_notional)?,
         approval_threshold: m(&a.approval_threshold)?,
+        confirm_above: m(&a.confirm_above)?,
     })
 }
 
@@ -905,6 +924,11 @@ async fn tenant_command(
             account,
             since,
             until,
+            merchant,
+            category,
+            min_amount,
+            max_amount,
+            after,
             limit,
         }) => {
             let q = TransactionQuery {
@@ -914,6 +938,14 @@ async fn tenant_command(
                     .transpose()?,
                 start_date: *since,
                 end_date: *until,
+                merchant: merchant.clone(),
+                category: category.clone(),
+                min_amount: *min_amount,
+                max_amount: *max_amount,
+                starting_after: after
+                    .as_deref()
+                    .map(fintech_core::id::TransactionId::parse)
+                    .transpose()?,
                 limit: Some(*limit),
             };
             let txns = p.bank_transactions(op, &q).await?;

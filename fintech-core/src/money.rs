@@ -103,6 +103,13 @@ impl Currency {
             })
     }
 
+    /// Every currency this SDK knows.
+    pub fn known() -> impl Iterator<Item = Currency> {
+        CURRENCIES
+            .iter()
+            .map(|&(code, exponent)| Currency { code, exponent })
+    }
+
     /// The three-letter code, upper case.
     pub fn code(&self) -> &'static str {
         self.code

@@ -27,6 +27,10 @@ pub struct KeyLimits {
     /// Payments and orders above this are held for an operator's approval.
     #[serde(default)]
     pub approval_threshold: Option<Money>,
+    /// Over MCP, money moves at or below this run at once; larger ones (and all of them when
+    /// absent) first return a preview and need a confirmation.
+    #[serde(default)]
+    pub confirm_above: Option<Money>,
 }
 
 /// What the policy says about an operation that is within limits.
@@ -50,6 +54,7 @@ impl KeyLimits {
             ("max_per_day", self.max_per_day.as_ref()),
             ("max_order_notional", self.max_order_notional.as_ref()),
             ("approval_threshold", self.approval_threshold.as_ref()),
+            ("confirm_above", self.confirm_above.as_ref()),
         ]
         .into_iter()
     }

@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use fintech_core::audit::{AuditRecord, AuditVerification};
 use fintech_core::banking::{
-    BankAccount, BankTransaction, LinkToken, LinkedItem, SyncSummary, TransactionQuery,
+    BankAccount, BankTransaction, LinkToken, LinkedItem, SpendingBucket, SpendingQuery,
+    SyncSummary, TransactionQuery,
 };
 use fintech_core::events::Event;
 use fintech_core::fraud::backtest::BacktestReport;
@@ -93,6 +94,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sync_item))
         .routes(routes!(list_accounts))
         .routes(routes!(list_transactions))
+        .routes(routes!(spending_summary))
         .routes(routes!(create_customer))
         .routes(routes!(get_customer))
         .routes(routes!(list_payments, create_payment))
@@ -405,6 +407,18 @@ async fn list_transactions(
     Query(q): Query<TransactionQuery>,
 ) -> ApiResult<Json<Vec<BankTransaction>>> {
     Ok(Json(s.platform().bank_transactions(&p, &q).await?))
+}
+
+/// Posted outflows in a date range grouped by category or merchant, largest first.
+#[utoipa::path(get, path = "/v1/spending", tag = "banking", security(("api_key" = [])),
+    params(SpendingQuery),
+    responses((status = 200, body = Vec<SpendingBucket>), Errors))]
+async fn spending_summary(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<SpendingQuery>,
+) -> ApiResult<Json<Vec<SpendingBucket>>> {
+    Ok(Json(s.platform().spending_summary(&p, &q).await?))
 }
 
 // ---------------------------------------------------------------- payments

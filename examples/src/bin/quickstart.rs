@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
                     max_per_day: Some(usd("1000")?),
                     max_order_notional: Some(usd("5000")?),
                     approval_threshold: Some(usd("250")?),
+                    confirm_above: None,
                 },
             },
         )

@@ -46,6 +46,7 @@ pub const SCENARIOS: &[&str] = &[
     "refunds_partial_and_full",
     "orders_fill_into_the_ledger",
     "banking_link_and_sync",
+    "transaction_search_and_spending_summary",
     "audit_tampering_is_detected",
     "events_are_numbered_without_gaps",
     "fraud_review_holds_then_concurrent_approve_charges_once",
@@ -76,6 +77,9 @@ pub async fn run(name: &str, h: &Harness) {
         "refunds_partial_and_full" => refunds_partial_and_full(h).await,
         "orders_fill_into_the_ledger" => orders_fill_into_the_ledger(h).await,
         "banking_link_and_sync" => banking_link_and_sync(h).await,
+        "transaction_search_and_spending_summary" => {
+            transaction_search_and_spending_summary(h).await
+        }
         "audit_tampering_is_detected" => audit_tampering_is_detected(h).await,
         "events_are_numbered_without_gaps" => events_are_numbered_without_gaps(h).await,
         "fraud_review_holds_then_concurrent_approve_charges_once" => {
@@ -936,6 +940,171 @@ pub async fn banking_link_and_sync(h: &Harness) {
             .len(),
         10
     );
+}
+
+/// Search filters and keyset pages agree with the same filters applied in memory to the full
+/// list, and the spending summary with the same sums computed here.
+pub async fn transaction_search_and_spending_summary(h: &Harness) {
+    use crate::banking::{SpendingGroup, SpendingQuery, TransactionQuery};
+    use std::collections::BTreeMap;
+    let p = tenant(h, "search").await;
+    let public = h
+        .platform
+        .sandbox_public_token(&p, "ins_109508")
+        .await
+        .expect("public token");
+    let item = h.platform.link_item(&p, &public, None).await.expect("link");
+    h.platform
+        .sync_transactions(&p, &item.id, None)
+        .await
+        .expect("sync");
+    let search = |q: TransactionQuery| {
+        let platform = h.platform.clone();
+        let p = p.clone();
+        async move { platform.bank_transactions(&p, &q).await }
+    };
+    let all = search(TransactionQuery {
+        limit: Some(500),
+        ..Default::default()
+    })
+    .await
+    .expect("all");
+    assert!(all.len() > 10, "the sandbox item has history");
+
+    // keyset pages of 7 reassemble the full list, in order, without repeats
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = search(TransactionQuery {
+            starting_after: after.clone(),
+            limit: Some(7),
+            ..Default::default()
+        })
+        .await
+        .expect("page");
+        after = page.last().map(|t| t.id.clone());
+        let done = page.len() < 7;
+        paged.extend(page);
+        if done {
+            break;
+        }
+    }
+    let ids =
+        |v: &[crate::banking::BankTransaction]| v.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&paged), ids(&all));
+
+    // merchant: case-insensitive substring of merchant or description
+    let merchant = all
+        .iter()
+        .find_map(|t| t.merchant_name.clone())
+        .expect("some merchant");
+    let needle = merchant[..merchant.len().min(4)].to_uppercase();
+    let hits = search(TransactionQuery {
+        merchant: Some(needle.clone()),
+        limit: Some(500),
+        ..Default::default()
+    })
+    .await
+    .expect("merchant");
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|t| {
+            format!("{} {}", t.merchant_name.clone().unwrap_or_default(), t.name)
+                .to_lowercase()
+                .contains(&needle.to_lowercase())
+        })
+        .cloned()
+        .collect();
+    assert!(!hits.is_empty());
+    assert_eq!(ids(&hits), ids(&expected));
+    // LIKE wildcards are literal text
+    let none = search(TransactionQuery {
+        merchant: Some("%".into()),
+        ..Default::default()
+    })
+    .await
+    .expect("literal percent");
+    assert!(none.is_empty(), "% must not match everything");
+
+    // category and amount range
+    let category = all
+        .iter()
+        .find_map(|t| t.category.clone())
+        .expect("some category");
+    let (lo, hi) = (
+        rust_decimal::Decimal::new(1000, 2),
+        rust_decimal::Decimal::new(20000, 2),
+    );
+    let hits = search(TransactionQuery {
+        category: Some(category.to_uppercase()),
+        min_amount: Some(lo),
+        max_amount: Some(hi),
+        limit: Some(500),
+        ..Default::default()
+    })
+    .await
+    .expect("category and amounts");
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|t| {
+            t.category.as_deref().map(str::to_lowercase) == Some(category.to_lowercase())
+                && t.amount.amount() >= lo
+                && t.amount.amount() <= hi
+        })
+        .cloned()
+        .collect();
+    assert_eq!(ids(&hits), ids(&expected));
+
+    // bad input is refused
+    for bad in [
+        TransactionQuery {
+            starting_after: Some(crate::id::TransactionId::generate()),
+            ..Default::default()
+        },
+        TransactionQuery {
+            min_amount: Some(hi),
+            max_amount: Some(lo),
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(
+            search(bad).await,
+            Err(crate::Error::Validation { .. })
+        ));
+    }
+
+    // the summary equals posted outflows summed here
+    let summary = h
+        .platform
+        .spending_summary(
+            &p,
+            &SpendingQuery {
+                group_by: SpendingGroup::Category,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("summary");
+    let mut sums: BTreeMap<String, (rust_decimal::Decimal, u64)> = BTreeMap::new();
+    for t in all.iter().filter(|t| t.amount.is_positive() && !t.pending) {
+        let e = sums
+            .entry(t.category.clone().unwrap_or_else(|| "uncategorized".into()))
+            .or_default();
+        e.0 += t.amount.amount();
+        e.1 += 1;
+    }
+    assert_eq!(summary.len(), sums.len());
+    for b in &summary {
+        assert_eq!(
+            sums.get(&b.key),
+            Some(&(b.total.amount(), b.count)),
+            "{}",
+            b.key
+        );
+    }
+    assert!(summary
+        .windows(2)
+        .all(|w| w[0].total.amount() >= w[1].total.amount()));
 }
 
 /// Editing one audit row (bypassing the append-only trigger, as an attacker with database

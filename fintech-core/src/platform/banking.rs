@@ -5,7 +5,8 @@ use secrecy::SecretString;
 use super::{audit_entry, finish, hash_request, to_value, Platform};
 use crate::auth::{Principal, Scope};
 use crate::banking::{
-    BankAccount, BankTransaction, LinkToken, LinkedItem, SyncSummary, TransactionQuery,
+    BankAccount, BankTransaction, LinkToken, LinkedItem, SpendingBucket, SpendingQuery,
+    SyncSummary, TransactionQuery,
 };
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
@@ -256,6 +257,38 @@ impl Platform {
                 ));
             }
         }
+        for (field, text) in [("merchant", &q.merchant), ("category", &q.category)] {
+            if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+                return Err(Error::validation(field, "at most 200 characters"));
+            }
+        }
+        if let (Some(min), Some(max)) = (q.min_amount, q.max_amount) {
+            if min > max {
+                return Err(Error::validation(
+                    "min_amount",
+                    "must not exceed max_amount",
+                ));
+            }
+        }
         self.inner.store.bank_transactions(&p.tenant_id, q).await
+    }
+
+    /// Posted outflows (positive amounts) in a date range, grouped by category or merchant,
+    /// largest first, one bucket per currency.
+    pub async fn spending_summary(
+        &self,
+        p: &Principal,
+        q: &SpendingQuery,
+    ) -> Result<Vec<SpendingBucket>> {
+        p.require(Scope::BankingRead)?;
+        if let (Some(s), Some(e)) = (q.start_date, q.end_date) {
+            if s > e {
+                return Err(Error::validation(
+                    "start_date",
+                    "must not be after end_date",
+                ));
+            }
+        }
+        self.inner.store.spending_summary(&p.tenant_id, q).await
     }
 }

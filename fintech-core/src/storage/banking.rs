@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use super::{col, now_micros, page_limit, ts, Store, Tx};
 use crate::banking::{
     AccountKind, BankAccount, BankTransaction, LinkedItem, ProviderAccount, ProviderTransaction,
-    TransactionQuery,
+    SpendingBucket, SpendingGroup, SpendingQuery, TransactionQuery,
 };
 use crate::error::{Error, Result};
 use crate::id::{BankAccountId, ItemId, TenantId, TransactionId};
@@ -258,18 +258,173 @@ impl Store {
         tenant: &TenantId,
         q: &TransactionQuery,
     ) -> Result<Vec<BankTransaction>> {
-        let rows = sqlx::query(
+        let after = match &q.starting_after {
+            Some(id) => {
+                let row = sqlx::query(
+                    "SELECT tx_date FROM bank_transactions WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| {
+                    Error::validation("starting_after", "no such transaction in this tenant")
+                })?;
+                Some((col::<String>(&row, "tx_date")?, id.as_str().to_owned()))
+            }
+            None => None,
+        };
+        let (min_on, min) = amount_bounds("min_amount", q.min_amount, true)?;
+        let (max_on, max) = amount_bounds("max_amount", q.max_amount, false)?;
+        let (after_date, after_id) = after.unwrap_or_default();
+        let rows = sqlx::query(transactions_sql())
+            .bind(tenant.as_str())
+            .bind(q.account_id.as_ref().map(|a| a.as_str()).unwrap_or(""))
+            .bind(
+                q.start_date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            )
+            .bind(
+                q.end_date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            )
+            .bind(page_limit(q.limit))
+            .bind(min_on)
+            .bind(min[0])
+            .bind(min[1])
+            .bind(min[2])
+            .bind(max_on)
+            .bind(max[0])
+            .bind(max[1])
+            .bind(max[2])
+            .bind(after_date)
+            .bind(after_id)
+            .bind(like_pattern(q.merchant.as_deref()))
+            .bind(q.category.as_deref().unwrap_or("").to_lowercase())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(transaction_from_row).collect()
+    }
+
+    /// Posted outflows grouped by category or merchant, largest total first.
+    pub async fn spending_summary(
+        &self,
+        tenant: &TenantId,
+        q: &SpendingQuery,
+    ) -> Result<Vec<SpendingBucket>> {
+        let key = match q.group_by {
+            SpendingGroup::Category => "COALESCE(category, 'uncategorized')",
+            SpendingGroup::Merchant => "COALESCE(merchant_name, name)",
+        };
+        let sql = format!(
+            "SELECT {key} AS k, currency, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n
+             FROM bank_transactions WHERE tenant_id = $1 AND amount_minor > 0 AND pending = 0
+             AND ($2 = '' OR account_id = $2) AND ($3 = '' OR tx_date >= $3) AND ($4 = '' OR tx_date <= $4)
+             GROUP BY {key}, currency ORDER BY total DESC, k LIMIT 500"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(q.account_id.as_ref().map(|a| a.as_str()).unwrap_or(""))
+            .bind(
+                q.start_date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            )
+            .bind(
+                q.end_date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            )
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let currency = Currency::from_code(&col::<String>(r, "currency")?)?;
+                Ok(SpendingBucket {
+                    key: col(r, "k")?,
+                    total: Money::from_minor(col(r, "total")?, currency),
+                    count: u64::try_from(col::<i64>(r, "n")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The transaction search: fixed SQL, every filter optional. Amount bounds are bound once per
+/// minor-unit exponent (0, 2, 3) and picked by the row's currency, so a bound in major units
+/// compares exactly against the stored minor units of any currency.
+fn transactions_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let list = |exp: u32| {
+            Currency::known()
+                .filter(|c| c.exponent() == exp)
+                .map(|c| format!("'{}'", c.code()))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let pick = |a: &str, b: &str, c: &str| {
+            format!(
+                "CASE WHEN currency IN ({}) THEN {a} WHEN currency IN ({}) THEN {c} ELSE {b} END",
+                list(0),
+                list(3)
+            )
+        };
+        format!(
             "SELECT id, account_id, provider_transaction_id, currency, amount_minor, tx_date, name, merchant_name, category, pending
              FROM bank_transactions WHERE tenant_id = $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR tx_date >= $3) AND ($4 = '' OR tx_date <= $4)
+             AND ($6 = 0 OR amount_minor >= {})
+             AND ($10 = 0 OR amount_minor <= {})
+             AND ($14 = '' OR tx_date < $14 OR (tx_date = $14 AND id < $15))
+             AND ($16 = '' OR LOWER(COALESCE(merchant_name, '') || ' ' || name) LIKE $16 ESCAPE '\\')
+             AND ($17 = '' OR LOWER(COALESCE(category, '')) = $17)
              ORDER BY tx_date DESC, id DESC LIMIT $5",
+            pick("$7", "$8", "$9"),
+            pick("$11", "$12", "$13"),
         )
-        .bind(tenant.as_str())
-        .bind(q.account_id.as_ref().map(|a| a.as_str()).unwrap_or(""))
-        .bind(q.start_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default())
-        .bind(q.end_date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default())
-        .bind(page_limit(q.limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(transaction_from_row).collect()
+    })
+}
+
+/// A bound in major units as minor units for exponents 0, 2 and 3: a lower bound rounds up,
+/// an upper bound down, so the comparison stays exact. `(0, _)` when absent.
+fn amount_bounds(
+    field: &'static str,
+    bound: Option<rust_decimal::Decimal>,
+    lower: bool,
+) -> Result<(i64, [i64; 3])> {
+    use rust_decimal::prelude::ToPrimitive;
+    let Some(v) = bound else {
+        return Ok((0, [0; 3]));
+    };
+    let mut out = [0i64; 3];
+    for (slot, exp) in out.iter_mut().zip([0u32, 2, 3]) {
+        let scaled = v
+            .checked_mul(rust_decimal::Decimal::from(10i64.pow(exp)))
+            .ok_or_else(|| Error::validation(field, "amount out of range"))?;
+        let rounded = if lower { scaled.ceil() } else { scaled.floor() };
+        *slot = rounded
+            .to_i64()
+            .ok_or_else(|| Error::validation(field, "amount out of range"))?;
+    }
+    Ok((1, out))
+}
+
+/// `%text%` for a case-insensitive LIKE, with `%`, `_` and `\` escaped; empty when absent.
+fn like_pattern(text: Option<&str>) -> String {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => String::new(),
+        Some(t) => {
+            let mut p = String::from("%");
+            for c in t.to_lowercase().chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        }
     }
 }
