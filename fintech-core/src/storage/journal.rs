@@ -262,6 +262,18 @@ impl Store {
         Ok(verification)
     }
 
+    /// The sequence number of a tenant's latest event (0 when it has none): where a live
+    /// subscriber starts.
+    pub async fn last_event_seq(&self, tenant: &TenantId) -> Result<i64> {
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM events WHERE tenant_id = $1",
+        )
+        .bind(tenant.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq)
+    }
+
     /// A tenant's events with `seq > after`, oldest first, optionally of some types only.
     pub async fn events_after(
         &self,
