@@ -52,6 +52,9 @@ pub struct ServerOptions {
     /// Let webhook endpoints target private, loopback and link-local addresses and plain
     /// `http://` (local development only: it opens the server to SSRF).
     pub webhooks_allow_private: bool,
+    /// The MCP endpoints (`/mcp`, `/sse`, `/messages`): allowed `Host`/`Origin` values, body
+    /// limit, and the token that closes every MCP session on shutdown.
+    pub mcp: fintech_mcp::http::HttpOptions,
 }
 
 impl Default for ServerOptions {
@@ -64,6 +67,7 @@ impl Default for ServerOptions {
             sse_poll: Duration::from_millis(250),
             sse_keep_alive: Duration::from_secs(15),
             webhooks_allow_private: false,
+            mcp: fintech_mcp::http::HttpOptions::default(),
         }
     }
 }
@@ -113,7 +117,7 @@ impl AppState {
 }
 
 /// The whole HTTP API: `/v1/...`, `/v1/events/stream`, `/healthz`, `/readyz`, `/metrics`,
-/// `/openapi.json` and `/docs`.
+/// `/openapi.json`, `/docs`, and MCP for agents (`/mcp`, legacy `/sse` + `/messages`).
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = routes::router()
@@ -154,5 +158,9 @@ pub fn app(state: AppState) -> Router {
                 ]),
         );
     }
-    router.with_state(state)
+    let mcp = fintech_mcp::http::router(
+        fintech_mcp::McpState::new(state.platform().clone(), fintech_mcp::McpOptions::default()),
+        state.options().mcp.clone(),
+    );
+    router.with_state(state).merge(mcp)
 }

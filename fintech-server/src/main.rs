@@ -39,6 +39,13 @@ struct Args {
     /// development only).
     #[arg(long, env = "FINTECH_WEBHOOKS_ALLOW_PRIVATE")]
     allow_private_webhooks: bool,
+    /// Extra Host values accepted on the MCP endpoints (name or name:port), comma-separated;
+    /// loopback names are always accepted.
+    #[arg(long, env = "FINTECH_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    mcp_allowed_host: Vec<String>,
+    /// Browser Origins accepted on the MCP endpoints, comma-separated.
+    #[arg(long, env = "FINTECH_MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    mcp_allowed_origin: Vec<String>,
     /// Log as JSON lines.
     #[arg(long, env = "FINTECH_JSON_LOGS")]
     json_logs: bool,
@@ -81,7 +88,12 @@ async fn main() -> anyhow::Result<()> {
         .context("opening the database")?;
     bootstrap(&platform, &args).await?;
 
+    let mut mcp = fintech_mcp::http::HttpOptions::default();
+    mcp.allowed_hosts.extend(args.mcp_allowed_host.iter().cloned());
+    mcp.allowed_origins = args.mcp_allowed_origin.clone();
+    let mcp_shutdown = mcp.shutdown.clone();
     let options = ServerOptions {
+        mcp,
         rate_limit_per_second: args.rate_limit,
         rate_limit_burst: args.rate_limit.saturating_mul(2),
         cors_origins: args.cors_origin.clone(),
@@ -108,7 +120,11 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %args.addr, "listening; OpenAPI at /openapi.json, docs at /docs");
     println!("fintech-server listening on http://{}", args.addr);
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            // close MCP sessions so open event streams do not hold the shutdown
+            mcp_shutdown.cancel();
+        })
         .await?;
     worker.abort();
     platform.store().close().await;
