@@ -47,9 +47,9 @@ echo "--- MCP Inspector CLI over stdio"
 inspect() { node "$PEERS/node_modules/.bin/mcp-inspector" --cli -e "FINTECH_API_KEY=$FINTECH_API_KEY" -e "FINTECH_DATABASE_URL=$FINTECH_DATABASE_URL" "$BIN/fintech-mcp" "$@"; }
 inspect --method tools/list | python3 -c 'import json,sys; t=[x["name"] for x in json.load(sys.stdin)["tools"]]; assert "payments_create" in t and "whoami" in t, t; print("tools/list:", len(t), "tools")'
 inspect --method tools/call --tool-name whoami | python3 -c 'import json,sys; r=json.load(sys.stdin); assert not r.get("isError") and r["structuredContent"]["whoami"]["interface"]=="mcp", r; print("tools/call whoami: ok")'
-inspect --method tools/call --tool-name banking_transactions --tool-arg limit=0 >bad.json 2>&1 || true
-if ! grep -q -- "-32602" bad.json; then echo "limit=0 was not refused as invalid params:"; cat bad.json; exit 1; fi
-echo "tools/call with limit=0: invalid params"
+inspect --method tools/call --tool-name banking_transactions --tool-arg cursor=not-a-transaction-id >bad.json 2>&1 || true
+if ! grep -q -- "-32602" bad.json; then echo "a malformed cursor was not refused as invalid params:"; cat bad.json; exit 1; fi
+echo "tools/call with a malformed cursor: invalid params"
 inspect --method resources/list | python3 -c 'import json,sys; u=[x["uri"] for x in json.load(sys.stdin)["resources"]]; assert "fintech://accounts" in u, u; print("resources/list:", u)'
 inspect --method prompts/list | python3 -c 'import json,sys; p=[x["name"] for x in json.load(sys.stdin)["prompts"]]; assert "portfolio_check" in p, p; print("prompts/list:", p)'
 echo "mcp inspector cli: 4 passed, 0 failed" >>"$REPORT"

@@ -649,7 +649,7 @@ impl FintechMcp {
                     .map(|s| money(s, currency, "amount"))
                     .transpose()?;
                 let effective = match &amount {
-                    Some(m) => m.clone(),
+                    Some(m) => *m,
                     None => match payment.amount.checked_sub(&payment.amount_refunded) {
                         Ok(m) => m,
                         Err(e) => return fail(e),
@@ -837,9 +837,9 @@ impl FintechMcp {
             Ok(q) => q,
             Err(e) => return fail(e),
         };
-        let reference = req.limit_price.clone().unwrap_or_else(|| match req.side {
-            OrderSide::Buy => quote.ask.clone(),
-            OrderSide::Sell => quote.bid.clone(),
+        let reference = req.limit_price.unwrap_or(match req.side {
+            OrderSide::Buy => quote.ask,
+            OrderSide::Sell => quote.bid,
         });
         let notional = match reference.checked_mul(req.qty) {
             Ok(n) => n,

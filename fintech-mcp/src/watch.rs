@@ -72,11 +72,9 @@ impl Subscriptions {
             interval,
             stop,
             move |touched| {
-                let targets = me
-                    .upgrade()
+                me.upgrade()
                     .map(|s| s.matching(&touched))
-                    .unwrap_or_default();
-                targets
+                    .unwrap_or_default()
             },
             send,
         ));

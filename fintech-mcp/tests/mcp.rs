@@ -1,0 +1,794 @@
+//! In-process tests: an rmcp client and the fintech handler over `tokio::io::duplex`, and the
+//! HTTP guards over a real socket.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fintech_core::platform::NewApiKey;
+use fintech_core::policy::KeyLimits;
+use fintech_core::{Config, Interface, Money, Platform, Principal, Scope};
+use fintech_mcp::{McpOptions, McpState};
+use fintech_providers::SimProviders;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+
+struct World {
+    platform: Platform,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        database_url: format!("sqlite://{}/mcp.db?mode=rwc", dir.path().display()),
+        encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
+        max_connections: 8,
+    };
+    let platform = Platform::builder(config)
+        .with_providers(Arc::new(SimProviders::new()))
+        .build()
+        .await
+        .expect("platform");
+    World {
+        platform,
+        _dir: dir,
+    }
+}
+
+const AGENT: &[Scope] = &[
+    Scope::BankingRead,
+    Scope::BankingWrite,
+    Scope::PaymentsRead,
+    Scope::PaymentsWrite,
+    Scope::TradingRead,
+    Scope::TradingWrite,
+    Scope::FraudRead,
+];
+
+/// A tenant and a key in it; returns the key's secret and principal.
+async fn key(w: &World, tenant: &str, scopes: &[Scope], limits: KeyLimits) -> (String, Principal) {
+    let t = w
+        .platform
+        .create_tenant(tenant, Interface::Sdk)
+        .await
+        .expect("tenant");
+    let admin = Principal::system(t.id, Interface::Sdk);
+    let created = w
+        .platform
+        .create_api_key(
+            &admin,
+            NewApiKey {
+                name: "agent".into(),
+                scopes: scopes.iter().copied().collect::<BTreeSet<_>>(),
+                limits,
+            },
+        )
+        .await
+        .expect("key");
+    let p = w
+        .platform
+        .authenticate(&created.secret, Interface::Mcp)
+        .await
+        .expect("auth");
+    (created.secret, p)
+}
+
+async fn client(w: &World, p: &Principal, options: McpOptions) -> RunningService<RoleClient, ()> {
+    let state = McpState::new(w.platform.clone(), options);
+    let handler = state.handler(Some(p.clone()));
+    let (server_io, client_io) = tokio::io::duplex(256 * 1024);
+    tokio::spawn(async move {
+        if let Ok(running) = handler.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.expect("client")
+}
+
+async fn call(c: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments are an object")
+    };
+    c.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+fn structured(r: &CallToolResult) -> &Value {
+    r.structured_content.as_ref().expect("structured content")
+}
+
+fn text(r: &CallToolResult) -> String {
+    serde_json::to_string(&r.content).expect("content")
+}
+
+#[tokio::test]
+async fn tool_catalog_matches_the_snapshot_and_its_schemas_resolve() {
+    let w = world().await;
+    let (_, p) = key(&w, "snap", &[Scope::Admin], KeyLimits::default()).await;
+    let c = client(&w, &p, McpOptions::default()).await;
+    let tools = c.list_all_tools().await.expect("tools");
+    let mut lines = Vec::new();
+    for t in &tools {
+        let a = t.annotations.as_ref().expect("annotations");
+        let input = Value::Object((*t.input_schema).clone());
+        let output = Value::Object((**t.output_schema.as_ref().expect("output schema")).clone());
+        assert_eq!(input["type"], "object", "{}", t.name);
+        assert_eq!(output["type"], "object", "{}", t.name);
+        // every $ref points at a definition that exists
+        let defs = output.get("$defs").cloned().unwrap_or(json!({}));
+        let mut refs = Vec::new();
+        collect_refs(&output, &mut refs);
+        for r in refs {
+            let name = r.trim_start_matches("#/$defs/");
+            assert!(defs.get(name).is_some(), "{}: dangling {r}", t.name);
+        }
+        let mut props: Vec<_> = input["properties"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        props.sort();
+        lines.push(format!(
+            "{} ro={} destructive={} idempotent={} open_world={} in=[{}] out=[{}]",
+            t.name,
+            a.read_only_hint.unwrap_or_default(),
+            a.destructive_hint.unwrap_or_default(),
+            a.idempotent_hint.unwrap_or_default(),
+            a.open_world_hint.unwrap_or_default(),
+            props.join(","),
+            output["properties"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
+                .unwrap_or_default(),
+        ));
+    }
+    let got = lines.join("\n") + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools.txt");
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots")).unwrap();
+        std::fs::write(path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(path).unwrap_or_default();
+    assert_eq!(
+        got, want,
+        "tool catalog changed; rerun with UPDATE_SNAPSHOTS=1 and review"
+    );
+    c.cancel().await.ok();
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(s)) => out.push(s.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn a_key_sees_and_calls_only_the_tools_its_scopes_allow() {
+    let w = world().await;
+    let (_, p) = key(&w, "scoped", &[Scope::BankingRead], KeyLimits::default()).await;
+    let c = client(&w, &p, McpOptions::default()).await;
+    let names: BTreeSet<String> = c
+        .list_all_tools()
+        .await
+        .expect("tools")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.contains("whoami") && names.contains("banking_transactions"));
+    assert!(
+        names
+            .iter()
+            .all(|n| n == "whoami" || n.starts_with("banking_")),
+        "{names:?}"
+    );
+    assert!(!names.contains("banking_sync"), "sync needs banking:write");
+    let err = c
+        .call_tool(
+            CallToolRequestParams::new("payments_create").with_arguments(
+                json!({"amount": "1.00", "payment_method": "pm_card_visa"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .expect_err("hidden tool");
+    assert!(err.to_string().contains("unknown tool"), "{err}");
+    let resources = c.list_all_resources().await.expect("resources");
+    let uris: Vec<_> = resources.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris, ["fintech://accounts", "fintech://limits"]);
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn no_tool_or_resource_reaches_another_tenants_objects() {
+    let w = world().await;
+    let (_, alice) = key(&w, "alice", AGENT, KeyLimits::default()).await;
+    let (_, mallory) = key(&w, "mallory", AGENT, KeyLimits::default()).await;
+    let a = client(&w, &alice, McpOptions::default()).await;
+    let args = json!({"amount": "30.00", "payment_method": "pm_card_visa"});
+    let preview = call(&a, "payments_create", args.clone()).await;
+    let token = structured(&preview)["confirmation_token"].clone();
+    let done = call(
+        &a,
+        "payments_create",
+        json!({"amount": "30.00", "payment_method": "pm_card_visa", "confirmation_token": token}),
+    )
+    .await;
+    let payment_id = structured(&done)["payment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let m = client(&w, &mallory, McpOptions::default()).await;
+    for (tool, args) in [
+        ("payments_get", json!({ "payment_id": payment_id })),
+        ("payments_cancel", json!({ "payment_id": payment_id })),
+        ("payments_refunds_list", json!({ "payment_id": payment_id })),
+        ("payments_refund", json!({ "payment_id": payment_id })),
+    ] {
+        let r = call(&m, tool, args).await;
+        assert_eq!(r.is_error, Some(true), "{tool}: {}", text(&r));
+        assert!(text(&r).contains("not_found"), "{tool}: {}", text(&r));
+    }
+    let uri = format!("fintech://payments/{payment_id}");
+    assert!(m
+        .read_resource(ReadResourceRequestParams::new(uri.clone()))
+        .await
+        .is_err());
+    #[allow(deprecated)]
+    let sub = m
+        .subscribe(rmcp::model::SubscribeRequestParams::new(uri.clone()))
+        .await;
+    assert!(
+        sub.is_err(),
+        "subscribing to another tenant's payment is refused"
+    );
+    // the owner can read it
+    assert!(a
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .is_ok());
+    a.cancel().await.ok();
+    m.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn confirmation_tokens_are_bound_single_use_and_expire() {
+    let w = world().await;
+    let (_, p) = key(&w, "tokens", AGENT, KeyLimits::default()).await;
+    let (_, other) = key(&w, "other", AGENT, KeyLimits::default()).await;
+    let c = client(&w, &p, McpOptions::default()).await;
+    let args = json!({"amount": "42.00", "payment_method": "pm_card_visa", "payee": "Acme"});
+    let preview = call(&c, "payments_create", args.clone()).await;
+    let s = structured(&preview);
+    assert_eq!(s["status"], "confirmation_required");
+    assert_eq!(s["preview"]["amount"]["amount"], "42.00");
+    assert!(s["preview"]["outcome"]
+        .as_str()
+        .unwrap()
+        .contains("charged now"));
+    assert!(
+        w.platform
+            .payments(&p, &Default::default())
+            .await
+            .unwrap()
+            .is_empty(),
+        "a preview moves nothing"
+    );
+    let token = s["confirmation_token"].as_str().unwrap().to_owned();
+
+    // changed arguments
+    let mut changed = args.clone();
+    changed["payee"] = json!("Someone Else");
+    changed["confirmation_token"] = json!(token);
+    let r = call(&c, "payments_create", changed).await;
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("confirmation_invalid"));
+    // another key
+    let o = client(&w, &other, McpOptions::default()).await;
+    let mut stolen = args.clone();
+    stolen["confirmation_token"] = json!(token);
+    assert_eq!(
+        call(&o, "payments_create", stolen.clone()).await.is_error,
+        Some(true)
+    );
+    // the same amount written differently is the same argument
+    let mut same = stolen.clone();
+    same["amount"] = json!("42");
+    let first = call(&c, "payments_create", same).await;
+    assert_eq!(structured(&first)["status"], "executed", "{}", text(&first));
+    assert_eq!(structured(&first)["replayed"], false);
+    // reuse replays, once
+    let again = call(&c, "payments_create", stolen).await;
+    assert_eq!(structured(&again)["replayed"], true);
+    assert_eq!(
+        structured(&again)["payment"]["id"],
+        structured(&first)["payment"]["id"]
+    );
+    assert_eq!(
+        w.platform
+            .payments(&p, &Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // expiry
+    let quick = client(
+        &w,
+        &p,
+        McpOptions {
+            confirmation_ttl: Duration::ZERO,
+            ..McpOptions::default()
+        },
+    )
+    .await;
+    let preview = call(&quick, "payments_create", args.clone()).await;
+    let mut late = args.clone();
+    late["confirmation_token"] = structured(&preview)["confirmation_token"].clone();
+    let r = call(&quick, "payments_create", late).await;
+    assert!(text(&r).contains("confirmation_expired"), "{}", text(&r));
+    c.cancel().await.ok();
+    o.cancel().await.ok();
+    quick.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_key_can_skip_confirmation_under_its_limit_and_limits_hold() {
+    let w = world().await;
+    let usd = |s: &str| Some(Money::parse(s, "USD").unwrap());
+    let limits = KeyLimits {
+        confirm_above: usd("20"),
+        max_per_payment: usd("100"),
+        approval_threshold: usd("50"),
+        ..Default::default()
+    };
+    let (_, p) = key(&w, "skip", AGENT, limits).await;
+    let c = client(&w, &p, McpOptions::default()).await;
+    let small = call(
+        &c,
+        "payments_create",
+        json!({"amount": "20.00", "payment_method": "pm_card_visa"}),
+    )
+    .await;
+    assert_eq!(structured(&small)["status"], "executed");
+    let big = call(
+        &c,
+        "payments_create",
+        json!({"amount": "60.00", "payment_method": "pm_card_visa"}),
+    )
+    .await;
+    let s = structured(&big);
+    assert_eq!(s["status"], "confirmation_required");
+    assert!(
+        s["preview"]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("approval"),
+        "{s}"
+    );
+    let token = s["confirmation_token"].clone();
+    let held = call(
+        &c,
+        "payments_create",
+        json!({"amount": "60.00", "payment_method": "pm_card_visa", "confirmation_token": token}),
+    )
+    .await;
+    assert_eq!(structured(&held)["payment"]["status"], "pending_approval");
+    let held_list = call(&c, "payments_held", json!({})).await;
+    assert_eq!(
+        structured(&held_list)["payments"].as_array().unwrap().len(),
+        1
+    );
+    // over the limit: a business failure the agent can read, not a protocol error
+    let preview = call(
+        &c,
+        "payments_create",
+        json!({"amount": "150.00", "payment_method": "pm_card_visa"}),
+    )
+    .await;
+    let token = structured(&preview)["confirmation_token"].clone();
+    assert!(structured(&preview)["preview"]["outcome"]
+        .as_str()
+        .unwrap()
+        .starts_with("refused"));
+    let over = call(
+        &c,
+        "payments_create",
+        json!({"amount": "150.00", "payment_method": "pm_card_visa", "confirmation_token": token}),
+    )
+    .await;
+    assert_eq!(over.is_error, Some(true));
+    assert!(text(&over).contains("limit_exceeded"), "{}", text(&over));
+    // invalid arguments are protocol errors
+    for bad in [
+        json!({"amount": "abc", "payment_method": "pm_card_visa"}),
+        json!({"amount": "1.00", "payment_method": "pm_card_visa", "surprise": true}),
+        json!({"amount": "1.00"}),
+    ] {
+        let e = c
+            .call_tool(
+                CallToolRequestParams::new("payments_create")
+                    .with_arguments(bad.as_object().unwrap().clone()),
+            )
+            .await
+            .expect_err("invalid params");
+        assert!(
+            e.to_string().contains("-32602") || e.to_string().to_lowercase().contains("invalid"),
+            "{e}"
+        );
+    }
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn every_tool_answers_on_the_simulator() {
+    let w = world().await;
+    let (_, p) = key(
+        &w,
+        "all",
+        AGENT,
+        KeyLimits {
+            confirm_above: Some(Money::parse("100000", "USD").unwrap()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = client(&w, &p, McpOptions::default()).await;
+    let called = std::cell::RefCell::new(BTreeSet::new());
+    let run = |name: &'static str, r: CallToolResult| {
+        assert_ne!(r.is_error, Some(true), "{name}: {}", text(&r));
+        called.borrow_mut().insert(name);
+        r
+    };
+    run("whoami", call(&c, "whoami", json!({})).await);
+    run(
+        "banking_link_start",
+        call(&c, "banking_link_start", json!({})).await,
+    );
+    let public = run(
+        "banking_sandbox_public_token",
+        call(
+            &c,
+            "banking_sandbox_public_token",
+            json!({"institution_id": "ins_109508"}),
+        )
+        .await,
+    );
+    let token = structured(&public)["public_token"].clone();
+    let item = run(
+        "banking_link_complete",
+        call(&c, "banking_link_complete", json!({"public_token": token})).await,
+    );
+    let item_id = structured(&item)["item"]["id"].clone();
+    run("banking_items", call(&c, "banking_items", json!({})).await);
+    let accounts = run(
+        "banking_accounts",
+        call(&c, "banking_accounts", json!({"item_id": item_id})).await,
+    );
+    let account_id = structured(&accounts)["accounts"][0]["id"].clone();
+    run(
+        "banking_balances",
+        call(&c, "banking_balances", json!({})).await,
+    );
+    let sync = run(
+        "banking_sync",
+        call(&c, "banking_sync", json!({"item_id": item_id})).await,
+    );
+    assert!(structured(&sync)["summary"]["added"].as_u64().unwrap() > 0);
+    let page = run(
+        "banking_transactions",
+        call(
+            &c,
+            "banking_transactions",
+            json!({"account_id": account_id, "limit": 3}),
+        )
+        .await,
+    );
+    assert_eq!(
+        structured(&page)["transactions"].as_array().unwrap().len(),
+        3
+    );
+    assert!(
+        text(&page).contains("<untrusted-data"),
+        "provider text is fenced"
+    );
+    assert!(page
+        .meta
+        .as_ref()
+        .is_some_and(|m| m.0.contains_key("dev.fintech/untrusted")));
+    let cursor = structured(&page)["next_cursor"].clone();
+    let next = call(
+        &c,
+        "banking_transactions",
+        json!({"account_id": account_id, "limit": 3, "cursor": cursor}),
+    )
+    .await;
+    assert_ne!(
+        structured(&next)["transactions"][0]["id"],
+        structured(&page)["transactions"][0]["id"]
+    );
+    run(
+        "banking_spending_summary",
+        call(
+            &c,
+            "banking_spending_summary",
+            json!({"group_by": "merchant"}),
+        )
+        .await,
+    );
+    let customer = run(
+        "payments_customer_create",
+        call(
+            &c,
+            "payments_customer_create",
+            json!({"email": "a@example.com"}),
+        )
+        .await,
+    );
+    let customer_id = structured(&customer)["customer"]["id"].clone();
+    run(
+        "payments_customer_get",
+        call(
+            &c,
+            "payments_customer_get",
+            json!({"customer_id": customer_id}),
+        )
+        .await,
+    );
+    let pay = run("payments_create", call(&c, "payments_create", json!({"amount": "10.00", "payment_method": "pm_card_visa", "customer_id": customer_id})).await);
+    let payment_id = structured(&pay)["payment"]["id"].clone();
+    run(
+        "payments_get",
+        call(&c, "payments_get", json!({"payment_id": payment_id})).await,
+    );
+    run(
+        "payments_list",
+        call(&c, "payments_list", json!({"status": "succeeded"})).await,
+    );
+    run("payments_held", call(&c, "payments_held", json!({})).await);
+    run(
+        "payments_refund",
+        call(
+            &c,
+            "payments_refund",
+            json!({"payment_id": payment_id, "amount": "2.50"}),
+        )
+        .await,
+    );
+    let refunds = run(
+        "payments_refunds_list",
+        call(
+            &c,
+            "payments_refunds_list",
+            json!({"payment_id": payment_id}),
+        )
+        .await,
+    );
+    assert_eq!(
+        structured(&refunds)["refunds"][0]["amount"]["amount"],
+        "2.50"
+    );
+    let cancel = call(&c, "payments_cancel", json!({"payment_id": payment_id})).await;
+    assert_eq!(
+        cancel.is_error,
+        Some(true),
+        "a succeeded payment cannot be cancelled"
+    );
+    called.borrow_mut().insert("payments_cancel");
+    run(
+        "trading_account",
+        call(&c, "trading_account", json!({})).await,
+    );
+    run(
+        "trading_quote",
+        call(&c, "trading_quote", json!({"symbol": "AAPL"})).await,
+    );
+    run("trading_clock", call(&c, "trading_clock", json!({})).await);
+    let order = run(
+        "trading_order_place",
+        call(
+            &c,
+            "trading_order_place",
+            json!({"symbol": "AAPL", "side": "buy", "qty": "2"}),
+        )
+        .await,
+    );
+    let order_id = structured(&order)["order"]["id"].clone();
+    run(
+        "trading_order_get",
+        call(&c, "trading_order_get", json!({"order_id": order_id})).await,
+    );
+    run(
+        "trading_orders_list",
+        call(&c, "trading_orders_list", json!({})).await,
+    );
+    run(
+        "trading_orders_held",
+        call(&c, "trading_orders_held", json!({})).await,
+    );
+    run(
+        "trading_positions",
+        call(&c, "trading_positions", json!({})).await,
+    );
+    let limit = run("trading_order_place", call(&c, "trading_order_place", json!({"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "limit", "limit_price": "1.00", "time_in_force": "gtc"})).await);
+    let limit_id = structured(&limit)["order"]["id"].clone();
+    run(
+        "trading_order_cancel",
+        call(&c, "trading_order_cancel", json!({"order_id": limit_id})).await,
+    );
+    run(
+        "fraud_assess",
+        call(
+            &c,
+            "fraud_assess",
+            json!({"amount": "10.00", "payment_method": "pm_card_visa"}),
+        )
+        .await,
+    );
+    run(
+        "fraud_cases_list",
+        call(&c, "fraud_cases_list", json!({})).await,
+    );
+    let missing = call(
+        &c,
+        "fraud_case_get",
+        json!({"case_id": fintech_core::id::CaseId::generate().to_string()}),
+    )
+    .await;
+    assert_eq!(missing.is_error, Some(true));
+    called.borrow_mut().insert("fraud_case_get");
+    let all: BTreeSet<String> = c
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    let called: BTreeSet<String> = called.into_inner().into_iter().map(str::to_owned).collect();
+    assert_eq!(called, all, "every tool is exercised");
+    c.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn http_guards_reject_bad_host_origin_key_and_foreign_sessions() {
+    let w = world().await;
+    let (alice, _) = key(&w, "alice", AGENT, KeyLimits::default()).await;
+    let (bob, _) = key(&w, "bob", AGENT, KeyLimits::default()).await;
+    let state = McpState::new(w.platform.clone(), McpOptions::default());
+    let app = fintech_mcp::http::router(state, fintech_mcp::http::HttpOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let url = format!("http://{addr}/mcp");
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let post = |key: Option<&str>| {
+        let mut r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        r
+    };
+    let r = post(None).json(&init).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    assert_eq!(
+        post(Some("fk_wrong"))
+            .json(&init)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = post(Some(&alice))
+        .header("host", "evil.example.com")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(Some(&alice))
+        .header("origin", "https://evil.example.com")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(Some(&alice))
+        .header("origin", format!("http://localhost:{}", addr.port()))
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let session = r
+        .headers()
+        .get("mcp-session-id")
+        .expect("session id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        session.len() >= 32,
+        "session ids are long random values: {session}"
+    );
+    let ping = json!({"jsonrpc": "2.0", "id": 2, "method": "ping"});
+    let as_bob = post(Some(&bob))
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&ping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        as_bob.status(),
+        404,
+        "a session belongs to the key that opened it"
+    );
+    let unknown = post(Some(&alice))
+        .header("mcp-session-id", "0123456789abcdef0123456789abcdef")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&ping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    // legacy SSE: another key cannot post into alice's session
+    let sse = http
+        .get(format!("http://{addr}/sse"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let mut body = sse.bytes_stream();
+    use futures::StreamExt;
+    let first = String::from_utf8(body.next().await.unwrap().unwrap().to_vec()).unwrap();
+    let endpoint = first
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("endpoint event")
+        .to_owned();
+    let r = http
+        .post(format!("http://{addr}{endpoint}"))
+        .bearer_auth(&bob)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .post(format!("http://{addr}{endpoint}"))
+        .bearer_auth(&alice)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+}
