@@ -82,6 +82,29 @@ async def scenario(read, write, transport):
     print(f"OK python sdk {transport}: tools, read call, preview->confirm, replay, subscription update")
 
 
+async def elicitation(read, write, transport, answer):
+    """A client that supports elicitation is asked to confirm instead of getting a token."""
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        if answer:
+            return types.ElicitResult(action="accept", content={"confirm": True})
+        return types.ElicitResult(action="decline")
+
+    async with ClientSession(read, write, elicitation_callback=on_elicit) as s:
+        await s.initialize()
+        args = {"amount": "7.25", "payment_method": "pm_card_visa", "payee": "Elicited"}
+        r = await s.call_tool("payments_create", args)
+        check(len(asked) == 1 and "7.25" in asked[0], f"the human was asked: {asked}")
+        if answer:
+            check(not r.is_error and r.structured_content["status"] == "executed", f"accepted: {r.content}")
+            check(r.structured_content["payment"]["status"] == "succeeded", "charged once accepted")
+        else:
+            check(r.is_error and "declined" in r.content[0].text, f"declined: {r.content}")
+    print(f"OK python sdk {transport}: elicitation {'accept' if answer else 'decline'}")
+
+
 async def main():
     transport, target = sys.argv[1], sys.argv[2]
     if transport == "stdio":
@@ -94,6 +117,10 @@ async def main():
             async with create_mcp_http_client(headers=headers) as client:
                 async with streamable_http_client(target, http_client=client) as streams:
                     await scenario(streams[0], streams[1], transport)
+            for answer in (True, False):
+                async with create_mcp_http_client(headers=headers) as client:
+                    async with streamable_http_client(target, http_client=client) as streams:
+                        await elicitation(streams[0], streams[1], transport, answer)
         else:
             async with sse_client(target, headers=headers) as (r, w):
                 await scenario(r, w, transport)
