@@ -55,6 +55,7 @@ struct Inner {
     providers: Arc<dyn ProviderSet>,
     fraud: Arc<dyn FraudScreen>,
     secrets: SecretBox,
+    auth_cache: tenancy::AuthCache,
 }
 
 /// Builds a [`Platform`]: `PlatformBuilder::new(config).with_providers(p).build().await`.
@@ -63,6 +64,7 @@ pub struct PlatformBuilder {
     providers: Option<Arc<dyn ProviderSet>>,
     fraud: Option<Arc<dyn FraudScreen>>,
     store: Option<Store>,
+    auth_cache_ttl: std::time::Duration,
 }
 
 impl PlatformBuilder {
@@ -73,7 +75,16 @@ impl PlatformBuilder {
             providers: None,
             fraud: None,
             store: None,
+            auth_cache_ttl: std::time::Duration::from_secs(5),
         }
+    }
+
+    /// How long an authenticated API key is remembered in this process (default 5 s; zero
+    /// turns the cache off). Revoking a key or changing its limits takes effect at once in the
+    /// process that did it, and within this time in other processes sharing the database.
+    pub fn with_auth_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.auth_cache_ttl = ttl;
+        self
     }
 
     /// The providers (required): `fintech_providers::SimProviders` for the offline default.
@@ -116,6 +127,7 @@ impl PlatformBuilder {
                 providers,
                 fraud,
                 secrets,
+                auth_cache: tenancy::AuthCache::new(self.auth_cache_ttl),
             }),
         })
     }

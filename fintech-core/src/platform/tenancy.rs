@@ -241,6 +241,7 @@ impl Platform {
         if !tx.revoke_api_key(&p.tenant_id, id).await? {
             return Err(Error::not_found("api_key", id));
         }
+        self.inner.auth_cache.forget(id);
         finish(
             &mut tx,
             p,
@@ -265,6 +266,7 @@ impl Platform {
         if !tx.set_key_limits(&p.tenant_id, id, &limits).await? {
             return Err(Error::not_found("api_key", id));
         }
+        self.inner.auth_cache.forget(id);
         let summary = serde_json::to_string(&limits).unwrap_or_default();
         finish(
             &mut tx,
@@ -289,18 +291,28 @@ impl Platform {
             .ok_or_else(|| Error::not_found("api_key", id))
     }
 
-    /// Turns an API key secret into a principal, or `Unauthenticated`.
+    /// Turns an API key secret into a principal, or `Unauthenticated`. Keys are remembered
+    /// for a few seconds by the SHA-256 of their secret (see
+    /// [`PlatformBuilder::with_auth_cache_ttl`](crate::PlatformBuilder::with_auth_cache_ttl)).
     pub async fn authenticate(&self, secret: &str, interface: Interface) -> Result<Principal> {
         let unauthenticated = || Error::Unauthenticated("invalid or revoked API key".to_owned());
         if !secret.starts_with("fk_") || secret.len() > 200 {
             return Err(unauthenticated());
         }
-        let key = self
-            .inner
-            .store
-            .api_key_by_hash(&hash_api_key(secret))
-            .await?
-            .ok_or_else(unauthenticated)?;
+        let hash = hash_api_key(secret);
+        let key = match self.inner.auth_cache.get(&hash) {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .inner
+                    .store
+                    .api_key_by_hash(&hash)
+                    .await?
+                    .ok_or_else(unauthenticated)?;
+                self.inner.auth_cache.put(hash, &key);
+                key
+            }
+        };
         Ok(Principal {
             tenant_id: key.tenant_id,
             actor: Actor::ApiKey(key.id),
@@ -338,6 +350,55 @@ impl Platform {
             payments_mode: providers.payments(&p.tenant_id).mode(),
             brokerage_mode: providers.brokerage(&p.tenant_id).mode(),
         })
+    }
+}
+
+/// Recently authenticated keys by the SHA-256 of their secret (never the secret), so a busy
+/// key costs one database lookup per TTL instead of one per request.
+pub(super) struct AuthCache {
+    ttl: std::time::Duration,
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, std::time::Instant)>>,
+}
+
+impl AuthCache {
+    const MAX_ENTRIES: usize = 10_000;
+
+    pub(super) fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            entries: Default::default(),
+        }
+    }
+
+    fn get(&self, hash: &str) -> Option<ApiKeyRecord> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(key, _)| key.clone())
+    }
+
+    fn put(&self, hash: String, key: &ApiKeyRecord) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(hash, (key.clone(), std::time::Instant::now()));
+    }
+
+    fn forget(&self, id: &ApiKeyId) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (key, _)| &key.id != id);
     }
 }
 
