@@ -201,6 +201,11 @@ enum KeyCmd {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Requests per UTC day of a key.
+    Usage {
+        /// Key id (`key_…`).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -845,6 +850,14 @@ async fn tenant_command(
                     serde_json::to_string(&k.limits).unwrap_or_default(),
                 ]],
             );
+        }
+        Command::Keys(KeyCmd::Usage { id }) => {
+            let usage = p.api_key_usage(op, &ApiKeyId::parse(id)?).await?;
+            let rows = usage
+                .iter()
+                .map(|u| vec![u.day.clone(), u.requests.to_string()])
+                .collect();
+            show(fmt, &usage, &["DAY", "REQUESTS"], rows);
         }
         Command::Banking(BankingCmd::Link { institution }) => {
             let token = p.sandbox_public_token(op, institution).await?;

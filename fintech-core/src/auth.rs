@@ -46,6 +46,10 @@ pub enum Scope {
     /// Approve or reject held payments and orders (an operator's power; never give it to an agent).
     #[serde(rename = "approvals:write")]
     ApprovalsWrite,
+    /// Self-service for developers: create, list and revoke the keys one created (with scopes
+    /// one holds), and manage the tenant's webhook endpoints and deliveries.
+    #[serde(rename = "developer")]
+    Developer,
     /// Everything, including tenants, users and keys.
     #[serde(rename = "admin")]
     Admin,
@@ -53,7 +57,7 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::BankingRead,
         Scope::BankingWrite,
         Scope::PaymentsRead,
@@ -62,6 +66,7 @@ impl Scope {
         Scope::TradingWrite,
         Scope::FraudRead,
         Scope::ApprovalsWrite,
+        Scope::Developer,
         Scope::Admin,
     ];
 
@@ -76,6 +81,7 @@ impl Scope {
             Scope::TradingWrite => "trading:write",
             Scope::FraudRead => "fraud:read",
             Scope::ApprovalsWrite => "approvals:write",
+            Scope::Developer => "developer",
             Scope::Admin => "admin",
         }
     }
@@ -110,6 +116,8 @@ pub enum Role {
     Admin,
     /// All domain reads and writes plus approvals; no tenant or key administration.
     Operator,
+    /// Builds integrations: domain reads and writes, own keys, webhooks; no approvals.
+    Developer,
     /// Read only.
     Viewer,
 }
@@ -131,6 +139,17 @@ impl Role {
                 ApprovalsWrite,
             ]
             .into(),
+            Role::Developer => [
+                Developer,
+                BankingRead,
+                BankingWrite,
+                PaymentsRead,
+                PaymentsWrite,
+                TradingRead,
+                TradingWrite,
+                FraudRead,
+            ]
+            .into(),
             Role::Viewer => [BankingRead, PaymentsRead, TradingRead, FraudRead].into(),
         }
     }
@@ -140,6 +159,7 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::Operator => "operator",
+            Role::Developer => "developer",
             Role::Viewer => "viewer",
         }
     }
@@ -149,10 +169,11 @@ impl Role {
         match s {
             "admin" => Ok(Role::Admin),
             "operator" => Ok(Role::Operator),
+            "developer" => Ok(Role::Developer),
             "viewer" => Ok(Role::Viewer),
             _ => Err(Error::validation(
                 "role",
-                format!("unknown role {s:?}; known: admin, operator, viewer"),
+                format!("unknown role {s:?}; known: admin, operator, developer, viewer"),
             )),
         }
     }

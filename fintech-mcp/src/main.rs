@@ -73,6 +73,8 @@ async fn main() -> anyhow::Result<()> {
         },
     );
 
+    // per-key request counts are gathered in memory and written every 10 s
+    let usage = platform.spawn_key_usage_flush(std::time::Duration::from_secs(10));
     match args.http {
         Some(addr) => {
             let mut options = HttpOptions::default();
@@ -104,6 +106,8 @@ async fn main() -> anyhow::Result<()> {
             serve_stdio(state, principal).await?;
         }
     }
+    usage.abort();
+    let _ = platform.flush_key_usage().await;
     Ok(())
 }
 

@@ -89,7 +89,8 @@ async fn main() -> anyhow::Result<()> {
     bootstrap(&platform, &args).await?;
 
     let mut mcp = fintech_mcp::http::HttpOptions::default();
-    mcp.allowed_hosts.extend(args.mcp_allowed_host.iter().cloned());
+    mcp.allowed_hosts
+        .extend(args.mcp_allowed_host.iter().cloned());
     mcp.allowed_origins = args.mcp_allowed_origin.clone();
     let mcp_shutdown = mcp.shutdown.clone();
     let options = ServerOptions {
@@ -100,6 +101,8 @@ async fn main() -> anyhow::Result<()> {
         webhooks_allow_private: args.allow_private_webhooks,
         ..ServerOptions::default()
     };
+    // per-key request counts are gathered in memory and written every 10 s
+    let usage = platform.spawn_key_usage_flush(std::time::Duration::from_secs(10));
     let worker = fintech_server::webhooks::spawn_worker(
         platform.clone(),
         fintech_server::webhooks::WorkerOptions {
@@ -127,6 +130,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     worker.abort();
+    usage.abort();
+    if let Err(e) = platform.flush_key_usage().await {
+        tracing::warn!(error = %e, "could not write the last key usage counts");
+    }
     platform.store().close().await;
     Ok(())
 }

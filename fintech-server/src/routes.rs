@@ -23,7 +23,7 @@ use fintech_core::platform::{
     PaymentQuery, WhoAmI,
 };
 use fintech_core::policy::KeyLimits;
-use fintech_core::storage::{ApiKeyRecord, Tenant, User};
+use fintech_core::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
 use fintech_core::trading::{
     Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest, Position, Quote,
 };
@@ -87,6 +87,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
         .routes(routes!(set_limits))
+        .routes(routes!(key_usage))
         .routes(routes!(list_users, create_user))
         .routes(routes!(create_link_token))
         .routes(routes!(sandbox_public_token))
@@ -190,7 +191,7 @@ async fn create_key(
     ))
 }
 
-/// Revokes an API key (admin).
+/// Revokes an API key (admin, or the developer who created it).
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "admin", security(("api_key" = [])),
     params(("id" = String, Path, description = "API key id (`key_…`)")),
     responses((status = 204, description = "Revoked"), Errors))]
@@ -204,7 +205,8 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Replaces a key's spending limits and approval threshold (admin).
+/// Replaces a key's spending limits and approval threshold (admin, or the developer who
+/// created it).
 #[utoipa::path(put, path = "/v1/keys/{id}/limits", tag = "admin", security(("api_key" = [])),
     params(("id" = String, Path, description = "API key id (`key_…`)")),
     request_body = KeyLimits,
@@ -217,6 +219,19 @@ async fn set_limits(
 ) -> ApiResult<Json<ApiKeyRecord>> {
     let id = path_id(ApiKeyId::parse(&id), &id)?;
     Ok(Json(s.platform().set_key_limits(&p, &id, limits).await?))
+}
+
+/// Requests per UTC day of a key, newest first (admin, or the developer who created it).
+#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "developer", security(("api_key" = [])),
+    params(("id" = String, Path, description = "API key id (`key_…`)")),
+    responses((status = 200, body = Vec<KeyUsage>), Errors))]
+async fn key_usage(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<KeyUsage>>> {
+    let id = path_id(ApiKeyId::parse(&id), &id)?;
+    Ok(Json(s.platform().api_key_usage(&p, &id).await?))
 }
 
 /// Users of the tenant (admin).

@@ -39,6 +39,7 @@ pub const SCENARIOS: &[&str] = &[
     "same_key_different_request_conflicts",
     "tenants_are_isolated",
     "scopes_are_enforced",
+    "developers_manage_their_own_keys_and_usage_is_counted",
     "approval_threshold_holds_then_approve_or_reject",
     "concurrent_double_approve_charges_once",
     "spending_limits",
@@ -68,6 +69,9 @@ pub async fn run(name: &str, h: &Harness) {
         "same_key_different_request_conflicts" => same_key_different_request_conflicts(h).await,
         "tenants_are_isolated" => tenants_are_isolated(h).await,
         "scopes_are_enforced" => scopes_are_enforced(h).await,
+        "developers_manage_their_own_keys_and_usage_is_counted" => {
+            developers_manage_their_own_keys_and_usage_is_counted(h).await
+        }
         "approval_threshold_holds_then_approve_or_reject" => {
             approval_threshold_holds_then_approve_or_reject(h).await
         }
@@ -465,6 +469,131 @@ pub async fn scopes_are_enforced(h: &Harness) {
     );
     assert!(matches!(
         h.platform.authenticate("fk_nope", Interface::Http).await,
+        Err(Error::Unauthenticated(_))
+    ));
+}
+
+/// A developer creates keys with scopes it holds (never admin, developer or approvals), sees
+/// and revokes only its own keys, manages webhooks; requests are counted per key and day, and
+/// a revoked key stops authenticating at once despite the authentication cache.
+pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) {
+    let admin = tenant(h, "developers").await;
+    let admins_key = h
+        .platform
+        .create_api_key(
+            &admin,
+            NewApiKey {
+                name: "ops".into(),
+                scopes: BTreeSet::from([Scope::PaymentsRead]),
+                limits: KeyLimits::default(),
+            },
+        )
+        .await
+        .expect("admin's key");
+    let dev = Principal::user(
+        admin.tenant_id.clone(),
+        UserId::generate(),
+        Role::Developer,
+        Interface::Http,
+    );
+    for forbidden in [Scope::ApprovalsWrite, Scope::Admin, Scope::Developer] {
+        let err = h
+            .platform
+            .create_api_key(
+                &dev,
+                NewApiKey {
+                    name: "too much".into(),
+                    scopes: BTreeSet::from([Scope::PaymentsRead, forbidden]),
+                    limits: KeyLimits::default(),
+                },
+            )
+            .await
+            .expect_err("escalation refused");
+        assert!(
+            matches!(err, Error::Forbidden { .. }),
+            "{forbidden}: {err:?}"
+        );
+    }
+    let mine = h
+        .platform
+        .create_api_key(
+            &dev,
+            NewApiKey {
+                name: "integration".into(),
+                scopes: BTreeSet::from([Scope::PaymentsRead, Scope::PaymentsWrite]),
+                limits: KeyLimits::default(),
+            },
+        )
+        .await
+        .expect("developer's key");
+    assert_eq!(mine.key.created_by, dev.actor.to_string());
+    let listed: Vec<_> = h
+        .platform
+        .api_keys(&dev)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![mine.key.id.clone()],
+        "a developer sees only its keys"
+    );
+    assert_eq!(
+        h.platform.api_keys(&admin).await.expect("admin list").len(),
+        2
+    );
+    assert!(matches!(
+        h.platform.revoke_api_key(&dev, &admins_key.key.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        h.platform.api_key_usage(&dev, &admins_key.key.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    // webhooks are self-service
+    h.platform
+        .create_webhook_endpoint(
+            &dev,
+            crate::webhooks::NewWebhookEndpoint {
+                url: "https://hooks.example.com/fintech".into(),
+                event_types: vec!["payments.payment_succeeded".into()],
+            },
+            false,
+        )
+        .await
+        .expect("developer registers a webhook");
+    // usage: three authentications, counted once each, across a flush
+    for _ in 0..3 {
+        h.platform
+            .authenticate(&mine.secret, Interface::Http)
+            .await
+            .expect("auth");
+    }
+    h.platform.flush_key_usage().await.expect("flush");
+    h.platform
+        .authenticate(&mine.secret, Interface::Http)
+        .await
+        .expect("auth");
+    let usage = h
+        .platform
+        .api_key_usage(&dev, &mine.key.id)
+        .await
+        .expect("usage");
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].requests, 4);
+    assert_eq!(
+        usage[0].day,
+        crate::storage::now().format("%Y-%m-%d").to_string()
+    );
+    // revocation beats the cache
+    h.platform
+        .revoke_api_key(&dev, &mine.key.id)
+        .await
+        .expect("revoke own key");
+    assert!(matches!(
+        h.platform.authenticate(&mine.secret, Interface::Http).await,
         Err(Error::Unauthenticated(_))
     ));
 }

@@ -11,7 +11,7 @@ use crate::id::{ApiKeyId, TenantId, UserId};
 use crate::money::Money;
 use crate::policy::KeyLimits;
 use crate::provider::ProviderMode;
-use crate::storage::{ApiKeyRecord, Tenant, User};
+use crate::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
 
 /// Input for a new API key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,9 +176,19 @@ impl Platform {
         self.inner.store.users(&p.tenant_id).await
     }
 
-    /// Creates an API key (admin). The secret is in the result and nowhere else.
+    /// Creates an API key (admin; or a developer, with scopes it holds itself, never
+    /// `admin`, `developer` or `approvals:write`). The secret is in the result and nowhere else.
     pub async fn create_api_key(&self, p: &Principal, req: NewApiKey) -> Result<CreatedApiKey> {
-        p.require(Scope::Admin)?;
+        p.require(Scope::Developer)?;
+        if !p.has(Scope::Admin) {
+            if let Some(s) = req.scopes.iter().find(|s| {
+                matches!(s, Scope::Admin | Scope::Developer | Scope::ApprovalsWrite) || !p.has(**s)
+            }) {
+                return Err(Error::Forbidden {
+                    required: format!("{s} (a developer's keys carry only scopes it holds, never admin, developer or approvals:write)"),
+                });
+            }
+        }
         let name = req.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(Error::validation("name", "1 to 100 printable characters"));
@@ -201,6 +211,7 @@ impl Platform {
             created_at: crate::storage::now(),
             last_used_at: None,
             revoked_at: None,
+            created_by: p.actor.to_string(),
         };
         let mut tx = self.inner.store.begin().await?;
         tx.insert_api_key(&key, &hash_api_key(secret.expose()))
@@ -228,15 +239,75 @@ impl Platform {
         })
     }
 
-    /// Keys of the principal's tenant (admin): prefixes, never secrets.
+    /// Keys of the principal's tenant: prefixes, never secrets. An admin sees every key, a
+    /// developer the keys it created.
     pub async fn api_keys(&self, p: &Principal) -> Result<Vec<ApiKeyRecord>> {
-        p.require(Scope::Admin)?;
-        self.inner.store.api_keys(&p.tenant_id).await
+        p.require(Scope::Developer)?;
+        let mut keys = self.inner.store.api_keys(&p.tenant_id).await?;
+        if !p.has(Scope::Admin) {
+            let me = p.actor.to_string();
+            keys.retain(|k| k.created_by == me);
+        }
+        Ok(keys)
     }
 
-    /// Revokes a key (admin).
+    /// A key the principal may manage: any key of the tenant for an admin, its own for a
+    /// developer; `NotFound` otherwise.
+    async fn managed_key(&self, p: &Principal, id: &ApiKeyId) -> Result<ApiKeyRecord> {
+        p.require(Scope::Developer)?;
+        let key = self
+            .inner
+            .store
+            .api_key(&p.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("api_key", id))?;
+        if !p.has(Scope::Admin) && key.created_by != p.actor.to_string() {
+            return Err(Error::not_found("api_key", id));
+        }
+        Ok(key)
+    }
+
+    /// Requests per UTC day of a key (its newest 30 days with traffic), counted at
+    /// authentication; this process's pending counts are flushed first.
+    pub async fn api_key_usage(&self, p: &Principal, id: &ApiKeyId) -> Result<Vec<KeyUsage>> {
+        self.managed_key(p, id).await?;
+        self.flush_key_usage().await?;
+        self.inner.store.key_usage(id, 30).await
+    }
+
+    /// Writes the request counts this process has gathered since the last flush (the server
+    /// calls it every few seconds and at shutdown). Counts add up across processes.
+    pub async fn flush_key_usage(&self) -> Result<()> {
+        let (day, counts) = self.inner.auth_cache.take_usage();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.inner.store.add_key_usage(&day, &counts).await {
+            // keep them for the next flush
+            self.inner.auth_cache.restore_usage(&day, counts);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Flushes usage counts every `every` in a background task (abort it at shutdown, then
+    /// flush once more).
+    pub fn spawn_key_usage_flush(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let platform = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = platform.flush_key_usage().await {
+                    tracing::warn!(error = %e, "could not write key usage counts; retrying");
+                }
+            }
+        })
+    }
+
+    /// Revokes a key (admin, or the developer who created it).
     pub async fn revoke_api_key(&self, p: &Principal, id: &ApiKeyId) -> Result<()> {
-        p.require(Scope::Admin)?;
+        self.managed_key(p, id).await?;
         let mut tx = self.inner.store.begin().await?;
         if !tx.revoke_api_key(&p.tenant_id, id).await? {
             return Err(Error::not_found("api_key", id));
@@ -260,7 +331,7 @@ impl Platform {
         id: &ApiKeyId,
         limits: KeyLimits,
     ) -> Result<ApiKeyRecord> {
-        p.require(Scope::Admin)?;
+        self.managed_key(p, id).await?;
         limits.validate()?;
         let mut tx = self.inner.store.begin().await?;
         if !tx.set_key_limits(&p.tenant_id, id, &limits).await? {
@@ -313,6 +384,7 @@ impl Platform {
                 key
             }
         };
+        self.inner.auth_cache.count(&key.id);
         Ok(Principal {
             tenant_id: key.tenant_id,
             actor: Actor::ApiKey(key.id),
@@ -359,6 +431,8 @@ pub(super) struct AuthCache {
     ttl: std::time::Duration,
     entries:
         std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, std::time::Instant)>>,
+    /// Requests per key since the last flush, and the UTC day they belong to.
+    usage: std::sync::Mutex<(String, std::collections::HashMap<String, u64>)>,
 }
 
 impl AuthCache {
@@ -368,6 +442,33 @@ impl AuthCache {
         Self {
             ttl,
             entries: Default::default(),
+            usage: Default::default(),
+        }
+    }
+
+    /// Counts one request. Pending counts belong to the UTC day counting started on (at most
+    /// one flush interval of requests lands on the previous day around midnight).
+    fn count(&self, id: &ApiKeyId) {
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        if usage.1.is_empty() {
+            usage.0 = today();
+        }
+        *usage.1.entry(id.as_str().to_owned()).or_default() += 1;
+    }
+
+    fn take_usage(&self) -> (String, Vec<(String, u64)>) {
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        let day = std::mem::replace(&mut usage.0, today());
+        let counts = std::mem::take(&mut usage.1).into_iter().collect();
+        (day, counts)
+    }
+
+    fn restore_usage(&self, day: &str, counts: Vec<(String, u64)>) {
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        if usage.0 == day {
+            for (k, n) in counts {
+                *usage.1.entry(k).or_default() += n;
+            }
         }
     }
 
@@ -420,6 +521,7 @@ mod tests {
                 created_at: crate::storage::now(),
                 last_used_at: None,
                 revoked_at: None,
+                created_by: "system".into(),
             },
             secret: secret.expose().to_owned(),
         };

@@ -24,7 +24,7 @@ impl Platform {
         req: NewWebhookEndpoint,
         allow_private: bool,
     ) -> Result<CreatedWebhookEndpoint> {
-        p.require(Scope::Admin)?;
+        p.require(Scope::Developer)?;
         let url = validate_url(&req.url, allow_private)?;
         validate_event_types(&req.event_types)?;
         let mut raw = [0u8; 24];
@@ -64,7 +64,7 @@ impl Platform {
 
     /// Endpoints of the tenant (admin).
     pub async fn webhook_endpoints(&self, p: &Principal) -> Result<Vec<WebhookEndpoint>> {
-        p.require(Scope::Admin)?;
+        p.require(Scope::Developer)?;
         self.inner.store.webhook_endpoints(&p.tenant_id).await
     }
 
@@ -74,7 +74,7 @@ impl Platform {
         p: &Principal,
         id: &WebhookEndpointId,
     ) -> Result<()> {
-        p.require(Scope::Admin)?;
+        p.require(Scope::Developer)?;
         let mut tx = self.inner.store.begin().await?;
         if !tx.disable_webhook_endpoint(&p.tenant_id, id).await? {
             return Err(Error::not_found("webhook_endpoint", id));
@@ -104,7 +104,7 @@ impl Platform {
         endpoint: &WebhookEndpointId,
         limit: Option<u32>,
     ) -> Result<Vec<WebhookDelivery>> {
-        p.require(Scope::Admin)?;
+        p.require(Scope::Developer)?;
         validate_limit(limit)?;
         if self
             .inner
@@ -127,7 +127,7 @@ impl Platform {
         p: &Principal,
         id: &WebhookDeliveryId,
     ) -> Result<WebhookDelivery> {
-        p.require(Scope::Admin)?;
+        p.require(Scope::Developer)?;
         let d = self
             .inner
             .store

@@ -34,7 +34,7 @@ pub use banking::ItemRow;
 pub use fraud::CaseResolution;
 pub use journal::{Claim, IdempotencyRecord};
 pub use payments::PaymentRow;
-pub use tenancy::{ApiKeyRecord, Tenant, User};
+pub use tenancy::{ApiKeyRecord, KeyUsage, Tenant, User};
 pub use trading::OrderRow;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

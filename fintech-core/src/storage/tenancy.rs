@@ -63,6 +63,19 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Who created it (`usr_…`, `key_…`, `system`); a developer manages only its own keys.
+    #[serde(default)]
+    pub created_by: String,
+}
+
+/// Requests one key made on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyUsage {
+    /// The day, `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Authenticated requests that day.
+    pub requests: u64,
 }
 
 fn scopes_to_text(scopes: &BTreeSet<Scope>) -> String {
@@ -88,6 +101,7 @@ fn key_from_row(r: &AnyRow) -> Result<ApiKeyRecord> {
         created_at: ts(col(r, "created_at")?),
         last_used_at: col::<Option<i64>>(r, "last_used_at")?.map(ts),
         revoked_at: col::<Option<i64>>(r, "revoked_at")?.map(ts),
+        created_by: col(r, "created_by")?,
     })
 }
 
@@ -95,7 +109,7 @@ fn key_from_row(r: &AnyRow) -> Result<ApiKeyRecord> {
 const LAST_USED_RESOLUTION_MICROS: i64 = 60 * 1_000_000;
 
 const KEY_COLUMNS: &str =
-    "id, tenant_id, name, prefix, scopes, limits, created_at, last_used_at, revoked_at";
+    "id, tenant_id, name, prefix, scopes, limits, created_at, last_used_at, revoked_at, created_by";
 
 impl Tx {
     /// Creates a tenant and its audit/event heads.
@@ -137,7 +151,7 @@ impl Tx {
 
     /// Stores a key by the hash of its secret.
     pub async fn insert_api_key(&mut self, key: &ApiKeyRecord, secret_hash: &str) -> Result<()> {
-        sqlx::query("INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, limits, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(key.id.as_str())
             .bind(key.tenant_id.as_str())
             .bind(&key.name)
@@ -146,6 +160,7 @@ impl Tx {
             .bind(scopes_to_text(&key.scopes))
             .bind(to_json(&key.limits)?)
             .bind(key.created_at.timestamp_micros())
+            .bind(&key.created_by)
             .execute(self.conn())
             .await?;
         Ok(())
@@ -271,6 +286,43 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(key_from_row).transpose()
+    }
+
+    /// Adds request counts (`key id -> requests`) to `day`'s usage rows.
+    pub async fn add_key_usage(&self, day: &str, counts: &[(String, u64)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (key, n) in counts {
+            sqlx::query(
+                "INSERT INTO api_key_usage (key_id, day, requests) VALUES ($1, $2, $3)
+                 ON CONFLICT (key_id, day) DO UPDATE SET requests = api_key_usage.requests + excluded.requests",
+            )
+            .bind(key)
+            .bind(day)
+            .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A key's usage on its last `days` days with requests, newest first.
+    pub async fn key_usage(&self, key: &ApiKeyId, days: i64) -> Result<Vec<KeyUsage>> {
+        let rows = sqlx::query(
+            "SELECT day, requests FROM api_key_usage WHERE key_id = $1 ORDER BY day DESC LIMIT $2",
+        )
+        .bind(key.as_str())
+        .bind(days)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyUsage {
+                    day: col(r, "day")?,
+                    requests: u64::try_from(col::<i64>(r, "requests")?).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 
     /// Keys of a tenant, newest first.
