@@ -12,6 +12,7 @@ mod error;
 mod extract;
 pub mod instrument;
 mod metrics;
+pub mod oidc;
 mod openapi;
 mod routes;
 mod session;
@@ -55,6 +56,8 @@ pub struct ServerOptions {
     /// The MCP endpoints (`/mcp`, `/sse`, `/messages`): allowed `Host`/`Origin` values, body
     /// limit, and the token that closes every MCP session on shutdown.
     pub mcp: fintech_mcp::http::HttpOptions,
+    /// Optional OIDC sign-in (`POST /v1/auth/oidc`); off when `None`.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +71,7 @@ impl Default for ServerOptions {
             sse_keep_alive: Duration::from_secs(15),
             webhooks_allow_private: false,
             mcp: fintech_mcp::http::HttpOptions::default(),
+            oidc: None,
         }
     }
 }
@@ -84,6 +88,8 @@ struct Inner {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     /// Sign-in attempts per tenant and e-mail.
     login_limiter: DefaultKeyedRateLimiter<String>,
+    /// The OIDC verifier, when configured.
+    oidc: Option<oidc::Oidc>,
 }
 
 impl AppState {
@@ -93,9 +99,11 @@ impl AppState {
             let burst = std::num::NonZeroU32::new(options.rate_limit_burst).unwrap_or(rate);
             RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
         });
+        let oidc = options.oidc.clone().map(oidc::Oidc::new);
         Self {
             inner: Arc::new(Inner {
                 platform,
+                oidc,
                 options,
                 limiter,
                 login_limiter: RateLimiter::keyed(Quota::per_minute(

@@ -46,6 +46,22 @@ struct Args {
     /// Browser Origins accepted on the MCP endpoints, comma-separated.
     #[arg(long, env = "FINTECH_MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
     mcp_allowed_origin: Vec<String>,
+    /// OIDC issuer URL (as in its tokens' `iss`) to accept sign-ins from; off when absent.
+    #[arg(long, env = "FINTECH_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The audience (client id) its ID tokens must carry.
+    #[arg(long, env = "FINTECH_OIDC_AUDIENCE", requires = "oidc_issuer")]
+    oidc_audience: Option<String>,
+    /// Tenant its users sign in to (default: the first tenant).
+    #[arg(long, env = "FINTECH_OIDC_TENANT")]
+    oidc_tenant: Option<String>,
+    /// Claim holding the user's roles or groups.
+    #[arg(long, env = "FINTECH_OIDC_ROLE_CLAIM", default_value = "roles")]
+    oidc_role_claim: String,
+    /// Claim values to roles, e.g. `fintech-admins=admin,ops=operator` (unmapped values are
+    /// taken as role names).
+    #[arg(long, env = "FINTECH_OIDC_ROLE_MAP", default_value = "")]
+    oidc_role_map: String,
     /// Log as JSON lines.
     #[arg(long, env = "FINTECH_JSON_LOGS")]
     json_logs: bool,
@@ -93,7 +109,33 @@ async fn main() -> anyhow::Result<()> {
         .extend(args.mcp_allowed_host.iter().cloned());
     mcp.allowed_origins = args.mcp_allowed_origin.clone();
     let mcp_shutdown = mcp.shutdown.clone();
+    let oidc = match &args.oidc_issuer {
+        None => None,
+        Some(issuer) => {
+            let audience = args
+                .oidc_audience
+                .clone()
+                .context("--oidc-audience is required with --oidc-issuer")?;
+            let tenant = match &args.oidc_tenant {
+                Some(t) => fintech_core::id::TenantId::parse(t)?,
+                None => platform
+                    .tenants()
+                    .await?
+                    .first()
+                    .map(|t| t.id.clone())
+                    .context("no tenant for OIDC users")?,
+            };
+            Some(fintech_server::oidc::OidcConfig {
+                issuer: issuer.clone(),
+                audience,
+                tenant,
+                role_claim: args.oidc_role_claim.clone(),
+                role_map: fintech_server::oidc::parse_role_map(&args.oidc_role_map)?,
+            })
+        }
+    };
     let options = ServerOptions {
+        oidc,
         mcp,
         rate_limit_per_second: args.rate_limit,
         rate_limit_burst: args.rate_limit.saturating_mul(2),

@@ -130,6 +130,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_fraud_case))
         .routes(routes!(run_backtest))
         .routes(routes!(crate::session::login))
+        .routes(routes!(crate::session::oidc_login))
         .routes(routes!(crate::session::refresh))
         .routes(routes!(crate::session::logout))
         .routes(routes!(set_password))

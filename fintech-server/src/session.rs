@@ -132,6 +132,44 @@ pub(crate) async fn login(
     tokens(&s, session)
 }
 
+/// An identity provider's ID token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OidcRequest {
+    /// The ID token (a JWT) the identity provider issued to this client.
+    id_token: String,
+}
+
+/// Signs a user in with an ID token from the configured OIDC provider (Auth0, Okta, any
+/// issuer with discovery); answers the same tokens as a password login. The user is created
+/// on first sign-in; its role follows the provider's claim. 404 when OIDC is not configured.
+#[utoipa::path(post, path = "/v1/auth/oidc", tag = "auth",
+    request_body = OidcRequest,
+    responses((status = 200, body = TokenResponse), Errors))]
+pub(crate) async fn oidc_login(
+    State(s): State<AppState>,
+    Body(req): Body<OidcRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let Some(oidc) = s.inner.oidc.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "OIDC sign-in is not configured on this server",
+        ));
+    };
+    let (email, role) = oidc.verify(&req.id_token).await.map_err(|r| {
+        tracing::info!(reason = %r.0, "OIDC token refused");
+        ApiError::from(fintech_core::Error::Unauthenticated(
+            "the identity token is not valid for this server".into(),
+        ))
+    })?;
+    let session = s
+        .platform()
+        .login_federated(oidc.tenant(), &email, role, oidc.issuer(), Interface::Http)
+        .await?;
+    tokens(&s, session)
+}
+
 /// A refresh token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

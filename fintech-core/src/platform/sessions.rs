@@ -8,7 +8,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::{audit_entry, finish, Platform};
-use crate::auth::{Interface, Principal, Scope};
+use crate::auth::{Interface, Principal, Role, Scope};
 use crate::error::{Error, Result};
 use crate::id::{TenantId, UserId};
 use crate::storage::{now_micros, User};
@@ -91,6 +91,81 @@ impl Platform {
         )
         .await?;
         tx.commit().await
+    }
+
+    /// Signs a user in on the word of a trusted identity provider (OIDC): the HTTP shell has
+    /// verified the provider's signed token and mapped its claims to `role`. The user is
+    /// created on first sign-in and its role follows the provider's on every sign-in.
+    pub async fn login_federated(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+        role: Role,
+        issuer: &str,
+        interface: Interface,
+    ) -> Result<Session> {
+        let email = email.trim().to_ascii_lowercase();
+        if email.is_empty() || email.len() > 254 || !email.contains('@') {
+            return Err(Error::validation(
+                "email",
+                "the identity token carries no valid e-mail",
+            ));
+        }
+        if self.inner.store.tenant(tenant).await?.is_none() {
+            return Err(Error::not_found("tenant", tenant));
+        }
+        let existing = self.inner.store.user_credentials(tenant, &email).await?;
+        let mut tx = self.inner.store.begin().await?;
+        let user = match existing {
+            Some((mut user, _)) => {
+                if user.role != role {
+                    tx.set_user_role(tenant, &user.id, role).await?;
+                    user.role = role;
+                }
+                user
+            }
+            None => {
+                let user = User {
+                    id: UserId::generate(),
+                    tenant_id: tenant.clone(),
+                    email: email.clone(),
+                    role,
+                    created_at: crate::storage::now(),
+                };
+                tx.insert_user(&user, None).await?;
+                user
+            }
+        };
+        let p = Principal::user(tenant.clone(), user.id.clone(), user.role, interface);
+        let refresh_token = new_refresh_token();
+        tx.insert_refresh_token(
+            tenant,
+            &user.id,
+            &token_hash(&refresh_token),
+            &uuid::Uuid::new_v4().to_string(),
+            now_micros() + REFRESH_TTL_SECS * 1_000_000,
+        )
+        .await?;
+        finish(
+            &mut tx,
+            &p,
+            None,
+            &[],
+            audit_entry(
+                &p,
+                "auth.login_federated",
+                "user",
+                user.id.as_str(),
+                None,
+                &format!("ok: {issuer} as {}", role.as_str()),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Session {
+            user,
+            refresh_token,
+        })
     }
 
     /// Signs a user in with e-mail and password; audited either way.

@@ -371,6 +371,23 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Sets a user's role; `false` when no such user exists.
+    pub async fn set_user_role(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<bool> {
+        let n = sqlx::query("UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(role.as_str())
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Stores a refresh token's hash.
     pub async fn insert_refresh_token(
         &mut self,

@@ -1,0 +1,218 @@
+//! Optional OIDC sign-in (Auth0, Okta, Keycloak, any issuer with discovery): a client that
+//! signed the user in at the identity provider posts the ID token to `POST /v1/auth/oidc`;
+//! the server verifies it against the issuer's published keys and answers the same session
+//! tokens as a password login.
+//!
+//! Verification: the issuer's discovery document names its JWKS; keys are cached for ten
+//! minutes and refetched (at most every 30 s) when a token names an unknown `kid`. Only
+//! asymmetric algorithms are accepted (RS*, PS*, ES256/384; never HS* or `none`); `iss`, `aud`
+//! and `exp` must match; `email_verified: false` is refused. Roles come from a claim (default
+//! `roles`; a string or a list), each value mapped through the configured map or taken as a
+//! role name (`admin`, `operator`, `developer`, `viewer`); the most privileged wins. The user
+//! is created on first sign-in and follows the provider's role afterwards.
+
+use std::time::{Duration, Instant};
+
+use fintech_core::id::TenantId;
+use fintech_core::Role;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+/// How the server trusts an identity provider.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The issuer URL exactly as in its tokens' `iss` (e.g. `https://example.okta.com`).
+    pub issuer: String,
+    /// The audience its ID tokens are issued for (the client id).
+    pub audience: String,
+    /// The tenant its users sign in to.
+    pub tenant: TenantId,
+    /// The claim holding roles or groups (default `roles`).
+    pub role_claim: String,
+    /// Claim values mapped to roles (`fintech-admins` → admin); unmapped values are taken as
+    /// role names.
+    pub role_map: Vec<(String, Role)>,
+}
+
+/// Why a token was refused (logged at debug level; the client only sees "invalid token").
+#[derive(Debug)]
+pub(crate) struct Refusal(pub String);
+
+const KEYS_TTL: Duration = Duration::from_secs(600);
+const REFETCH_EVERY: Duration = Duration::from_secs(30);
+
+/// The verifier with its key cache.
+pub(crate) struct Oidc {
+    config: OidcConfig,
+    http: reqwest::Client,
+    keys: Mutex<Option<(JwkSet, Instant)>>,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+fn privilege(r: Role) -> u8 {
+    match r {
+        Role::Admin => 3,
+        Role::Operator => 2,
+        Role::Developer => 1,
+        Role::Viewer => 0,
+    }
+}
+
+impl Oidc {
+    pub(crate) fn new(config: OidcConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            config,
+            http,
+            keys: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn tenant(&self) -> &TenantId {
+        &self.config.tenant
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    async fn fetch_keys(&self) -> Result<JwkSet, Refusal> {
+        let base = self.config.issuer.trim_end_matches('/');
+        let discovery: Discovery = self
+            .http
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| Refusal(format!("discovery: {e}")))?
+            .json()
+            .await
+            .map_err(|e| Refusal(format!("discovery document: {e}")))?;
+        if discovery.issuer.trim_end_matches('/') != base {
+            return Err(Refusal(format!(
+                "discovery names issuer {}, configured {}",
+                discovery.issuer, self.config.issuer
+            )));
+        }
+        self.http
+            .get(&discovery.jwks_uri)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| Refusal(format!("jwks: {e}")))?
+            .json()
+            .await
+            .map_err(|e| Refusal(format!("jwks document: {e}")))
+    }
+
+    /// The key for `kid`, from the cache or a (rate-limited) refetch.
+    async fn key(&self, kid: Option<&str>) -> Result<jsonwebtoken::jwk::Jwk, Refusal> {
+        let mut cache = self.keys.lock().await;
+        let find = |set: &JwkSet| match kid {
+            Some(k) => set.find(k).cloned(),
+            None if set.keys.len() == 1 => set.keys.first().cloned(),
+            None => None,
+        };
+        if let Some((set, at)) = cache.as_ref() {
+            if let Some(k) = find(set) {
+                if at.elapsed() < KEYS_TTL {
+                    return Ok(k);
+                }
+            } else if at.elapsed() < REFETCH_EVERY {
+                return Err(Refusal(format!("unknown key id {kid:?}")));
+            }
+        }
+        let set = self.fetch_keys().await?;
+        let found = find(&set);
+        *cache = Some((set, Instant::now()));
+        found.ok_or_else(|| Refusal(format!("unknown key id {kid:?}")))
+    }
+
+    /// Verifies an ID token; the user's e-mail and mapped role.
+    pub(crate) async fn verify(&self, token: &str) -> Result<(String, Role), Refusal> {
+        let header = decode_header(token).map_err(|e| Refusal(format!("header: {e}")))?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+                | Algorithm::ES256
+                | Algorithm::ES384
+        ) {
+            return Err(Refusal(format!("algorithm {:?} not accepted", header.alg)));
+        }
+        let jwk = self.key(header.kid.as_deref()).await?;
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| Refusal(format!("jwk: {e}")))?;
+        let mut v = Validation::new(header.alg);
+        v.set_issuer(&[&self.config.issuer]);
+        v.set_audience(&[&self.config.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        v.leeway = 30;
+        let claims = decode::<Value>(token, &key, &v)
+            .map_err(|e| Refusal(format!("token: {e}")))?
+            .claims;
+        if claims.get("email_verified") == Some(&Value::Bool(false)) {
+            return Err(Refusal("e-mail not verified".into()));
+        }
+        let email = claims
+            .get("email")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refusal("no email claim".into()))?
+            .to_owned();
+        let values: Vec<&str> = match claims.get(&self.config.role_claim) {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let role = values
+            .iter()
+            .filter_map(|v| {
+                self.config
+                    .role_map
+                    .iter()
+                    .find(|(name, _)| name == v)
+                    .map(|(_, r)| *r)
+                    .or_else(|| Role::parse(v).ok())
+            })
+            .max_by_key(|r| privilege(*r))
+            .ok_or_else(|| {
+                Refusal(format!(
+                    "no fintech role in claim {:?}",
+                    self.config.role_claim
+                ))
+            })?;
+        Ok((email, role))
+    }
+}
+
+/// Parses `value=role,value=role`.
+pub fn parse_role_map(spec: &str) -> fintech_core::Result<Vec<(String, Role)>> {
+    spec.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|pair| {
+            let (value, role) = pair.split_once('=').ok_or_else(|| {
+                fintech_core::Error::validation(
+                    "oidc_role_map",
+                    format!("{pair:?} is not value=role"),
+                )
+            })?;
+            Ok((value.trim().to_owned(), Role::parse(role.trim())?))
+        })
+        .collect()
+}
