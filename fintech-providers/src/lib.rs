@@ -4,6 +4,11 @@
 //! no keys and no network. It is the zero-setup default ([`SimProviders`]); the real Plaid,
 //! Stripe and Alpaca clients implement the same `fintech-core` traits.
 
+#[cfg(feature = "alpaca")]
+pub mod alpaca;
+pub mod http;
+#[cfg(feature = "plaid")]
+pub mod plaid;
 pub mod sim;
 
 pub use sim::SimProviders;

@@ -1,0 +1,492 @@
+//! Plaid (API version 2020-09-14) as a [`BankingProvider`]: link tokens, the sandbox public
+//! token shortcut, public token exchange (with the institution's name), balances and
+//! `/transactions/sync`. Credentials travel in the `PLAID-CLIENT-ID` / `PLAID-SECRET` headers
+//! (never in logs or `Debug`); Plaid error objects become [`Error::Provider`] with Plaid's
+//! code, its request id, and an actionable message for `ITEM_LOGIN_REQUIRED`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+
+use fintech_core::banking::{
+    AccountKind, BankingProvider, ExchangedItem, LinkToken, ProviderAccount, ProviderTransaction,
+    SyncPage,
+};
+use fintech_core::{Currency, Error, Money, ProviderMode, Result};
+
+use crate::http::{decimal, secret_header, Answer, Body, Call, Http, HttpSettings};
+
+/// Which Plaid environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaidEnvironment {
+    /// `https://sandbox.plaid.com`: test data, no real bank.
+    Sandbox,
+    /// `https://production.plaid.com`: real banks.
+    Production,
+    /// Another base URL (a mock server, a proxy); treated as sandbox.
+    Custom(String),
+}
+
+impl PlaidEnvironment {
+    /// Parses `sandbox`, `production`, or a URL.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "sandbox" => Ok(Self::Sandbox),
+            "production" => Ok(Self::Production),
+            url if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(Self::Custom(url.trim_end_matches('/').to_owned()))
+            }
+            other => Err(Error::validation(
+                "plaid_env",
+                format!("{other:?}: expected sandbox, production or a URL"),
+            )),
+        }
+    }
+
+    fn base(&self) -> &str {
+        match self {
+            Self::Sandbox => "https://sandbox.plaid.com",
+            Self::Production => "https://production.plaid.com",
+            Self::Custom(url) => url,
+        }
+    }
+}
+
+/// Plaid credentials and environment.
+#[derive(Clone)]
+pub struct PlaidConfig {
+    /// Client id.
+    pub client_id: String,
+    /// Secret of the environment.
+    pub secret: SecretString,
+    /// Environment.
+    pub environment: PlaidEnvironment,
+    /// Name shown in Link.
+    pub client_name: String,
+}
+
+impl std::fmt::Debug for PlaidConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlaidConfig")
+            .field("client_id", &self.client_id)
+            .field("secret", &"[redacted]")
+            .field("environment", &self.environment)
+            .finish()
+    }
+}
+
+/// The Plaid client.
+pub struct Plaid {
+    config: PlaidConfig,
+    http: Http,
+}
+
+impl std::fmt::Debug for Plaid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plaid")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+const VERSION: &str = "2020-09-14";
+
+impl Plaid {
+    /// A client.
+    pub fn new(config: PlaidConfig, settings: HttpSettings) -> Result<Self> {
+        Ok(Self {
+            http: Http::new("plaid", settings)?,
+            config,
+        })
+    }
+
+    async fn post(
+        &self,
+        operation: &str,
+        path: &str,
+        body: Value,
+        retry_safe: bool,
+    ) -> Result<Value> {
+        let headers = vec![
+            (
+                HeaderName::from_static("plaid-client-id"),
+                secret_header(&self.config.client_id)?,
+            ),
+            (
+                HeaderName::from_static("plaid-secret"),
+                secret_header(self.config.secret.expose_secret())?,
+            ),
+            (
+                HeaderName::from_static("plaid-version"),
+                HeaderValue::from_static(VERSION),
+            ),
+        ];
+        let answer = self
+            .http
+            .send(Call {
+                method: Method::POST,
+                url: format!("{}{path}", self.config.environment.base()),
+                headers,
+                body: Body::Json(body),
+                retry_safe,
+                operation,
+            })
+            .await?;
+        self.json(answer)
+    }
+
+    fn json(&self, answer: Answer) -> Result<Value> {
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        if answer.status.is_success() {
+            return Ok(body);
+        }
+        Err(plaid_error(answer.status.as_u16(), &body))
+    }
+
+    async fn institution_name(&self, institution_id: &str) -> Result<String> {
+        let body = self
+            .post(
+                "institution",
+                "/institutions/get_by_id",
+                json!({ "institution_id": institution_id, "country_codes": ["US"] }),
+                true,
+            )
+            .await?;
+        Ok(body["institution"]["name"]
+            .as_str()
+            .unwrap_or(institution_id)
+            .to_owned())
+    }
+}
+
+/// A Plaid error object as a core error.
+fn plaid_error(status: u16, body: &Value) -> Error {
+    let code = body["error_code"].as_str().unwrap_or("UNKNOWN").to_owned();
+    let kind = body["error_type"].as_str().unwrap_or("API_ERROR");
+    let request_id = body["request_id"].as_str().map(str::to_owned);
+    let plaid_message = body["error_message"]
+        .as_str()
+        .unwrap_or("Plaid answered an error");
+    let message = match code.as_str() {
+        "ITEM_LOGIN_REQUIRED" => "the bank needs the user to sign in again: start Link in update mode for this item, then sync again".to_owned(),
+        "INVALID_ACCESS_TOKEN" | "INVALID_PUBLIC_TOKEN" => format!("Plaid refused the token: {plaid_message}"),
+        _ => format!("Plaid {kind}: {plaid_message}"),
+    };
+    let retryable = status == 429
+        || status >= 500
+        || matches!(
+            kind,
+            "RATE_LIMIT_EXCEEDED" | "API_ERROR" | "INSTITUTION_ERROR"
+        );
+    if status == 400 && kind == "INVALID_REQUEST" {
+        return Error::validation("request", message);
+    }
+    Error::Provider {
+        provider: "plaid",
+        code: code.to_ascii_lowercase(),
+        message,
+        request_id,
+        retryable,
+    }
+}
+
+fn malformed(what: &str) -> Error {
+    Error::Provider {
+        provider: "plaid",
+        code: "malformed_response".into(),
+        message: format!("Plaid answered without a valid {what}"),
+        request_id: None,
+        retryable: false,
+    }
+}
+
+fn money(amount: &Value, currency: &Value) -> Result<Money> {
+    let currency = Currency::from_code(currency.as_str().unwrap_or("USD"))?;
+    let amount = decimal(amount).ok_or_else(|| malformed("amount"))?;
+    Money::new(amount, currency).map_err(|_| malformed("amount"))
+}
+
+fn transaction(t: &Value) -> Result<ProviderTransaction> {
+    let date = t["date"].as_str().ok_or_else(|| malformed("date"))?;
+    Ok(ProviderTransaction {
+        provider_transaction_id: t["transaction_id"]
+            .as_str()
+            .ok_or_else(|| malformed("transaction_id"))?
+            .to_owned(),
+        provider_account_id: t["account_id"]
+            .as_str()
+            .ok_or_else(|| malformed("account_id"))?
+            .to_owned(),
+        amount: money(&t["amount"], &t["iso_currency_code"])?,
+        date: NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| malformed("date"))?,
+        name: t["name"].as_str().unwrap_or_default().to_owned(),
+        merchant_name: t["merchant_name"].as_str().map(str::to_owned),
+        category: t["personal_finance_category"]["primary"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                t["category"]
+                    .as_array()
+                    .and_then(|c| c.first())
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }),
+        pending: t["pending"].as_bool().unwrap_or(false),
+    })
+}
+
+#[async_trait]
+impl BankingProvider for Plaid {
+    fn name(&self) -> &'static str {
+        "plaid"
+    }
+
+    fn mode(&self) -> ProviderMode {
+        match self.config.environment {
+            PlaidEnvironment::Production => ProviderMode::Live,
+            _ => ProviderMode::Sandbox,
+        }
+    }
+
+    async fn create_link_token(&self, client_user_id: &str) -> Result<LinkToken> {
+        if client_user_id.trim().is_empty() || client_user_id.len() > 128 {
+            return Err(Error::validation("client_user_id", "1 to 128 characters"));
+        }
+        let body = self
+            .post(
+                "link_token",
+                "/link/token/create",
+                json!({
+                    "client_name": self.config.client_name,
+                    "language": "en",
+                    "country_codes": ["US"],
+                    "user": { "client_user_id": client_user_id },
+                    "products": ["transactions"],
+                }),
+                true,
+            )
+            .await?;
+        Ok(LinkToken {
+            link_token: body["link_token"]
+                .as_str()
+                .ok_or_else(|| malformed("link_token"))?
+                .to_owned(),
+            expiration: body["expiration"]
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc))
+                .ok_or_else(|| malformed("expiration"))?,
+        })
+    }
+
+    async fn sandbox_public_token(&self, institution_id: &str) -> Result<String> {
+        if self.mode() == ProviderMode::Live {
+            return Err(Error::validation(
+                "institution_id",
+                "sandbox public tokens exist only in Plaid's sandbox",
+            ));
+        }
+        let body = self
+            .post(
+                "sandbox_public_token",
+                "/sandbox/public_token/create",
+                json!({ "institution_id": institution_id, "initial_products": ["transactions"] }),
+                true,
+            )
+            .await?;
+        body["public_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| malformed("public_token"))
+    }
+
+    async fn exchange_public_token(&self, public_token: &str) -> Result<ExchangedItem> {
+        // single use at Plaid: never repeated blindly
+        let body = self
+            .post(
+                "exchange",
+                "/item/public_token/exchange",
+                json!({ "public_token": public_token }),
+                false,
+            )
+            .await?;
+        let access_token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| malformed("access_token"))?
+            .to_owned();
+        let item_id = body["item_id"]
+            .as_str()
+            .ok_or_else(|| malformed("item_id"))?
+            .to_owned();
+        let item = self
+            .post(
+                "item",
+                "/item/get",
+                json!({ "access_token": access_token }),
+                true,
+            )
+            .await?;
+        let institution_id = item["item"]["institution_id"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_owned();
+        let institution_name = self.institution_name(&institution_id).await?;
+        Ok(ExchangedItem {
+            provider_item_id: item_id,
+            access_token: SecretString::from(access_token),
+            institution_id,
+            institution_name,
+        })
+    }
+
+    async fn accounts(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
+        let body = self
+            .post(
+                "balances",
+                "/accounts/balance/get",
+                json!({ "access_token": access_token.expose_secret() }),
+                true,
+            )
+            .await?;
+        body["accounts"]
+            .as_array()
+            .ok_or_else(|| malformed("accounts"))?
+            .iter()
+            .map(|a| {
+                let b = &a["balances"];
+                let currency = &b["iso_currency_code"];
+                Ok(ProviderAccount {
+                    provider_account_id: a["account_id"]
+                        .as_str()
+                        .ok_or_else(|| malformed("account_id"))?
+                        .to_owned(),
+                    name: a["name"].as_str().unwrap_or_default().to_owned(),
+                    mask: a["mask"].as_str().map(str::to_owned),
+                    kind: AccountKind::parse(a["type"].as_str().unwrap_or("other")),
+                    subtype: a["subtype"].as_str().map(str::to_owned),
+                    current: money(&b["current"], currency)?,
+                    available: match &b["available"] {
+                        Value::Null => None,
+                        v => Some(money(v, currency)?),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn sync_transactions(
+        &self,
+        access_token: &SecretString,
+        cursor: Option<&str>,
+        count: u32,
+    ) -> Result<SyncPage> {
+        let mut body = json!({
+            "access_token": access_token.expose_secret(),
+            "count": count.clamp(1, 500),
+        });
+        if let Some(c) = cursor {
+            body["cursor"] = json!(c);
+        }
+        // Plaid asks to restart pagination when the data changed under it; the page is
+        // requested again from the same cursor (pages commit one by one, upserts are
+        // idempotent), a bounded number of times.
+        let mut restarts = 0;
+        let page = loop {
+            match self
+                .post("sync", "/transactions/sync", body.clone(), true)
+                .await
+            {
+                Err(Error::Provider { code, .. })
+                    if code == "transactions_sync_mutation_during_pagination" && restarts < 3 =>
+                {
+                    restarts += 1;
+                }
+                other => break other?,
+            }
+        };
+        let list = |key: &str| -> Result<Vec<ProviderTransaction>> {
+            page[key]
+                .as_array()
+                .map(|a| a.iter().map(transaction).collect())
+                .unwrap_or_else(|| Ok(Vec::new()))
+        };
+        Ok(SyncPage {
+            added: list("added")?,
+            modified: list("modified")?,
+            removed: page["removed"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r["transaction_id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            next_cursor: page["next_cursor"]
+                .as_str()
+                .ok_or_else(|| malformed("next_cursor"))?
+                .to_owned(),
+            has_more: page["has_more"].as_bool().unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_login_required_is_actionable() {
+        let e = plaid_error(
+            400,
+            &json!({"error_type": "ITEM_ERROR", "error_code": "ITEM_LOGIN_REQUIRED",
+                    "error_message": "the login details of this item have changed",
+                    "request_id": "req-1"}),
+        );
+        match e {
+            Error::Provider {
+                code,
+                message,
+                request_id,
+                retryable,
+                ..
+            } => {
+                assert_eq!(code, "item_login_required");
+                assert!(message.contains("update mode"));
+                assert_eq!(request_id.as_deref(), Some("req-1"));
+                assert!(!retryable);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            plaid_error(429, &json!({"error_type": "RATE_LIMIT_EXCEEDED"})),
+            Error::Provider {
+                retryable: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn amounts_are_exact() {
+        let m = money(&json!(110.1), &json!("USD")).unwrap();
+        assert_eq!(m.amount().to_string(), "110.10");
+        assert!(
+            money(&json!(0.001), &json!("USD")).is_err(),
+            "more digits than cents"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let c = PlaidConfig {
+            client_id: "cid".into(),
+            secret: SecretString::from("shh-very-secret"),
+            environment: PlaidEnvironment::Sandbox,
+            client_name: "x".into(),
+        };
+        assert!(!format!("{c:?}").contains("shh-very-secret"));
+    }
+}
