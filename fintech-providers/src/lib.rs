@@ -6,9 +6,11 @@
 
 #[cfg(feature = "alpaca")]
 pub mod alpaca;
+pub mod configured;
 pub mod http;
 #[cfg(feature = "plaid")]
 pub mod plaid;
 pub mod sim;
 
+pub use configured::{from_env, from_env_with, ConfiguredProviders};
 pub use sim::SimProviders;

@@ -15,7 +15,6 @@ use fintech_core::platform::NewApiKey;
 use fintech_core::policy::KeyLimits;
 use fintech_core::trading::{OrderRequest, OrderSide, OrderType, TimeInForce};
 use fintech_core::{Config, Interface, Money, Platform, Principal, Scope};
-use fintech_providers::SimProviders;
 use fintech_server::{app, AppState, ServerOptions};
 use tracing_subscriber::EnvFilter;
 
@@ -95,9 +94,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.database_url {
         config.database_url = url.clone();
     }
+    let providers = fintech_providers::from_env().context("provider configuration")?;
+    tracing::info!(providers = %providers.describe(), "providers");
     let platform = Platform::builder(config)
         .with_providers(Arc::new(fintech_server::instrument::Instrumented(
-            Arc::new(SimProviders::new()),
+            Arc::new(providers),
         )))
         .build()
         .await
