@@ -9,8 +9,11 @@
 //! | `FINTECH_ALPACA_PAPER` | `true` (default) for paper trading, `false` for live money |
 //! | `FINTECH_ALPACA_TRADING_URL`, `FINTECH_ALPACA_DATA_URL` | other base URLs (mocks, proxies) |
 //!
-//! Payments stay on the simulator until the Stripe client lands. Every tenant shares the
-//! configured accounts (per-tenant accounts and aliases are not built yet).
+//! | `FINTECH_STRIPE_API_KEY` | use Stripe for payments (`sk_test_…`: test mode, `sk_live_…`: live) |
+//! | `FINTECH_STRIPE_BASE_URL` | another base URL (a mock, a proxy) |
+//!
+//! Every tenant shares the configured accounts (per-tenant accounts and aliases are not built
+//! yet).
 
 use std::sync::Arc;
 
@@ -27,6 +30,7 @@ use crate::sim::SimProviders;
 pub struct ConfiguredProviders {
     sim: Arc<SimProviders>,
     banking: Option<Arc<dyn BankingProvider>>,
+    payments: Option<Arc<dyn PaymentProvider>>,
     brokerage: Option<Arc<dyn BrokerageProvider>>,
 }
 
@@ -36,6 +40,7 @@ impl ConfiguredProviders {
         Self {
             sim: Arc::new(SimProviders::new()),
             banking: None,
+            payments: None,
             brokerage: None,
         }
     }
@@ -43,6 +48,12 @@ impl ConfiguredProviders {
     /// Uses `banking` for every tenant.
     pub fn with_banking(mut self, banking: Arc<dyn BankingProvider>) -> Self {
         self.banking = Some(banking);
+        self
+    }
+
+    /// Uses `payments` for every tenant.
+    pub fn with_payments(mut self, payments: Arc<dyn PaymentProvider>) -> Self {
+        self.payments = Some(payments);
         self
     }
 
@@ -91,6 +102,7 @@ fn from_vars(
     let mut p = ConfiguredProviders {
         sim,
         banking: None,
+        payments: None,
         brokerage: None,
     };
     #[cfg(feature = "plaid")]
@@ -118,6 +130,23 @@ fn from_vars(
                 "set both FINTECH_PLAID_CLIENT_ID and FINTECH_PLAID_SECRET, or neither",
             ))
         }
+    }
+    #[cfg(feature = "stripe")]
+    if let Some(key) = var("FINTECH_STRIPE_API_KEY") {
+        if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            return Err(Error::validation(
+                "FINTECH_STRIPE_API_KEY",
+                "expected a secret or restricted key (sk_… or rk_…)",
+            ));
+        }
+        let stripe = crate::stripe::Stripe::new(
+            crate::stripe::StripeConfig {
+                secret_key: key.into(),
+                base_url: var("FINTECH_STRIPE_BASE_URL"),
+            },
+            HttpSettings::default(),
+        )?;
+        p = p.with_payments(Arc::new(stripe));
     }
     #[cfg(feature = "alpaca")]
     match (
@@ -167,7 +196,10 @@ impl ProviderSet for ConfiguredProviders {
     }
 
     fn payments(&self, tenant: &TenantId) -> Arc<dyn PaymentProvider> {
-        self.sim.payments(tenant)
+        match &self.payments {
+            Some(p) => p.clone(),
+            None => self.sim.payments(tenant),
+        }
     }
 
     fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider> {
@@ -210,9 +242,15 @@ mod tests {
                 ("FINTECH_ALPACA_KEY_ID", "k"),
                 ("FINTECH_ALPACA_SECRET_KEY", "s"),
                 ("FINTECH_ALPACA_PAPER", "false"),
+                ("FINTECH_STRIPE_API_KEY", "sk_test_123"),
             ]),
         )
         .unwrap();
+        assert_eq!(p.payments(&TenantId::generate()).name(), "stripe");
+        assert_eq!(
+            p.payments(&TenantId::generate()).mode(),
+            ProviderMode::Sandbox
+        );
         let t = TenantId::generate();
         assert_eq!(p.banking(&t).name(), "plaid");
         assert_eq!(p.banking(&t).mode(), ProviderMode::Sandbox);

@@ -61,6 +61,8 @@ impl Default for HttpSettings {
 pub(crate) enum Body {
     None,
     Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded` (Stripe).
+    Form(Vec<(String, String)>),
 }
 
 /// One logical call.
@@ -137,6 +139,7 @@ impl Http {
                 req = match &call.body {
                     Body::None => req,
                     Body::Json(v) => req.json(v),
+                    Body::Form(pairs) => req.form(pairs),
                 };
                 let last = attempt >= self.retry.max_attempts || !call.retry_safe;
                 match req.send().await {

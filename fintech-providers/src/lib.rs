@@ -11,6 +11,8 @@ pub mod http;
 #[cfg(feature = "plaid")]
 pub mod plaid;
 pub mod sim;
+#[cfg(feature = "stripe")]
+pub mod stripe;
 
 pub use configured::{from_env, from_env_with, ConfiguredProviders};
 pub use sim::SimProviders;
