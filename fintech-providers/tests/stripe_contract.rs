@@ -197,10 +197,8 @@ fn check(schema: &Value, segments: &[&str], value: &str) -> Result<(), String> {
                     .parse::<i64>()
                     .map(|_| ())
                     .map_err(|_| "not an integer".to_owned())?,
-                Some("boolean") => {
-                    if !matches!(value, "true" | "false") {
-                        return Err("not a boolean".into());
-                    }
+                Some("boolean") if !matches!(value, "true" | "false") => {
+                    return Err("not a boolean".into());
                 }
                 Some("string") => {
                     if let Some(max) = schema["maxLength"].as_u64() {
