@@ -8,6 +8,7 @@
 pub mod alpaca;
 pub mod configured;
 pub mod http;
+pub mod inbound;
 #[cfg(feature = "plaid")]
 pub mod plaid;
 pub mod sim;
