@@ -88,6 +88,103 @@ pub fn verify_stripe(
     })
 }
 
+/// What the server needs to verify provider webhooks, from configuration.
+#[derive(Default)]
+pub struct InboundVerifier {
+    /// Stripe endpoint secrets (`whsec_…`), several while rotating; Stripe webhooks are
+    /// refused (404) when empty.
+    pub stripe_secrets: Vec<SecretString>,
+    /// How far a Stripe signature's timestamp may be from now.
+    pub stripe_tolerance: Duration,
+    /// The Plaid client that fetches verification keys; Plaid webhooks are refused (404)
+    /// without it.
+    #[cfg(feature = "plaid")]
+    pub plaid: Option<std::sync::Arc<crate::plaid::Plaid>>,
+}
+
+impl std::fmt::Debug for InboundVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundVerifier")
+            .field(
+                "stripe_secrets",
+                &format!("[{} redacted]", self.stripe_secrets.len()),
+            )
+            .field("stripe_tolerance", &self.stripe_tolerance)
+            .finish()
+    }
+}
+
+impl InboundVerifier {
+    /// From `FINTECH_STRIPE_WEBHOOK_SECRETS` (comma-separated), `FINTECH_STRIPE_WEBHOOK_TOLERANCE`
+    /// (seconds, default 300) and the Plaid credentials (`FINTECH_PLAID_*`).
+    pub fn from_env() -> Result<Self> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let stripe_secrets = var("FINTECH_STRIPE_WEBHOOK_SECRETS")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| SecretString::from(s.trim().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stripe_tolerance = Duration::from_secs(
+            var("FINTECH_STRIPE_WEBHOOK_TOLERANCE")
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        Error::validation("FINTECH_STRIPE_WEBHOOK_TOLERANCE", "seconds")
+                    })
+                })
+                .transpose()?
+                .unwrap_or(300),
+        );
+        #[cfg(feature = "plaid")]
+        let plaid = match (var("FINTECH_PLAID_CLIENT_ID"), var("FINTECH_PLAID_SECRET")) {
+            (Some(client_id), Some(secret)) => Some(std::sync::Arc::new(crate::plaid::Plaid::new(
+                crate::plaid::PlaidConfig {
+                    client_id,
+                    secret: secret.into(),
+                    environment: crate::plaid::PlaidEnvironment::parse(
+                        &var("FINTECH_PLAID_ENV").unwrap_or_else(|| "sandbox".into()),
+                    )?,
+                    client_name: "fintech".into(),
+                },
+                crate::http::HttpSettings::default(),
+            )?)),
+            _ => None,
+        };
+        Ok(Self {
+            stripe_secrets,
+            stripe_tolerance,
+            #[cfg(feature = "plaid")]
+            plaid,
+        })
+    }
+
+    /// Verifies a Stripe webhook now; `None` when Stripe webhooks are not configured.
+    pub fn stripe(&self, body: &[u8], signature: &str) -> Option<Result<ProviderEvent>> {
+        if self.stripe_secrets.is_empty() {
+            return None;
+        }
+        Some(verify_stripe(
+            body,
+            signature,
+            &self.stripe_secrets,
+            self.stripe_tolerance,
+            chrono::Utc::now().timestamp(),
+        ))
+    }
+
+    /// Verifies a Plaid webhook now; `None` when Plaid is not configured.
+    #[cfg(feature = "plaid")]
+    pub async fn plaid(&self, body: &[u8], verification: &str) -> Option<Result<ProviderEvent>> {
+        let plaid = self.plaid.as_ref()?;
+        Some(
+            plaid
+                .verify_webhook(body, verification, chrono::Utc::now().timestamp())
+                .await,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

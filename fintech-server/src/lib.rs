@@ -10,6 +10,7 @@
 
 mod error;
 mod extract;
+mod inbound;
 pub mod instrument;
 mod metrics;
 pub mod oidc;
@@ -58,6 +59,9 @@ pub struct ServerOptions {
     pub mcp: fintech_mcp::http::HttpOptions,
     /// Optional OIDC sign-in (`POST /v1/auth/oidc`); off when `None`.
     pub oidc: Option<oidc::OidcConfig>,
+    /// Verification of provider webhooks (`/v1/providers/{stripe,plaid}/webhook`); those
+    /// routes answer 404 when `None`.
+    pub inbound: Option<Arc<fintech_providers::inbound::InboundVerifier>>,
 }
 
 impl Default for ServerOptions {
@@ -72,6 +76,7 @@ impl Default for ServerOptions {
             webhooks_allow_private: false,
             mcp: fintech_mcp::http::HttpOptions::default(),
             oidc: None,
+            inbound: None,
         }
     }
 }

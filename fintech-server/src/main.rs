@@ -135,7 +135,10 @@ async fn main() -> anyhow::Result<()> {
             })
         }
     };
+    let inbound = fintech_providers::inbound::InboundVerifier::from_env()
+        .context("provider webhook configuration")?;
     let options = ServerOptions {
+        inbound: Some(Arc::new(inbound)),
         oidc,
         mcp,
         rate_limit_per_second: args.rate_limit,

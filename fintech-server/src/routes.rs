@@ -131,6 +131,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(run_backtest))
         .routes(routes!(crate::session::login))
         .routes(routes!(crate::session::oidc_login))
+        .routes(routes!(crate::inbound::stripe_webhook))
+        .routes(routes!(crate::inbound::plaid_webhook))
         .routes(routes!(crate::session::refresh))
         .routes(routes!(crate::session::logout))
         .routes(routes!(set_password))

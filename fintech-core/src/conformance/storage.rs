@@ -237,6 +237,26 @@ pub async fn payment_writes_row_ledger_audit_event(h: &Harness) {
         .await
         .expect("read back");
     assert_eq!(stored, payment, "stored payment equals returned payment");
+    // a provider notification finds the payment by the provider's id, in its tenant
+    let provider_id = payment
+        .provider_payment_id
+        .clone()
+        .expect("a charged payment has a provider id");
+    let found = h
+        .platform
+        .provider_payment_changed(&payment.provider, &provider_id, Interface::Http)
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.id, payment.id);
+    assert!(
+        h.platform
+            .provider_payment_changed("stripe", &provider_id, Interface::Http)
+            .await
+            .expect("lookup")
+            .is_none(),
+        "another provider's id space"
+    );
 }
 
 async fn set_audit_failure(h: &Harness, on: bool) {

@@ -241,6 +241,26 @@ impl Platform {
         }
     }
 
+    /// A provider says an item has new data (a verified webhook): the item is found by the
+    /// provider's id in whichever tenant holds it and synced. `None` when no item has that id.
+    pub async fn provider_item_changed(
+        &self,
+        provider: &str,
+        provider_item_id: &str,
+        interface: crate::Interface,
+    ) -> Result<Option<SyncSummary>> {
+        let Some((tenant, id)) = self
+            .inner
+            .store
+            .item_by_provider_id(provider, provider_item_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let system = Principal::system(tenant, interface);
+        self.sync_transactions(&system, &id, None).await.map(Some)
+    }
+
     /// Stored transactions, newest first.
     pub async fn bank_transactions(
         &self,

@@ -398,6 +398,32 @@ impl Platform {
         }
     }
 
+    /// A provider says a payment changed (a verified webhook): the payment is found by the
+    /// provider's id in whichever tenant holds it and, if still `processing`, refreshed from
+    /// the provider (the webhook body itself is not trusted for the new state). `None` when no
+    /// payment has that id.
+    pub async fn provider_payment_changed(
+        &self,
+        provider: &str,
+        provider_payment_id: &str,
+        interface: crate::Interface,
+    ) -> Result<Option<Payment>> {
+        let Some((tenant, id)) = self
+            .inner
+            .store
+            .payment_by_provider_id(provider, provider_payment_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let system = Principal::system(tenant, interface);
+        let row = self.payment_row(&system, &id).await?;
+        if row.payment.status == PaymentStatus::Processing {
+            return self.advance_processing(&system, row).await.map(Some);
+        }
+        Ok(Some(row.payment))
+    }
+
     /// A payment. A `processing` payment is refreshed from the provider first.
     pub async fn payment(&self, p: &Principal, id: &PaymentId) -> Result<Payment> {
         p.require(Scope::PaymentsRead)?;

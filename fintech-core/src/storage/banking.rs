@@ -224,6 +224,28 @@ impl Store {
         row.as_ref().map(item_from_row).transpose()
     }
 
+    /// The tenant and id of the item a provider knows as `provider_item_id`.
+    pub async fn item_by_provider_id(
+        &self,
+        provider: &str,
+        provider_item_id: &str,
+    ) -> Result<Option<(TenantId, ItemId)>> {
+        let row = sqlx::query(
+            "SELECT tenant_id, id FROM bank_items WHERE provider = $1 AND provider_item_id = $2",
+        )
+        .bind(provider)
+        .bind(provider_item_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                TenantId::parse(&col::<String>(&r, "tenant_id")?)?,
+                ItemId::parse(&col::<String>(&r, "id")?)?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Linked items of a tenant.
     pub async fn items(&self, tenant: &TenantId) -> Result<Vec<LinkedItem>> {
         let rows = sqlx::query("SELECT id, provider, institution_id, institution_name, access_token_enc, sync_cursor, created_at FROM bank_items WHERE tenant_id = $1 ORDER BY id")

@@ -221,6 +221,28 @@ impl Store {
         .transpose()
     }
 
+    /// The tenant and id of the payment a provider knows as `provider_payment_id`.
+    pub async fn payment_by_provider_id(
+        &self,
+        provider: &str,
+        provider_payment_id: &str,
+    ) -> Result<Option<(TenantId, PaymentId)>> {
+        let row = sqlx::query(
+            "SELECT tenant_id, id FROM payments WHERE provider = $1 AND provider_payment_id = $2",
+        )
+        .bind(provider)
+        .bind(provider_payment_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                TenantId::parse(&col::<String>(&r, "tenant_id")?)?,
+                PaymentId::parse(&col::<String>(&r, "id")?)?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Payments of a tenant, newest first, optionally of one status, before a cursor id.
     pub async fn payments(
         &self,

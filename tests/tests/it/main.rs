@@ -1,6 +1,7 @@
 //! End-to-end tests across crates. One test binary (fast linking); modules by topic.
 
 mod http;
+mod inbound;
 mod oidc;
 mod storage;
 mod webhooks;

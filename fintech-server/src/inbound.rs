@@ -1,0 +1,138 @@
+//! Webhooks the providers send us: `POST /v1/providers/stripe/webhook` (`Stripe-Signature`)
+//! and `POST /v1/providers/plaid/webhook` (`Plaid-Verification`). No API key: the signature
+//! is the authentication. A verified event moves the matching object forward through core —
+//! a `payment_intent.*` refreshes that payment from Stripe (the body is not trusted for the
+//! new state), a Plaid `TRANSACTIONS` webhook syncs that item in the background — which writes
+//! the usual core events, audit records and ledger entries. 404 when the provider's webhook
+//! verification is not configured; 400 when the signature does not verify.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use fintech_core::Interface;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+use crate::routes::Errors;
+use crate::AppState;
+
+/// The acknowledgement.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Received {
+    /// Always true: the event was verified and accepted.
+    received: bool,
+    /// The provider's event type.
+    event_type: String,
+    /// Whether it concerned an object this server holds.
+    matched: bool,
+}
+
+fn not_configured(provider: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{provider} webhooks are not configured on this server"),
+    )
+}
+
+fn bad_signature(e: fintech_core::Error) -> ApiError {
+    tracing::info!(error = %e, "provider webhook refused");
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_signature",
+        "the webhook signature does not verify",
+    )
+}
+
+/// Receives a Stripe webhook.
+#[utoipa::path(post, path = "/v1/providers/stripe/webhook", tag = "providers",
+    request_body(content = String, content_type = "application/json", description = "The event, exactly as Stripe sent it"),
+    params(("Stripe-Signature" = String, Header, description = "t=…,v1=…")),
+    responses((status = 200, body = Received), Errors))]
+pub(crate) async fn stripe_webhook(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Received>> {
+    let verifier = s
+        .options()
+        .inbound
+        .clone()
+        .ok_or_else(|| not_configured("Stripe"))?;
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let event = verifier
+        .stripe(&body, signature)
+        .ok_or_else(|| not_configured("Stripe"))?
+        .map_err(bad_signature)?;
+    let mut matched = false;
+    if event.kind.starts_with("payment_intent.") {
+        if let Some(id) = &event.object_id {
+            matched = s
+                .platform()
+                .provider_payment_changed("stripe", id, Interface::Http)
+                .await?
+                .is_some();
+        }
+    }
+    Ok(Json(Received {
+        received: true,
+        event_type: event.kind,
+        matched,
+    }))
+}
+
+/// Receives a Plaid webhook.
+#[utoipa::path(post, path = "/v1/providers/plaid/webhook", tag = "providers",
+    request_body(content = String, content_type = "application/json", description = "The webhook, exactly as Plaid sent it"),
+    params(("Plaid-Verification" = String, Header, description = "ES256 JWT")),
+    responses((status = 200, body = Received), Errors))]
+pub(crate) async fn plaid_webhook(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Received>> {
+    let verifier = s
+        .options()
+        .inbound
+        .clone()
+        .ok_or_else(|| not_configured("Plaid"))?;
+    let verification = headers
+        .get("plaid-verification")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let event = verifier
+        .plaid(&body, verification)
+        .await
+        .ok_or_else(|| not_configured("Plaid"))?
+        .map_err(bad_signature)?;
+    let mut matched = false;
+    if event.kind.starts_with("TRANSACTIONS:") {
+        if let Some(item) = event.object_id.clone() {
+            matched = true;
+            // Plaid wants a quick answer; the sync runs on
+            let platform = s.platform().clone();
+            tokio::spawn(async move {
+                match platform
+                    .provider_item_changed("plaid", &item, Interface::Http)
+                    .await
+                {
+                    Ok(Some(summary)) => tracing::info!(?summary, "synced after a Plaid webhook"),
+                    Ok(None) => {
+                        tracing::info!("Plaid webhook for an item this server does not hold")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "sync after a Plaid webhook failed"),
+                }
+            });
+        }
+    }
+    Ok(Json(Received {
+        received: true,
+        event_type: event.kind,
+        matched,
+    }))
+}
