@@ -792,3 +792,139 @@ async fn http_guards_reject_bad_host_origin_key_and_foreign_sessions() {
         .unwrap();
     assert_eq!(r.status(), 202);
 }
+
+/// A client that records progress and resource-updated notifications.
+#[derive(Clone, Default)]
+struct Recorder {
+    progress: Arc<std::sync::Mutex<Vec<f64>>>,
+    updated: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl rmcp::ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params.progress);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
+    }
+}
+
+#[tokio::test]
+async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
+    let w = world().await;
+    let (_, p) = key(&w, "notify", AGENT, KeyLimits::default()).await;
+    let state = McpState::new(
+        w.platform.clone(),
+        McpOptions {
+            watch_interval: Duration::from_millis(50),
+            ..McpOptions::default()
+        },
+    );
+    let handler = state.handler(Some(p.clone()));
+    let (server_io, client_io) = tokio::io::duplex(256 * 1024);
+    tokio::spawn(async move {
+        if let Ok(running) = handler.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let recorder = Recorder::default();
+    let c = recorder.clone().serve(client_io).await.expect("client");
+    let call = |tool: &str, args: Value| {
+        let Value::Object(args) = args else {
+            unreachable!()
+        };
+        CallToolRequestParams::new(tool.to_owned()).with_arguments(args)
+    };
+    let public = c
+        .call_tool(call(
+            "banking_sandbox_public_token",
+            json!({"institution_id": "ins_109508"}),
+        ))
+        .await
+        .unwrap();
+    let item = c
+        .call_tool(call(
+            "banking_link_complete",
+            json!({"public_token": structured(&public)["public_token"]}),
+        ))
+        .await
+        .unwrap();
+    let item_id = structured(&item)["item"]["id"].clone();
+    let mut sync = call("banking_sync", json!({"item_id": item_id}));
+    sync.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
+    ));
+    let summary = c.call_tool(sync).await.unwrap();
+    let pages = structured(&summary)["summary"]["pages"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let progress = recorder.progress.lock().unwrap().clone();
+    assert_eq!(
+        progress.len() as u64,
+        pages,
+        "one progress notification per page"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0] < w[1]),
+        "progress increases: {progress:?}"
+    );
+
+    // subscribe to the limits and a payment; change them through the platform directly
+    #[allow(deprecated)]
+    c.subscribe(rmcp::model::SubscribeRequestParams::new("fintech://limits"))
+        .await
+        .expect("subscribe");
+    let payment = w
+        .platform
+        .create_payment(
+            &p,
+            fintech_core::payments::NewPayment {
+                amount: Money::parse("9.99", "USD").unwrap(),
+                payment_method: "pm_card_visa".into(),
+                customer_id: None,
+                payee: None,
+                description: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let uri = format!("fintech://payments/{}", payment.id);
+    #[allow(deprecated)]
+    c.subscribe(rmcp::model::SubscribeRequestParams::new(uri.clone()))
+        .await
+        .expect("subscribe to own payment");
+    w.platform
+        .create_refund(
+            &p,
+            fintech_core::payments::NewRefund {
+                payment_id: payment.id.clone(),
+                amount: None,
+                reason: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = recorder.updated.lock().unwrap().clone();
+        if got.contains(&uri) && got.iter().any(|u| u == "fintech://limits") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "updates seen: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.cancel().await.ok();
+}
