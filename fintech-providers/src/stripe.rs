@@ -182,10 +182,7 @@ fn stripe_error(a: &Answer) -> std::result::Result<Value, Error> {
         .map(str::to_owned);
     let kind = e["type"].as_str().unwrap_or("api_error");
     let code = e["code"].as_str().unwrap_or(kind).to_owned();
-    let message = e["message"]
-        .as_str()
-        .unwrap_or("Stripe answered an error")
-        .to_owned();
+    let message = redact_digits(e["message"].as_str().unwrap_or("Stripe answered an error"));
     match (kind, a.status) {
         ("card_error", _) if e["payment_intent"].is_object() => Ok(e["payment_intent"].clone()),
         ("card_error", _) => Err(Error::Provider {
@@ -203,6 +200,15 @@ fn stripe_error(a: &Answer) -> std::result::Result<Value, Error> {
             kind: "payment",
             id: e["param"].as_str().unwrap_or("id").to_owned(),
         }),
+        // "No such payment_intent" on a create answers 400 with this code
+        ("invalid_request_error", _)
+            if code == "resource_missing" && e["param"] != "payment_method" =>
+        {
+            Err(Error::NotFound {
+                kind: "payment",
+                id: e["param"].as_str().unwrap_or("id").to_owned(),
+            })
+        }
         ("invalid_request_error", _) => Err(Error::validation(
             e["param"].as_str().unwrap_or("request").to_owned(),
             format!("Stripe: {message}"),
@@ -219,6 +225,31 @@ fn stripe_error(a: &Answer) -> std::result::Result<Value, Error> {
             retryable: s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error(),
         }),
     }
+}
+
+/// Provider messages may echo what was sent ("No such PaymentMethod: '4242…'"): runs of 12
+/// or more digits (a card number pasted where a token belongs) are masked.
+fn redact_digits(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 12 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 fn object(a: Answer) -> Result<Value> {

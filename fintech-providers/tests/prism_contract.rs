@@ -30,7 +30,14 @@ use fintech_providers::http::HttpSettings;
 use fintech_providers::plaid::{Plaid, PlaidConfig, PlaidEnvironment};
 
 fn specs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/provider-specs")
+    // the providers' documents live next to the repository (../shared/provider-specs), or
+    // wherever FINTECH_PROVIDER_SPECS says
+    match std::env::var("FINTECH_PROVIDER_SPECS") {
+        Ok(dir) => dir.into(),
+        Err(_) => {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/provider-specs")
+        }
+    }
 }
 
 fn prism_binary() -> Option<PathBuf> {

@@ -1,0 +1,2 @@
+//! Helpers shared by the provider test binaries.
+pub mod stripe_doc;
