@@ -12,10 +12,38 @@
 //! | `FINTECH_STRIPE_API_KEY` | use Stripe for payments (`sk_test_…`: test mode, `sk_live_…`: live) |
 //! | `FINTECH_STRIPE_BASE_URL` | another base URL (a mock, a proxy) |
 //!
-//! Every tenant shares the configured accounts (per-tenant accounts and aliases are not built
-//! yet).
+//! | `FINTECH_PROVIDERS_FILE` | a TOML file of named accounts and which tenant uses which |
+//!
+//! The file names provider accounts by alias and picks one per domain for every tenant
+//! (`[default]`) or for one tenant (`[tenants.<tenant id>]`); secrets stay in environment
+//! variables the file names (`*_env`), never in the file:
+//!
+//! ```toml
+//! [accounts.acme-stripe]
+//! provider = "stripe"
+//! secret_key_env = "ACME_STRIPE_KEY"
+//!
+//! [accounts.plaid-prod]
+//! provider = "plaid"
+//! client_id = "5f…"
+//! secret_env = "PLAID_PROD_SECRET"
+//! environment = "production"
+//!
+//! [default]
+//! banking = "plaid-prod"
+//!
+//! [tenants.ten_0194…]
+//! payments = "acme-stripe"
+//! brokerage = "sim"          # the built-in simulator account
+//! ```
+//!
+//! Resolution per tenant and domain: the tenant's choice, else `[default]`, else the
+//! `FINTECH_*` variables above, else the simulator. A tenant uses one account per domain.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use serde::Deserialize;
 
 use fintech_core::banking::BankingProvider;
 use fintech_core::id::TenantId;
@@ -26,12 +54,47 @@ use fintech_core::{Error, ProviderSet, Result};
 use crate::http::HttpSettings;
 use crate::sim::SimProviders;
 
+/// A chosen account: the simulator (per tenant) or a real client.
+enum Slot<T: ?Sized> {
+    Sim,
+    Real(Arc<T>),
+}
+
+impl<T: ?Sized> Clone for Slot<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Slot::Sim => Slot::Sim,
+            Slot::Real(a) => Slot::Real(a.clone()),
+        }
+    }
+}
+
+/// One tenant's own choices (`None`: not chosen, fall through).
+#[derive(Clone)]
+struct Overrides {
+    banking: Option<Slot<dyn BankingProvider>>,
+    payments: Option<Slot<dyn PaymentProvider>>,
+    brokerage: Option<Slot<dyn BrokerageProvider>>,
+}
+
+impl Overrides {
+    fn none() -> Self {
+        Self {
+            banking: None,
+            payments: None,
+            brokerage: None,
+        }
+    }
+}
+
 /// Real clients where configured, the simulator elsewhere.
 pub struct ConfiguredProviders {
     sim: Arc<SimProviders>,
     banking: Option<Arc<dyn BankingProvider>>,
     payments: Option<Arc<dyn PaymentProvider>>,
     brokerage: Option<Arc<dyn BrokerageProvider>>,
+    default: Overrides,
+    tenants: HashMap<TenantId, Overrides>,
 }
 
 impl ConfiguredProviders {
@@ -42,6 +105,8 @@ impl ConfiguredProviders {
             banking: None,
             payments: None,
             brokerage: None,
+            default: Overrides::none(),
+            tenants: HashMap::new(),
         }
     }
 
@@ -104,6 +169,8 @@ fn from_vars(
         banking: None,
         payments: None,
         brokerage: None,
+        default: Overrides::none(),
+        tenants: HashMap::new(),
     };
     #[cfg(feature = "plaid")]
     match (var("FINTECH_PLAID_CLIENT_ID"), var("FINTECH_PLAID_SECRET")) {
@@ -184,28 +251,251 @@ fn from_vars(
             ))
         }
     }
+    if let Some(path) = var("FINTECH_PROVIDERS_FILE") {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::validation("FINTECH_PROVIDERS_FILE", format!("cannot read {path}: {e}"))
+        })?;
+        p = apply_file(p, &text, var)?;
+    }
     Ok(p)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvidersFile {
+    #[serde(default)]
+    accounts: BTreeMap<String, AccountSpec>,
+    #[serde(default)]
+    default: Choice,
+    #[serde(default)]
+    tenants: BTreeMap<String, Choice>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Choice {
+    banking: Option<String>,
+    payments: Option<String>,
+    brokerage: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase", deny_unknown_fields)]
+enum AccountSpec {
+    Plaid {
+        client_id: String,
+        secret_env: String,
+        #[serde(default)]
+        environment: Option<String>,
+    },
+    Stripe {
+        secret_key_env: String,
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+    Alpaca {
+        key_id: String,
+        secret_key_env: String,
+        #[serde(default = "yes")]
+        paper: bool,
+        #[serde(default)]
+        trading_url: Option<String>,
+        #[serde(default)]
+        data_url: Option<String>,
+    },
+}
+
+enum Account {
+    Banking(Arc<dyn BankingProvider>),
+    Payments(Arc<dyn PaymentProvider>),
+    Brokerage(Arc<dyn BrokerageProvider>),
+}
+
+fn build_account(
+    alias: &str,
+    spec: AccountSpec,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Account> {
+    let secret = |name: &str| {
+        var(name).ok_or_else(|| {
+            Error::validation(
+                "FINTECH_PROVIDERS_FILE",
+                format!("account {alias}: environment variable {name} is not set"),
+            )
+        })
+    };
+    Ok(match spec {
+        #[cfg(feature = "plaid")]
+        AccountSpec::Plaid {
+            client_id,
+            secret_env,
+            environment,
+        } => Account::Banking(Arc::new(crate::plaid::Plaid::new(
+            crate::plaid::PlaidConfig {
+                client_id,
+                secret: secret(&secret_env)?.into(),
+                environment: crate::plaid::PlaidEnvironment::parse(
+                    environment.as_deref().unwrap_or("sandbox"),
+                )?,
+                client_name: "fintech".into(),
+            },
+            HttpSettings::default(),
+        )?)),
+        #[cfg(feature = "stripe")]
+        AccountSpec::Stripe {
+            secret_key_env,
+            base_url,
+        } => Account::Payments(Arc::new(crate::stripe::Stripe::new(
+            crate::stripe::StripeConfig {
+                secret_key: secret(&secret_key_env)?.into(),
+                base_url,
+            },
+            HttpSettings::default(),
+        )?)),
+        #[cfg(feature = "alpaca")]
+        AccountSpec::Alpaca {
+            key_id,
+            secret_key_env,
+            paper,
+            trading_url,
+            data_url,
+        } => Account::Brokerage(Arc::new(crate::alpaca::Alpaca::new(
+            crate::alpaca::AlpacaConfig {
+                key_id,
+                secret_key: secret(&secret_key_env)?.into(),
+                paper,
+                trading_url,
+                data_url,
+            },
+            HttpSettings::default(),
+        )?)),
+        #[allow(unreachable_patterns)]
+        _ => {
+            return Err(Error::validation(
+                "FINTECH_PROVIDERS_FILE",
+                format!("account {alias}: this build lacks that provider's feature"),
+            ))
+        }
+    })
+}
+
+/// Applies a providers file on top of the environment's choices.
+fn apply_file(
+    mut p: ConfiguredProviders,
+    text: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConfiguredProviders> {
+    let bad = |m: String| Error::validation("FINTECH_PROVIDERS_FILE", m);
+    let file: ProvidersFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let mut accounts = HashMap::new();
+    for (alias, spec) in file.accounts {
+        if alias == "sim" {
+            return Err(bad("the alias sim is the built-in simulator".into()));
+        }
+        let built = build_account(&alias, spec, var)?;
+        accounts.insert(alias, built);
+    }
+    let slot = |domain: &str, alias: &Option<String>| -> Result<Option<&Account>> {
+        match alias.as_deref() {
+            None | Some("sim") => Ok(None),
+            Some(a) => {
+                let acc = accounts
+                    .get(a)
+                    .ok_or_else(|| bad(format!("{domain} = {a:?}: no such account")))?;
+                let fits = matches!(
+                    (domain, acc),
+                    ("banking", Account::Banking(_))
+                        | ("payments", Account::Payments(_))
+                        | ("brokerage", Account::Brokerage(_))
+                );
+                if !fits {
+                    return Err(bad(format!(
+                        "{domain} = {a:?}: that account is not a {domain} provider"
+                    )));
+                }
+                Ok(Some(acc))
+            }
+        }
+    };
+    let resolve = |choice: &Choice| -> Result<Overrides> {
+        let mut o = Overrides::none();
+        if choice.banking.is_some() {
+            o.banking = Some(match slot("banking", &choice.banking)? {
+                Some(Account::Banking(b)) => Slot::Real(b.clone()),
+                _ => Slot::Sim,
+            });
+        }
+        if choice.payments.is_some() {
+            o.payments = Some(match slot("payments", &choice.payments)? {
+                Some(Account::Payments(b)) => Slot::Real(b.clone()),
+                _ => Slot::Sim,
+            });
+        }
+        if choice.brokerage.is_some() {
+            o.brokerage = Some(match slot("brokerage", &choice.brokerage)? {
+                Some(Account::Brokerage(b)) => Slot::Real(b.clone()),
+                _ => Slot::Sim,
+            });
+        }
+        Ok(o)
+    };
+    p.default = resolve(&file.default)?;
+    for (tenant, choice) in &file.tenants {
+        let id = TenantId::parse(tenant)
+            .map_err(|_| bad(format!("[tenants.{tenant}]: not a tenant id")))?;
+        p.tenants.insert(id, resolve(choice)?);
+    }
+    Ok(p)
+}
+
+impl ConfiguredProviders {
+    fn chosen<T: ?Sized>(
+        &self,
+        tenant: &TenantId,
+        get: impl Fn(&Overrides) -> &Option<Slot<T>>,
+    ) -> Option<Slot<T>> {
+        self.tenants
+            .get(tenant)
+            .and_then(|o| get(o).clone())
+            .or_else(|| get(&self.default).clone())
+    }
 }
 
 impl ProviderSet for ConfiguredProviders {
     fn banking(&self, tenant: &TenantId) -> Arc<dyn BankingProvider> {
-        match &self.banking {
-            Some(b) => b.clone(),
-            None => self.sim.banking(tenant),
+        match self.chosen(tenant, |o| &o.banking) {
+            Some(Slot::Real(b)) => b,
+            Some(Slot::Sim) => self.sim.banking(tenant),
+            None => match &self.banking {
+                Some(b) => b.clone(),
+                None => self.sim.banking(tenant),
+            },
         }
     }
 
     fn payments(&self, tenant: &TenantId) -> Arc<dyn PaymentProvider> {
-        match &self.payments {
-            Some(p) => p.clone(),
-            None => self.sim.payments(tenant),
+        match self.chosen(tenant, |o| &o.payments) {
+            Some(Slot::Real(b)) => b,
+            Some(Slot::Sim) => self.sim.payments(tenant),
+            None => match &self.payments {
+                Some(b) => b.clone(),
+                None => self.sim.payments(tenant),
+            },
         }
     }
 
     fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider> {
-        match &self.brokerage {
-            Some(b) => b.clone(),
-            None => self.sim.brokerage(tenant),
+        match self.chosen(tenant, |o| &o.brokerage) {
+            Some(Slot::Real(b)) => b,
+            Some(Slot::Sim) => self.sim.brokerage(tenant),
+            None => match &self.brokerage {
+                Some(b) => b.clone(),
+                None => self.sim.brokerage(tenant),
+            },
         }
     }
 }
@@ -282,6 +572,82 @@ mod tests {
                 from_vars(Arc::new(SimProviders::new()), &vars(pairs)).is_err(),
                 "{pairs:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_providers_file_picks_accounts_per_tenant_by_alias() {
+        let dir = std::env::temp_dir().join(format!("providers-{}.toml", std::process::id()));
+        let acme = TenantId::generate();
+        let other = TenantId::generate();
+        std::fs::write(
+            &dir,
+            format!(
+                r#"
+[accounts.acme-stripe]
+provider = "stripe"
+secret_key_env = "ACME_STRIPE_KEY"
+
+[accounts.paper]
+provider = "alpaca"
+key_id = "PK1"
+secret_key_env = "ALPACA_SECRET"
+
+[default]
+brokerage = "paper"
+
+[tenants.{acme}]
+payments = "acme-stripe"
+brokerage = "sim"
+"#
+            ),
+        )
+        .unwrap();
+        let path = dir.display().to_string();
+        let p = from_vars(
+            Arc::new(SimProviders::new()),
+            &vars(&[
+                ("FINTECH_PROVIDERS_FILE", path.as_str()),
+                ("ACME_STRIPE_KEY", "sk_test_acme"),
+                ("ALPACA_SECRET", "s"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(p.payments(&acme).name(), "stripe");
+        assert_eq!(p.payments(&other).name(), "sim", "no choice: the simulator");
+        assert_eq!(
+            p.brokerage(&acme).name(),
+            "sim",
+            "the tenant's choice beats the default"
+        );
+        assert_eq!(p.brokerage(&other).name(), "alpaca", "the default");
+        assert_eq!(p.banking(&acme).name(), "sim");
+    }
+
+    #[test]
+    fn a_bad_providers_file_is_refused() {
+        let cases = [
+            ("[default]\npayments = \"nope\"\n", "no such account"),
+            (
+                "[accounts.a]\nprovider = \"stripe\"\nsecret_key_env = \"K\"\n[default]\nbanking = \"a\"\n",
+                "not a banking provider",
+            ),
+            (
+                "[accounts.a]\nprovider = \"stripe\"\nsecret_key_env = \"MISSING\"\n",
+                "MISSING is not set",
+            ),
+            ("[accounts.a]\nprovider = \"stripe\"\nsecret_key = \"sk_live_inline\"\n", "unknown field"),
+            ("[tenants.bogus]\npayments = \"sim\"\n", "not a tenant id"),
+        ];
+        for (text, expected) in cases {
+            let err = apply_file(
+                ConfiguredProviders::simulated(),
+                text,
+                &vars(&[("K", "sk_test_1")]),
+            )
+            .err()
+            .unwrap_or_else(|| panic!("{text} was accepted"));
+            assert!(err.to_string().contains(expected), "{text}: {err}");
         }
     }
 }
