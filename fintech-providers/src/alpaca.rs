@@ -279,7 +279,34 @@ impl BrokerageProvider for Alpaca {
                 _ => false,
             };
             if !ambiguous {
-                return order(&json_or_error(sent?)?);
+                let answer = sent?;
+                let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+                let message = body["message"].as_str().unwrap_or_default().to_owned();
+                // Alpaca refuses an order it will not take (buying power, short selling,
+                // quantity held) with 403: the order is rejected, nothing was created
+                if answer.status == StatusCode::FORBIDDEN {
+                    return Ok(ProviderOrder {
+                        provider_id: String::new(),
+                        client_order_id: client_order_id.to_owned(),
+                        status: OrderStatus::Rejected,
+                        filled_qty: rust_decimal::Decimal::ZERO,
+                        filled_avg_price: None,
+                        reject_reason: Some(if message.is_empty() {
+                            "refused by Alpaca".to_owned()
+                        } else {
+                            message
+                        }),
+                    });
+                }
+                // the same client order id again: the order exists, answer it
+                if answer.status == StatusCode::UNPROCESSABLE_ENTITY
+                    && message.contains("client_order_id")
+                {
+                    if let Some(existing) = self.get_order_by_client_id(client_order_id).await? {
+                        return Ok(existing);
+                    }
+                }
+                return order(&json_or_error(answer)?);
             }
             if let Some(existing) = self.get_order_by_client_id(client_order_id).await? {
                 return Ok(existing);

@@ -37,7 +37,8 @@ pub struct OrderQuery {
 }
 
 fn apply_provider(order: &mut Order, po: &ProviderOrder) {
-    order.provider_order_id = Some(po.provider_id.clone());
+    // a broker that refuses an order outright (no order created) gives no id
+    order.provider_order_id = (!po.provider_id.is_empty()).then(|| po.provider_id.clone());
     order.status = po.status;
     order.filled_qty = po.filled_qty;
     order.filled_avg_price = po.filled_avg_price;
