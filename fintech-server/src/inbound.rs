@@ -56,15 +56,15 @@ pub(crate) async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request("the Stripe-Signature header is required"))?;
     let verifier = s
         .options()
         .inbound
         .clone()
         .ok_or_else(|| not_configured("Stripe"))?;
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     let event = verifier
         .stripe(&body, signature)
         .ok_or_else(|| not_configured("Stripe"))?
@@ -96,15 +96,15 @@ pub(crate) async fn plaid_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Received>> {
+    let verification = headers
+        .get("plaid-verification")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request("the Plaid-Verification header is required"))?;
     let verifier = s
         .options()
         .inbound
         .clone()
         .ok_or_else(|| not_configured("Plaid"))?;
-    let verification = headers
-        .get("plaid-verification")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     let event = verifier
         .plaid(&body, verification)
         .await
