@@ -473,9 +473,12 @@ impl BankingProvider for Plaid {
         cursor: Option<&str>,
         count: u32,
     ) -> Result<SyncPage> {
+        if !(1..=500).contains(&count) {
+            return Err(Error::validation("count", "1 to 500 transactions per page"));
+        }
         let mut body = json!({
             "access_token": access_token.expose_secret(),
-            "count": count.clamp(1, 500),
+            "count": count,
         });
         if let Some(c) = cursor {
             body["cursor"] = json!(c);
