@@ -1003,6 +1003,7 @@ async fn tenant_command(
                 customer_id: None,
                 payee: payee.clone(),
                 description: description.clone(),
+                capture_method: None,
             };
             let pay = p
                 .create_payment(op, req, Some(idem(idempotency_key)))
@@ -1562,6 +1563,7 @@ async fn trigger(
         customer_id: None,
         payee: Some("Triggered Test Merchant".into()),
         description: Some(format!("fintech trigger {event}")),
+        capture_method: None,
     };
     match event {
         "payment.succeeded" | "payment.failed" => {

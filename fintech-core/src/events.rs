@@ -17,6 +17,8 @@ pub mod types {
     pub const CUSTOMER_CREATED: &str = "payments.customer_created";
     /// A payment was created (any status).
     pub const PAYMENT_CREATED: &str = "payments.payment_created";
+    /// A payment with manual capture was authorized: funds held, waiting for a capture.
+    pub const PAYMENT_AUTHORIZED: &str = "payments.payment_authorized";
     /// A payment succeeded.
     pub const PAYMENT_SUCCEEDED: &str = "payments.payment_succeeded";
     /// A payment failed.
@@ -25,6 +27,8 @@ pub mod types {
     pub const PAYMENT_HELD: &str = "payments.payment_held";
     /// A payment was cancelled or rejected.
     pub const PAYMENT_CANCELED: &str = "payments.payment_canceled";
+    /// A payment method was attached to a customer.
+    pub const PAYMENT_METHOD_ATTACHED: &str = "payments.payment_method_attached";
     /// A refund was created.
     pub const REFUND_CREATED: &str = "payments.refund_created";
     /// An order was placed or held.

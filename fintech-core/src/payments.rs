@@ -59,6 +59,45 @@ pub struct NewPayment {
     /// Free text shown on statements.
     #[serde(default)]
     pub description: Option<String>,
+    /// `automatic` (the default): money moves when the payment succeeds. `manual`: the
+    /// payment method is authorized and the funds held (`requires_capture`) until the payment
+    /// is captured, in full or in part, or cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_method: Option<CaptureMethod>,
+}
+
+/// When the money of a payment moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    /// Charged as soon as the provider accepts the payment.
+    #[default]
+    Automatic,
+    /// Authorized now, captured later (`capture_payment`), or cancelled to release the hold.
+    Manual,
+}
+
+impl CaptureMethod {
+    /// The string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMethod::Automatic => "automatic",
+            CaptureMethod::Manual => "manual",
+        }
+    }
+
+    /// Parses the string form.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "automatic" => Ok(CaptureMethod::Automatic),
+            "manual" => Ok(CaptureMethod::Manual),
+            _ => Err(Error::validation(
+                "capture_method",
+                format!("unknown capture method {s:?}"),
+            )),
+        }
+    }
 }
 
 /// Where a payment is in its life.
@@ -72,6 +111,8 @@ pub enum PaymentStatus {
     PendingReview,
     /// Sent to the provider, outcome not final yet.
     Processing,
+    /// Authorized with manual capture: the funds are held, no money has moved yet.
+    RequiresCapture,
     /// Money moved.
     Succeeded,
     /// The provider declined.
@@ -89,6 +130,7 @@ impl PaymentStatus {
             PaymentStatus::PendingApproval => "pending_approval",
             PaymentStatus::PendingReview => "pending_review",
             PaymentStatus::Processing => "processing",
+            PaymentStatus::RequiresCapture => "requires_capture",
             PaymentStatus::Succeeded => "succeeded",
             PaymentStatus::Failed => "failed",
             PaymentStatus::Canceled => "canceled",
@@ -102,6 +144,7 @@ impl PaymentStatus {
             "pending_approval" => PaymentStatus::PendingApproval,
             "pending_review" => PaymentStatus::PendingReview,
             "processing" => PaymentStatus::Processing,
+            "requires_capture" => PaymentStatus::RequiresCapture,
             "succeeded" => PaymentStatus::Succeeded,
             "failed" => PaymentStatus::Failed,
             "canceled" => PaymentStatus::Canceled,
@@ -130,8 +173,13 @@ impl PaymentStatus {
 pub struct Payment {
     /// Our id.
     pub id: PaymentId,
-    /// The amount charged (or to be charged).
+    /// The amount charged (or to be charged; with manual capture, the amount authorized).
     pub amount: Money,
+    /// How much money has moved: zero until the payment succeeds, then the amount, or the
+    /// part of it that was captured.
+    pub amount_captured: Money,
+    /// When the money moves: at once, or on a later capture.
+    pub capture_method: CaptureMethod,
     /// How much has been refunded.
     pub amount_refunded: Money,
     /// The payment method token.
@@ -254,6 +302,8 @@ pub struct ProviderPaymentRequest {
     pub customer: Option<String>,
     /// Statement text.
     pub description: Option<String>,
+    /// Charge at once, or authorize and hold for a later capture.
+    pub capture_method: CaptureMethod,
     /// Sent as the provider's idempotency key; the same on every retry of this payment.
     pub idempotency_key: String,
 }
@@ -265,6 +315,8 @@ pub enum ProviderPaymentStatus {
     Succeeded,
     /// Not final yet.
     Processing,
+    /// Authorized and held, waiting for a capture (manual capture only).
+    RequiresCapture,
     /// Declined.
     Failed {
         /// Stable decline code (`card_declined`, `insufficient_funds` ...).
@@ -305,6 +357,64 @@ pub struct ProviderRefund {
     pub status: RefundStatus,
 }
 
+/// What the platform asks a payment provider to capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderCaptureRequest {
+    /// The provider's payment id.
+    pub provider_payment_id: String,
+    /// How much of the authorized amount to capture; the rest of the hold is released.
+    pub amount: Money,
+    /// Sent as the provider's idempotency key.
+    pub idempotency_key: String,
+}
+
+/// Card details a provider reports for a tokenized payment method: never the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardDetails {
+    /// Card brand (`visa`, `mastercard` ...).
+    pub brand: String,
+    /// The last four digits.
+    pub last4: String,
+    /// Expiry month (1-12).
+    pub exp_month: u32,
+    /// Expiry year.
+    pub exp_year: u32,
+}
+
+/// A payment method attached to a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentMethod {
+    /// The token to pay with (`pm_…`).
+    pub id: String,
+    /// The kind (`card`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Card details, for cards.
+    pub card: Option<CardDetails>,
+}
+
+/// Input for attaching a payment method to a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AttachPaymentMethod {
+    /// A payment method token (`pm_…`) from the provider's client-side tokenization; never
+    /// card data.
+    pub payment_method: String,
+}
+
+/// Money held at the payments provider in one currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderBalance {
+    /// Available to pay out.
+    pub available: Money,
+    /// Not yet available (settling).
+    pub pending: Money,
+}
+
 /// A payments provider (Stripe, or the simulator).
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
@@ -327,6 +437,20 @@ pub trait PaymentProvider: Send + Sync {
     async fn cancel_payment(&self, provider_id: &str) -> Result<ProviderPayment>;
     /// Refunds part or all of a succeeded payment. The same key never refunds twice.
     async fn create_refund(&self, req: &ProviderRefundRequest) -> Result<ProviderRefund>;
+    /// Captures part or all of an authorized payment (`RequiresCapture`); the same key never
+    /// captures twice.
+    async fn capture_payment(&self, req: &ProviderCaptureRequest) -> Result<ProviderPayment>;
+    /// Attaches a tokenized payment method to a customer and returns it as the provider now
+    /// knows it (its id is the token to pay with).
+    async fn attach_payment_method(
+        &self,
+        payment_method: &str,
+        provider_customer: &str,
+    ) -> Result<PaymentMethod>;
+    /// The card payment methods attached to a customer.
+    async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>>;
+    /// The account's balance per currency.
+    async fn balance(&self) -> Result<Vec<ProviderBalance>>;
 }
 
 /// Checks that a payment method is a token, refusing anything that looks like a card number

@@ -561,6 +561,7 @@ impl FintechMcp {
                     customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
                     payee: x.payee.clone(),
                     description: x.description.clone(),
+                    capture_method: None,
                 };
                 let normalized = tools::PaymentCreateArgs {
                     amount: req.amount.amount().to_string(),
@@ -776,6 +777,7 @@ impl FintechMcp {
                     customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
                     payee: x.payee,
                     description: None,
+                    capture_method: None,
                 };
                 run!(
                     platform.assess_payment(&p, &req),

@@ -892,6 +892,7 @@ async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
                 customer_id: None,
                 payee: None,
                 description: None,
+                capture_method: None,
             },
             None,
         )

@@ -1,5 +1,7 @@
-//! Stripe as a [`PaymentProvider`]: customers, PaymentIntents (created and confirmed in one
-//! call with a tokenized payment method; retrieve, cancel), refunds (full and partial).
+//! Stripe as a [`PaymentProvider`]: customers, payment methods (attached by token, listed),
+//! PaymentIntents (created and confirmed in one call with a tokenized payment method, charged
+//! at once or authorized for a later capture in full or in part; retrieve, cancel), refunds
+//! (full and partial), the balance.
 //! Bodies are form-encoded as Stripe expects; every POST carries an `Idempotency-Key`, the
 //! same on every retry, so a retried charge never charges twice. Amounts go out in exact minor
 //! units. Stripe errors map to core errors: a `card_error` is a decline (`Ok` with a failed
@@ -13,10 +15,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use fintech_core::payments::{
-    NewCustomer, PaymentProvider, ProviderCustomer, ProviderPayment, ProviderPaymentRequest,
-    ProviderPaymentStatus, ProviderRefund, ProviderRefundRequest, RefundStatus,
+    validate_payment_method, CaptureMethod, CardDetails, NewCustomer, PaymentMethod,
+    PaymentProvider, ProviderBalance, ProviderCaptureRequest, ProviderCustomer, ProviderPayment,
+    ProviderPaymentRequest, ProviderPaymentStatus, ProviderRefund, ProviderRefundRequest,
+    RefundStatus,
 };
-use fintech_core::{ConflictCode, Error, ProviderMode, Result};
+use fintech_core::{ConflictCode, Currency, Error, Money, ProviderMode, Result};
 
 use crate::http::{secret_header, Answer, Body, Call, Http, HttpSettings};
 
@@ -88,13 +92,96 @@ pub fn payment_from(v: &Value) -> Result<ProviderPayment> {
                     .to_owned(),
             }
         }
-        // processing, requires_action, requires_confirmation, requires_capture
+        "requires_capture" => ProviderPaymentStatus::RequiresCapture,
+        // processing, requires_action, requires_confirmation
         _ => ProviderPaymentStatus::Processing,
     };
     Ok(ProviderPayment {
         provider_id: id.to_owned(),
         status,
     })
+}
+
+/// A PaymentMethod object as ours (card brand, last four digits and expiry; Stripe never
+/// returns the number, and nothing here would keep it).
+pub fn payment_method_from(v: &Value) -> Result<PaymentMethod> {
+    let id = v["id"]
+        .as_str()
+        .ok_or_else(|| malformed("payment method id"))?;
+    let card = &v["card"];
+    let card = if card.is_object() {
+        let num = |k: &str| {
+            card[k]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| malformed("card expiry"))
+        };
+        Some(CardDetails {
+            brand: card["brand"].as_str().unwrap_or("unknown").to_owned(),
+            last4: card["last4"]
+                .as_str()
+                .ok_or_else(|| malformed("card last4"))?
+                .to_owned(),
+            exp_month: num("exp_month")?,
+            exp_year: num("exp_year")?,
+        })
+    } else {
+        None
+    };
+    Ok(PaymentMethod {
+        id: id.to_owned(),
+        kind: v["type"].as_str().unwrap_or("card").to_owned(),
+        card,
+    })
+}
+
+/// A Balance object as our balances per currency (minor units back to exact amounts).
+pub fn balance_from(v: &Value) -> Result<Vec<ProviderBalance>> {
+    fn amounts(v: &Value, key: &str) -> Result<Vec<Money>> {
+        v[key]
+            .as_array()
+            .ok_or_else(|| malformed("balance"))?
+            .iter()
+            .map(|a| {
+                let currency = Currency::from_code(
+                    &a["currency"]
+                        .as_str()
+                        .ok_or_else(|| malformed("balance currency"))?
+                        .to_ascii_uppercase(),
+                )?;
+                let minor = a["amount"]
+                    .as_i64()
+                    .ok_or_else(|| malformed("balance amount"))?;
+                Ok(Money::from_minor(minor, currency))
+            })
+            .collect()
+    }
+    let mut out: Vec<ProviderBalance> = Vec::new();
+    for m in amounts(v, "available")? {
+        match out
+            .iter_mut()
+            .find(|b| b.available.currency() == m.currency())
+        {
+            Some(b) => b.available = b.available.checked_add(&m)?,
+            None => out.push(ProviderBalance {
+                available: m,
+                pending: Money::zero(m.currency()),
+            }),
+        }
+    }
+    for m in amounts(v, "pending")? {
+        match out
+            .iter_mut()
+            .find(|b| b.pending.currency() == m.currency())
+        {
+            Some(b) => b.pending = b.pending.checked_add(&m)?,
+            None => out.push(ProviderBalance {
+                available: Money::zero(m.currency()),
+                pending: m,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// A Refund object as our refund.
@@ -227,6 +314,19 @@ fn stripe_error(a: &Answer) -> std::result::Result<Value, Error> {
     }
 }
 
+/// An id as one path segment: Stripe ids are `[A-Za-z0-9_]`; anything else is refused
+/// rather than sent (a slash or `?` would address another resource).
+fn path_segment(id: &str) -> Result<&str> {
+    if !id.is_empty()
+        && id.len() <= 255
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(id)
+    } else {
+        Err(Error::validation("id", "not a Stripe object id"))
+    }
+}
+
 /// Provider messages may echo what was sent ("No such PaymentMethod: '4242…'"): runs of 12
 /// or more digits (a card number pasted where a token belongs) are masked.
 fn redact_digits(message: &str) -> String {
@@ -314,6 +414,7 @@ impl PaymentProvider for Stripe {
     }
 
     async fn create_payment(&self, req: &ProviderPaymentRequest) -> Result<ProviderPayment> {
+        validate_payment_method(&req.payment_method)?;
         let minor = req.amount.to_minor()?;
         let mut form = vec![
             ("amount".to_owned(), minor.to_string()),
@@ -333,6 +434,9 @@ impl PaymentProvider for Stripe {
                 "never".to_owned(),
             ),
         ];
+        if req.capture_method == CaptureMethod::Manual {
+            form.push(("capture_method".to_owned(), "manual".to_owned()));
+        }
         if let Some(c) = &req.customer {
             form.push(("customer".to_owned(), c.clone()));
         }
@@ -393,5 +497,78 @@ impl PaymentProvider for Stripe {
             )
             .await?;
         refund_from(&object(a)?)
+    }
+
+    async fn capture_payment(&self, req: &ProviderCaptureRequest) -> Result<ProviderPayment> {
+        let form = vec![(
+            "amount_to_capture".to_owned(),
+            req.amount.to_minor()?.to_string(),
+        )];
+        let a = self
+            .call(
+                "capture_payment",
+                Method::POST,
+                &format!(
+                    "/v1/payment_intents/{}/capture",
+                    path_segment(&req.provider_payment_id)?
+                ),
+                Some(form),
+                Some(&req.idempotency_key),
+            )
+            .await?;
+        payment_from(&object(a)?)
+    }
+
+    async fn attach_payment_method(
+        &self,
+        payment_method: &str,
+        provider_customer: &str,
+    ) -> Result<PaymentMethod> {
+        // a token only: card data never reaches a URL
+        validate_payment_method(payment_method)?;
+        // attaching the same method to the same customer again is harmless: keyed by both
+        let key = format!("attach-{payment_method}-{provider_customer}");
+        let a = self
+            .call(
+                "attach_payment_method",
+                Method::POST,
+                &format!(
+                    "/v1/payment_methods/{}/attach",
+                    path_segment(payment_method)?
+                ),
+                Some(vec![("customer".to_owned(), provider_customer.to_owned())]),
+                Some(&key),
+            )
+            .await?;
+        payment_method_from(&object(a)?)
+    }
+
+    async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>> {
+        let a = self
+            .call(
+                "payment_methods",
+                Method::GET,
+                &format!(
+                    "/v1/customers/{}/payment_methods?type=card&limit=100",
+                    path_segment(provider_customer)?
+                ),
+                None,
+                None,
+            )
+            .await?;
+        let v = object(a)?;
+        v["data"]
+            .as_array()
+            .ok_or_else(|| malformed("payment method list"))?
+            .iter()
+            .map(payment_method_from)
+            .collect()
+    }
+
+    async fn balance(&self) -> Result<Vec<ProviderBalance>> {
+        let a = self
+            .call("balance", Method::GET, "/v1/balance", None, None)
+            .await?;
+        balance_from(&object(a)?)
     }
 }

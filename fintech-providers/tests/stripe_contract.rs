@@ -15,21 +15,24 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use fintech_core::payments::{
-    NewCustomer, PaymentProvider, ProviderPaymentRequest, ProviderPaymentStatus,
-    ProviderRefundRequest, RefundStatus,
+    CaptureMethod, NewCustomer, PaymentProvider, ProviderCaptureRequest, ProviderPaymentRequest,
+    ProviderPaymentStatus, ProviderRefundRequest, RefundStatus,
 };
 use fintech_core::Money;
 use fintech_providers::http::{HttpSettings, RetryPolicy};
-use fintech_providers::stripe::{payment_from, refund_from, Stripe, StripeConfig};
+use fintech_providers::stripe::{
+    balance_from, payment_from, payment_method_from, refund_from, Stripe, StripeConfig,
+};
 use serde_json::json;
 
 mod common;
-use common::stripe_doc::{fixtures, path_item, request_schema, specs, validate};
+use common::stripe_doc::{fixtures, path_item, request_schema, specs, validate, validate_query};
 
 #[derive(Clone, Debug)]
 struct Recorded {
     method: String,
     path: String,
+    query: Vec<(String, String)>,
     headers: BTreeMap<String, String>,
     form: Vec<(String, String)>,
 }
@@ -51,6 +54,9 @@ async fn handle(
     s.log.lock().unwrap().push(Recorded {
         method: method.to_string(),
         path: uri.path().to_owned(),
+        query: url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect(),
         headers: headers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
@@ -85,11 +91,31 @@ async fn handle(
             )
                 .into_response();
         }
+        ("POST", "/v1/payment_intents")
+            if form.contains(&("capture_method".to_owned(), "manual".to_owned())) =>
+        {
+            let mut pi = fx["payment_intent"].clone();
+            pi["status"] = json!("requires_capture");
+            pi
+        }
         ("POST", "/v1/payment_intents") => {
             let mut pi = fx["payment_intent"].clone();
             pi["status"] = json!("succeeded");
             pi
         }
+        ("POST", p) if p.starts_with("/v1/payment_intents/") && p.ends_with("/capture") => {
+            let mut pi = fx["payment_intent"].clone();
+            pi["status"] = json!("succeeded");
+            pi
+        }
+        ("POST", p) if p.starts_with("/v1/payment_methods/") && p.ends_with("/attach") => {
+            fx["payment_method"].clone()
+        }
+        ("GET", p) if p.starts_with("/v1/customers/") && p.ends_with("/payment_methods") => {
+            json!({"object": "list", "data": [fx["payment_method"].clone()], "has_more": false,
+                   "url": p})
+        }
+        ("GET", "/v1/balance") => fx["balance"].clone(),
         ("GET", p) if p.starts_with("/v1/payment_intents/") => fx["payment_intent"].clone(),
         ("POST", p) if p.ends_with("/cancel") => {
             let mut pi = fx["payment_intent"].clone();
@@ -192,6 +218,7 @@ async fn every_request_matches_the_stripe_document_and_fixtures_parse() {
             payment_method: "pm_card_visa".into(),
             customer: Some(customer.provider_id.clone()),
             description: Some("contract test".into()),
+            capture_method: CaptureMethod::Automatic,
             idempotency_key: "pay-key-1".into(),
         })
         .await
@@ -203,6 +230,7 @@ async fn every_request_matches_the_stripe_document_and_fixtures_parse() {
             payment_method: "pm_card_chargeDeclinedInsufficientFunds".into(),
             customer: None,
             description: None,
+            capture_method: CaptureMethod::Automatic,
             idempotency_key: "pay-key-2".into(),
         })
         .await
@@ -229,11 +257,51 @@ async fn every_request_matches_the_stripe_document_and_fixtures_parse() {
         .await
         .expect("refund");
     assert_eq!(refund.status, RefundStatus::Succeeded);
+    let held = stripe
+        .create_payment(&ProviderPaymentRequest {
+            amount: usd("40.00"),
+            payment_method: "pm_card_visa".into(),
+            customer: None,
+            description: None,
+            capture_method: CaptureMethod::Manual,
+            idempotency_key: "pay-key-3".into(),
+        })
+        .await
+        .expect("authorization");
+    assert_eq!(held.status, ProviderPaymentStatus::RequiresCapture);
+    let captured = stripe
+        .capture_payment(&ProviderCaptureRequest {
+            provider_payment_id: held.provider_id.clone(),
+            amount: usd("25.00"),
+            idempotency_key: "cap-key-1".into(),
+        })
+        .await
+        .expect("capture");
+    assert_eq!(captured.status, ProviderPaymentStatus::Succeeded);
+    let method = stripe
+        .attach_payment_method("pm_card_visa", &customer.provider_id)
+        .await
+        .expect("attach");
+    assert!(method.id.starts_with("pm_"), "{method:?}");
+    let card = method.card.clone().expect("card details");
+    assert_eq!(card.last4.len(), 4);
+    let listed = stripe
+        .payment_methods(&customer.provider_id)
+        .await
+        .expect("list payment methods");
+    assert_eq!(listed, vec![method]);
+    let balance = stripe.balance().await.expect("balance");
+    assert!(!balance.is_empty(), "the fixture's balance has a currency");
+    let pan = stripe
+        .attach_payment_method("4242424242424242", &customer.provider_id)
+        .await
+        .expect_err("card data is refused before anything is sent");
+    assert!(!pan.to_string().contains("4242"), "{pan}");
 
     // validate everything that was sent
     let spec = std::fs::read_to_string(specs().join("stripe-spec3.yaml")).unwrap();
     let log = server.log.lock().unwrap().clone();
-    assert_eq!(log.len(), 7, "one retry, six calls: {log:#?}");
+    assert_eq!(log.len(), 12, "one retry, eleven calls: {log:#?}");
     assert_eq!(
         log[0].headers.get("idempotency-key"),
         log[1].headers.get("idempotency-key"),
@@ -249,14 +317,27 @@ async fn every_request_matches_the_stripe_document_and_fixtures_parse() {
             Some(fintech_providers::stripe::API_VERSION)
         );
         let template = match r.path.as_str() {
-            "/v1/customers" | "/v1/payment_intents" | "/v1/refunds" => r.path.clone(),
+            "/v1/customers" | "/v1/payment_intents" | "/v1/refunds" | "/v1/balance" => {
+                r.path.clone()
+            }
             p if p.ends_with("/cancel") => "/v1/payment_intents/{intent}/cancel".into(),
+            p if p.ends_with("/capture") => "/v1/payment_intents/{intent}/capture".into(),
+            p if p.ends_with("/attach") => "/v1/payment_methods/{payment_method}/attach".into(),
+            p if p.ends_with("/payment_methods") => {
+                "/v1/customers/{customer}/payment_methods".into()
+            }
             _ => "/v1/payment_intents/{intent}".into(),
         };
         let method = r.method.to_ascii_lowercase();
+        let operation = &path_item(&spec, &template)[&method];
         assert!(
-            path_item(&spec, &template).get(&method).is_some(),
+            operation.is_object(),
             "{method} {template} is in the document"
+        );
+        let problems = validate_query(operation, &r.query);
+        assert!(
+            problems.is_empty(),
+            "{method} {template} query: {problems:?}"
         );
         if method == "post" {
             assert!(
@@ -286,6 +367,8 @@ async fn every_request_matches_the_stripe_document_and_fixtures_parse() {
     let fx = fixtures();
     assert!(payment_from(&fx["payment_intent"]).is_ok());
     assert!(refund_from(&fx["refund"]).is_ok());
+    assert!(payment_method_from(&fx["payment_method"]).is_ok());
+    assert!(balance_from(&fx["balance"]).is_ok());
     if let Ok(path) = std::env::var("FINTECH_TEST_REPORT") {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -293,6 +376,6 @@ async fn every_request_matches_the_stripe_document_and_fixtures_parse() {
             .append(true)
             .open(path)
             .unwrap();
-        writeln!(f, "stripe document contract: 7 passed, 0 failed").unwrap();
+        writeln!(f, "stripe document contract: 12 passed, 0 failed").unwrap();
     }
 }

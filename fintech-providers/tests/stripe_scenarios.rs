@@ -3,7 +3,11 @@
 //! behaviour: test payment methods (`pm_card_visa` succeeds, `pm_card_chargeDeclined` and
 //! `pm_card_chargeDeclinedInsufficientFunds` decline), idempotency keys (same key and same
 //! parameters replay the first answer, other parameters are an `idempotency_error`), refunds
-//! bounded by what is left, `resource_missing` for unknown ids, and Stripe's error shapes.
+//! bounded by what was captured, manual capture (`requires_capture`, `amount_to_capture`),
+//! payment methods attached by token (test mode attaches a new `pm_` made from the token),
+//! the balance, `resource_missing` for unknown ids, and Stripe's error shapes. Stripe's test
+//! cards settle at once, so the scenario that needs a processing card is skipped: processing
+//! comes from asynchronous methods (bank debits) whose mandate flow the client does not build.
 //! Every request the client sends is also validated against its operation's schema in
 //! Stripe's document, so a scenario passes only with requests Stripe would accept.
 
@@ -22,11 +26,13 @@ use fintech_providers::stripe::{Stripe, StripeConfig};
 use serde_json::{json, Value};
 
 mod common;
-use common::stripe_doc::{request_schema, validate};
+use common::stripe_doc::{path_item, request_schema, validate, validate_query};
 
 #[derive(Default)]
 struct Intent {
     amount: i64,
+    /// What was captured (`amount_received`).
+    received: i64,
     refunded: i64,
     status: &'static str,
     /// Stripe keeps the last decline on the PaymentIntent.
@@ -41,6 +47,9 @@ struct World {
     next: u64,
     idempotency: HashMap<String, Remembered>,
     intents: HashMap<String, Intent>,
+    customers: Vec<String>,
+    /// Attached payment method id → (the test token it was made from, customer).
+    attached: HashMap<String, (String, String)>,
     charges: usize,
     problems: Vec<String>,
 }
@@ -66,7 +75,34 @@ fn error(
 
 fn intent_json(id: &str, i: &Intent) -> Value {
     json!({ "id": id, "object": "payment_intent", "amount": i.amount, "currency": "usd",
-            "status": i.status, "last_payment_error": i.last_payment_error })
+            "amount_received": i.received, "status": i.status,
+            "last_payment_error": i.last_payment_error })
+}
+
+/// Stripe's test cards: brand and last four digits.
+fn test_card(token: &str) -> Option<(&'static str, &'static str)> {
+    match token {
+        "pm_card_visa" => Some(("visa", "4242")),
+        "pm_card_chargeDeclined" => Some(("visa", "0002")),
+        "pm_card_chargeDeclinedInsufficientFunds" => Some(("visa", "9995")),
+        _ => None,
+    }
+}
+
+fn payment_method_json(id: &str, token: &str, customer: &str) -> Value {
+    let (brand, last4) = test_card(token).unwrap_or(("visa", "4242"));
+    json!({ "id": id, "object": "payment_method", "type": "card", "customer": customer,
+            "card": { "brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034 } })
+}
+
+fn no_such(what: &str, id: &str, param: &str) -> (u16, Value) {
+    error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "resource_missing",
+        &format!("No such {what}: '{id}'"),
+        Some(param),
+    )
 }
 
 fn handle_inner(
@@ -79,10 +115,96 @@ fn handle_inner(
     w.next += 1;
     let n = w.next;
     match (method.as_str(), path) {
-        ("POST", "/v1/customers") => (
-            200,
-            json!({ "id": format!("cus_fake{n}"), "object": "customer" }),
-        ),
+        ("POST", "/v1/customers") => {
+            let id = format!("cus_fake{n}");
+            w.customers.push(id.clone());
+            (200, json!({ "id": id, "object": "customer" }))
+        }
+        ("POST", p) if p.starts_with("/v1/payment_methods/") && p.ends_with("/attach") => {
+            let token = p
+                .trim_start_matches("/v1/payment_methods/")
+                .trim_end_matches("/attach");
+            let customer = get("customer").unwrap_or_default();
+            if !w.customers.contains(&customer) {
+                return no_such("customer", &customer, "customer");
+            }
+            if test_card(token).is_none() {
+                return no_such("PaymentMethod", token, "payment_method");
+            }
+            // in test mode, attaching a test token attaches a new method made from it
+            let id = format!("pm_fake{n}");
+            w.attached
+                .insert(id.clone(), (token.to_owned(), customer.clone()));
+            (200, payment_method_json(&id, token, &customer))
+        }
+        ("GET", p) if p.starts_with("/v1/customers/") && p.ends_with("/payment_methods") => {
+            let customer = p
+                .trim_start_matches("/v1/customers/")
+                .trim_end_matches("/payment_methods");
+            if !w.customers.iter().any(|c| c == customer) {
+                return no_such("customer", customer, "customer");
+            }
+            let mut data: Vec<Value> = w
+                .attached
+                .iter()
+                .filter(|(_, (_, c))| c == customer)
+                .map(|(id, (token, c))| payment_method_json(id, token, c))
+                .collect();
+            data.sort_by_key(|m| m["id"].as_str().unwrap_or_default().to_owned());
+            (
+                200,
+                json!({ "object": "list", "data": data, "has_more": false, "url": p }),
+            )
+        }
+        ("GET", "/v1/balance") => {
+            let available: i64 = w
+                .intents
+                .values()
+                .filter(|i| i.status == "succeeded")
+                .map(|i| i.received - i.refunded)
+                .sum();
+            (
+                200,
+                json!({ "object": "balance", "livemode": false,
+                        "available": [{ "amount": available, "currency": "usd" }],
+                        "pending": [{ "amount": 0, "currency": "usd" }] }),
+            )
+        }
+        ("POST", p) if p.starts_with("/v1/payment_intents/") && p.ends_with("/capture") => {
+            let id = p
+                .trim_start_matches("/v1/payment_intents/")
+                .trim_end_matches("/capture");
+            let Some(i) = w.intents.get_mut(id) else {
+                return no_such("payment_intent", id, "intent");
+            };
+            if i.status != "requires_capture" {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "payment_intent_unexpected_state",
+                    &format!(
+                        "This PaymentIntent could not be captured because it has a status of {}.",
+                        i.status
+                    ),
+                    None,
+                );
+            }
+            let amount: i64 = get("amount_to_capture")
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(i.amount);
+            if amount <= 0 || amount > i.amount {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "amount_too_large",
+                    "The amount to capture must be at most the amount capturable.",
+                    Some("amount_to_capture"),
+                );
+            }
+            i.received = amount;
+            i.status = "succeeded";
+            (200, intent_json(id, i))
+        }
         ("POST", "/v1/payment_intents") => {
             let amount: i64 = get("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
             if amount < 50 {
@@ -94,7 +216,20 @@ fn handle_inner(
                     Some("amount"),
                 );
             }
-            let pm = get("payment_method").unwrap_or_default();
+            let mut pm = get("payment_method").unwrap_or_default();
+            if let Some((token, owner)) = w.attached.get(&pm) {
+                if get("customer").as_ref() != Some(owner) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request_error",
+                        "payment_method_customer_mismatch",
+                        "The PaymentMethod is attached to another customer.",
+                        Some("payment_method"),
+                    );
+                }
+                pm = token.clone();
+            }
+            let manual = get("capture_method").as_deref() == Some("manual");
             let id = format!("pi_fake{n}");
             let decline = match pm.as_str() {
                 "pm_card_visa" => None,
@@ -116,8 +251,13 @@ fn handle_inner(
                 None => {
                     let i = Intent {
                         amount,
+                        received: if manual { 0 } else { amount },
                         refunded: 0,
-                        status: "succeeded",
+                        status: if manual {
+                            "requires_capture"
+                        } else {
+                            "succeeded"
+                        },
                         last_payment_error: None,
                     };
                     let body = intent_json(&id, &i);
@@ -127,6 +267,7 @@ fn handle_inner(
                 Some(code) => {
                     let i = Intent {
                         amount,
+                        received: 0,
                         refunded: 0,
                         status: "requires_payment_method",
                         last_payment_error: Some(
@@ -199,8 +340,8 @@ fn handle_inner(
                     Some("payment_intent"),
                 ),
                 Some(i) => {
-                    let amount = amount.unwrap_or(i.amount - i.refunded);
-                    if amount <= 0 || i.refunded + amount > i.amount {
+                    let amount = amount.unwrap_or(i.received - i.refunded);
+                    if amount <= 0 || i.refunded + amount > i.received {
                         return error(
                             StatusCode::BAD_REQUEST,
                             "invalid_request_error",
@@ -241,6 +382,10 @@ async fn handle(
         // what Stripe's document says about this request
         let template = if path.ends_with("/cancel") {
             "/v1/payment_intents/{intent}/cancel".to_owned()
+        } else if path.ends_with("/capture") {
+            "/v1/payment_intents/{intent}/capture".to_owned()
+        } else if path.ends_with("/attach") {
+            "/v1/payment_methods/{payment_method}/attach".to_owned()
         } else {
             path.clone()
         };
@@ -267,6 +412,21 @@ async fn handle(
         w.idempotency
             .insert(key.to_owned(), (path, sorted, status, body.clone()));
         return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+    }
+    let template = if path.ends_with("/payment_methods") {
+        "/v1/customers/{customer}/payment_methods"
+    } else if path == "/v1/balance" {
+        "/v1/balance"
+    } else {
+        "/v1/payment_intents/{intent}"
+    };
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let problems = validate_query(&path_item(&f.spec, template)["get"], &query);
+    if !problems.is_empty() {
+        w.problems.push(format!("GET {template}: {problems:?}"));
     }
     let (status, body) = handle_inner(&mut w, &method, &path, &form);
     (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use fintech_core::banking::{BankingProvider, ExchangedItem, LinkToken, ProviderAccount, SyncPage};
 use fintech_core::id::TenantId;
 use fintech_core::payments::{
-    NewCustomer, PaymentProvider, ProviderCustomer, ProviderPayment, ProviderPaymentRequest,
-    ProviderRefund, ProviderRefundRequest,
+    NewCustomer, PaymentMethod, PaymentProvider, ProviderBalance, ProviderCaptureRequest,
+    ProviderCustomer, ProviderPayment, ProviderPaymentRequest, ProviderRefund,
+    ProviderRefundRequest,
 };
 use fintech_core::trading::{
     Bar, BarTimeframe, BrokerageAccount, BrokerageProvider, MarketClock, OrderRequest, Position,
@@ -174,6 +175,36 @@ impl PaymentProvider for Payments {
             self.0.create_refund(req),
         )
         .await
+    }
+    async fn capture_payment(&self, req: &ProviderCaptureRequest) -> Result<ProviderPayment> {
+        timed(
+            self.name(),
+            "payments",
+            "capture_payment",
+            self.0.capture_payment(req),
+        )
+        .await
+    }
+    async fn attach_payment_method(&self, pm: &str, customer: &str) -> Result<PaymentMethod> {
+        timed(
+            self.name(),
+            "payments",
+            "attach_payment_method",
+            self.0.attach_payment_method(pm, customer),
+        )
+        .await
+    }
+    async fn payment_methods(&self, customer: &str) -> Result<Vec<PaymentMethod>> {
+        timed(
+            self.name(),
+            "payments",
+            "payment_methods",
+            self.0.payment_methods(customer),
+        )
+        .await
+    }
+    async fn balance(&self) -> Result<Vec<ProviderBalance>> {
+        timed(self.name(), "payments", "balance", self.0.balance()).await
     }
 }
 

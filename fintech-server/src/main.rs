@@ -266,6 +266,7 @@ async fn demo_data(platform: &Platform, p: &Principal) -> anyhow::Result<()> {
                     customer_id: None,
                     payee: Some(payee.into()),
                     description: Some("demo".into()),
+                    capture_method: None,
                 },
                 Some(format!("demo-payment-{i}")),
             )

@@ -72,6 +72,7 @@ async fn platform_payments(
                         customer_id: None,
                         payee: Some("Bench Supplies".into()),
                         description: None,
+                        capture_method: None,
                     },
                     Some(idem),
                 )

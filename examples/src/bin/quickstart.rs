@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         customer_id: None,
         payee: Some("Blue Bottle Coffee".into()),
         description: Some("team coffee".into()),
+        capture_method: None,
     };
     let paid = platform
         .create_payment(&agent, coffee.clone(), Some("coffee-2026-11-25".into()))
@@ -129,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         customer_id: None,
         payee: Some("Framework Computer".into()),
         description: Some("laptop".into()),
+        capture_method: None,
     };
     let held = platform.create_payment(&agent, laptop, None).await?;
     ensure!(held.status == PaymentStatus::PendingApproval, "held");

@@ -10,8 +10,8 @@ use super::Outcome;
 use crate::error::{ConflictCode, Error, ErrorKind};
 use crate::money::Money;
 use crate::payments::{
-    NewCustomer, PaymentProvider, ProviderPayment, ProviderPaymentRequest, ProviderPaymentStatus,
-    ProviderRefundRequest, RefundStatus,
+    CaptureMethod, NewCustomer, PaymentProvider, ProviderCaptureRequest, ProviderPayment,
+    ProviderPaymentRequest, ProviderPaymentStatus, ProviderRefundRequest, RefundStatus,
 };
 
 /// Counts the distinct charges the provider has made (replays of a key not counted).
@@ -47,6 +47,11 @@ pub const SCENARIOS: &[&str] = &[
     "declined_payment_cannot_be_refunded",
     "unknown_ids_are_not_found",
     "bad_charges_are_errors",
+    "manual_capture_in_part_bounds_refunds",
+    "capture_replays_by_key_and_happens_once",
+    "uncaptured_payment_cancels_and_cannot_be_refunded",
+    "payment_methods_attach_by_token",
+    "balance_reports_currencies",
 ];
 
 /// Runs the scenario called `name` against `provider`.
@@ -72,6 +77,17 @@ pub async fn run(name: &str, provider: &dyn PaymentProvider, h: &PaymentsHarness
         }
         "unknown_ids_are_not_found" => unknown_ids_are_not_found(p).await,
         "bad_charges_are_errors" => bad_charges_are_errors(p, h).await,
+        "manual_capture_in_part_bounds_refunds" => {
+            manual_capture_in_part_bounds_refunds(p, h).await
+        }
+        "capture_replays_by_key_and_happens_once" => {
+            capture_replays_by_key_and_happens_once(p, h).await
+        }
+        "uncaptured_payment_cancels_and_cannot_be_refunded" => {
+            uncaptured_payment_cancels_and_cannot_be_refunded(p, h).await
+        }
+        "payment_methods_attach_by_token" => payment_methods_attach_by_token(p, h).await,
+        "balance_reports_currencies" => balance_reports_currencies(p).await,
         other => panic!("unknown payments scenario {other}"),
     }
     Outcome::Passed
@@ -92,8 +108,39 @@ fn charge(pm: &str, amount: &str, key: &str) -> ProviderPaymentRequest {
         payment_method: pm.to_owned(),
         customer: None,
         description: Some("conformance".into()),
+        capture_method: CaptureMethod::Automatic,
         idempotency_key: key.to_owned(),
     }
+}
+
+fn authorize(pm: &str, amount: &str, key: &str) -> ProviderPaymentRequest {
+    ProviderPaymentRequest {
+        capture_method: CaptureMethod::Manual,
+        ..charge(pm, amount, key)
+    }
+}
+
+fn capture(payment: &ProviderPayment, amount: &str, key: &str) -> ProviderCaptureRequest {
+    ProviderCaptureRequest {
+        provider_payment_id: payment.provider_id.clone(),
+        amount: usd(amount),
+        idempotency_key: key.to_owned(),
+    }
+}
+
+/// An authorized (uncaptured) payment to work with.
+async fn authorized(p: &dyn PaymentProvider, h: &PaymentsHarness, amount: &str) -> ProviderPayment {
+    let payment = p
+        .create_payment(&authorize(&h.succeeds, amount, &key()))
+        .await
+        .unwrap_or_else(|e| panic!("authorization of {amount} with {}: {e}", h.succeeds));
+    assert_eq!(
+        payment.status,
+        ProviderPaymentStatus::RequiresCapture,
+        "{} with manual capture is authorized, not charged",
+        h.succeeds
+    );
+    payment
 }
 
 fn refund(payment: &ProviderPayment, amount: &str, key: &str) -> ProviderRefundRequest {
@@ -440,5 +487,145 @@ pub async fn bad_charges_are_errors(p: &dyn PaymentProvider, h: &PaymentsHarness
             );
             assert_ne!(e.kind(), ErrorKind::Internal, "{e}");
         }
+    }
+}
+
+/// With manual capture the money moves on capture, and only what was captured: a payment
+/// authorized for 100.00 and captured for 60.00 refunds at most 60.00; it cannot be refunded
+/// before the capture, nor captured again.
+pub async fn manual_capture_in_part_bounds_refunds(p: &dyn PaymentProvider, h: &PaymentsHarness) {
+    let payment = authorized(p, h, "100.00").await;
+    let early = p.create_refund(&refund(&payment, "1.00", &key())).await;
+    assert!(early.is_err(), "a refund before the capture: {early:?}");
+    let over = p
+        .capture_payment(&capture(&payment, "100.01", &key()))
+        .await;
+    assert!(over.is_err(), "a capture of more than authorized: {over:?}");
+    let captured = p
+        .capture_payment(&capture(&payment, "60.00", &key()))
+        .await
+        .expect("capture of 60.00");
+    assert_eq!(captured.provider_id, payment.provider_id);
+    assert_eq!(
+        captured.status,
+        ProviderPaymentStatus::Succeeded,
+        "captured"
+    );
+    let fetched = p.get_payment(&payment.provider_id).await.expect("get");
+    assert_eq!(fetched.status, ProviderPaymentStatus::Succeeded);
+    let again = p.capture_payment(&capture(&payment, "40.00", &key())).await;
+    assert!(again.is_err(), "a second capture: {again:?}");
+    let over = p.create_refund(&refund(&payment, "60.01", &key())).await;
+    assert!(
+        over.is_err(),
+        "a refund beyond the captured 60.00: {over:?}"
+    );
+    p.create_refund(&refund(&payment, "60.00", &key()))
+        .await
+        .expect("a refund of all that was captured");
+}
+
+/// The same capture key and request replay the capture; a capture with the same key and
+/// another amount is a reused key.
+pub async fn capture_replays_by_key_and_happens_once(p: &dyn PaymentProvider, h: &PaymentsHarness) {
+    let payment = authorized(p, h, "80.00").await;
+    let k = key();
+    let first = p
+        .capture_payment(&capture(&payment, "80.00", &k))
+        .await
+        .expect("capture");
+    let replay = p
+        .capture_payment(&capture(&payment, "80.00", &k))
+        .await
+        .expect("replay");
+    assert_eq!(first, replay, "a capture key replays");
+    assert_reused_key(
+        p.capture_payment(&capture(&payment, "10.00", &k)).await,
+        "same capture key, other amount",
+    );
+}
+
+/// Cancelling an authorization releases it: the payment is cancelled, never captured, never
+/// refunded.
+pub async fn uncaptured_payment_cancels_and_cannot_be_refunded(
+    p: &dyn PaymentProvider,
+    h: &PaymentsHarness,
+) {
+    let payment = authorized(p, h, "25.00").await;
+    let canceled = p
+        .cancel_payment(&payment.provider_id)
+        .await
+        .expect("cancel an authorization");
+    assert_eq!(canceled.status, ProviderPaymentStatus::Canceled);
+    let cap = p.capture_payment(&capture(&payment, "25.00", &key())).await;
+    assert!(cap.is_err(), "a capture after cancelling: {cap:?}");
+    let got = p.create_refund(&refund(&payment, "25.00", &key())).await;
+    assert!(
+        got.is_err(),
+        "a refund of a cancelled authorization: {got:?}"
+    );
+}
+
+/// A payment method token attaches to a customer and lists under it with card details (never
+/// a number); a charge with the attached method succeeds; an unknown token or card data is an
+/// error.
+pub async fn payment_methods_attach_by_token(p: &dyn PaymentProvider, h: &PaymentsHarness) {
+    let customer = p
+        .create_customer(
+            &NewCustomer {
+                email: Some("wallet@example.com".into()),
+                name: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("customer");
+    let attached = p
+        .attach_payment_method(&h.succeeds, &customer.provider_id)
+        .await
+        .expect("attach");
+    assert!(attached.id.starts_with("pm_"), "a token: {}", attached.id);
+    let card = attached.card.as_ref().expect("card details");
+    assert_eq!(card.last4.len(), 4, "last four digits: {card:?}");
+    assert!((1..=12).contains(&card.exp_month), "{card:?}");
+    let listed = p
+        .payment_methods(&customer.provider_id)
+        .await
+        .expect("list");
+    assert!(
+        listed.iter().any(|m| m.id == attached.id),
+        "the attached method lists: {listed:?}"
+    );
+    let mut req = charge(&attached.id, "5.00", &key());
+    req.customer = Some(customer.provider_id.clone());
+    let paid = p.create_payment(&req).await.expect("charge attached");
+    assert_eq!(paid.status, ProviderPaymentStatus::Succeeded);
+    let unknown = p
+        .attach_payment_method("pm_conformance_unknown", &customer.provider_id)
+        .await;
+    assert!(unknown.is_err(), "an unknown token attaches: {unknown:?}");
+    let pan = "4242424242424242";
+    match p.attach_payment_method(pan, &customer.provider_id).await {
+        Ok(m) => panic!("card data attached: {m:?}"),
+        Err(e) => assert!(!e.to_string().contains("4242"), "echoes the number: {e}"),
+    }
+}
+
+/// The balance names each currency once, with available and pending in that currency.
+pub async fn balance_reports_currencies(p: &dyn PaymentProvider) {
+    let balances = p.balance().await.expect("balance");
+    assert!(!balances.is_empty(), "at least one currency");
+    let mut seen = Vec::new();
+    for b in &balances {
+        assert_eq!(
+            b.available.currency(),
+            b.pending.currency(),
+            "one currency per entry: {b:?}"
+        );
+        assert!(
+            !seen.contains(&b.available.currency()),
+            "a currency listed twice: {balances:?}"
+        );
+        seen.push(b.available.currency());
     }
 }

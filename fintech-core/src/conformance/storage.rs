@@ -116,6 +116,7 @@ fn pay(amount: &str) -> NewPayment {
         customer_id: None,
         payee: Some("Acme Supplies".into()),
         description: None,
+        capture_method: None,
     }
 }
 

@@ -12,7 +12,8 @@ use crate::id::{CustomerId, PaymentId, RefundId};
 use crate::ledger::JournalEntry;
 use crate::money::Money;
 use crate::payments::{
-    validate_payment_method, Customer, NewCustomer, NewPayment, NewRefund, Payment, PaymentStatus,
+    validate_payment_method, AttachPaymentMethod, Customer, NewCustomer, NewPayment, NewRefund,
+    Payment, PaymentMethod, PaymentStatus, ProviderBalance, ProviderCaptureRequest,
     ProviderPayment, ProviderPaymentRequest, ProviderPaymentStatus, ProviderRefundRequest, Refund,
     RefundStatus,
 };
@@ -37,12 +38,19 @@ pub struct PaymentQuery {
     pub limit: Option<u32>,
 }
 
-/// Applies what the provider said to a payment.
+/// Applies what the provider said to a payment. A payment that succeeds without an explicit
+/// capture amount captured all of it.
 fn apply_provider(payment: &mut Payment, pp: &ProviderPayment) {
     payment.provider_payment_id = Some(pp.provider_id.clone());
     match &pp.status {
-        ProviderPaymentStatus::Succeeded => payment.status = PaymentStatus::Succeeded,
+        ProviderPaymentStatus::Succeeded => {
+            payment.status = PaymentStatus::Succeeded;
+            if payment.amount_captured.is_zero() {
+                payment.amount_captured = payment.amount;
+            }
+        }
         ProviderPaymentStatus::Processing => payment.status = PaymentStatus::Processing,
+        ProviderPaymentStatus::RequiresCapture => payment.status = PaymentStatus::RequiresCapture,
         ProviderPaymentStatus::Canceled => payment.status = PaymentStatus::Canceled,
         ProviderPaymentStatus::Failed { code, message } => {
             payment.status = PaymentStatus::Failed;
@@ -61,6 +69,7 @@ fn status_event(status: PaymentStatus) -> &'static str {
         PaymentStatus::PendingApproval | PaymentStatus::PendingReview => types::PAYMENT_HELD,
         PaymentStatus::Canceled | PaymentStatus::Rejected => types::PAYMENT_CANCELED,
         PaymentStatus::Processing => types::PAYMENT_CREATED,
+        PaymentStatus::RequiresCapture => types::PAYMENT_AUTHORIZED,
     }
 }
 
@@ -283,6 +292,8 @@ impl Platform {
         let mut payment = Payment {
             id,
             amount: req.amount,
+            amount_captured: Money::zero(req.amount.currency()),
+            capture_method: req.capture_method.unwrap_or_default(),
             amount_refunded: Money::zero(req.amount.currency()),
             payment_method: req.payment_method,
             customer_id: req.customer_id,
@@ -306,6 +317,7 @@ impl Platform {
                     payment_method: payment.payment_method.clone(),
                     customer: customer.map(|c| c.provider_customer_id),
                     description: payment.description.clone(),
+                    capture_method: payment.capture_method,
                     idempotency_key: provider_key.to_owned(),
                 })
                 .await?;
@@ -324,7 +336,7 @@ impl Platform {
             tx.post_journal(
                 &p.tenant_id,
                 payment.id.as_str(),
-                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount)?,
+                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount_captured)?,
             )
             .await?;
         }
@@ -418,7 +430,10 @@ impl Platform {
         };
         let system = Principal::system(tenant, interface);
         let row = self.payment_row(&system, &id).await?;
-        if row.payment.status == PaymentStatus::Processing {
+        if matches!(
+            row.payment.status,
+            PaymentStatus::Processing | PaymentStatus::RequiresCapture
+        ) {
             return self.advance_processing(&system, row).await.map(Some);
         }
         Ok(Some(row.payment))
@@ -501,6 +516,7 @@ impl Platform {
                         payment_method: row.payment.payment_method.clone(),
                         customer,
                         description: row.payment.description.clone(),
+                        capture_method: row.payment.capture_method,
                         idempotency_key: row.provider_idempotency_key.clone(),
                     })
                     .await?
@@ -508,13 +524,12 @@ impl Platform {
         };
         let mut payment = row.payment.clone();
         apply_provider(&mut payment, &pp);
-        if payment.status == PaymentStatus::Processing && row.payment.provider_payment_id.is_some()
-        {
+        if payment.status == row.payment.status && row.payment.provider_payment_id.is_some() {
             return Ok(row.payment);
         }
         let mut tx = self.inner.store.begin().await?;
         if !tx
-            .transition_payment(&p.tenant_id, &payment, PaymentStatus::Processing)
+            .transition_payment(&p.tenant_id, &payment, row.payment.status)
             .await?
         {
             // Someone else advanced it first; report what is stored now.
@@ -525,11 +540,11 @@ impl Platform {
             tx.post_journal(
                 &p.tenant_id,
                 payment.id.as_str(),
-                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount)?,
+                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount_captured)?,
             )
             .await?;
         }
-        let events = if payment.status == PaymentStatus::Processing {
+        let events = if payment.status == row.payment.status {
             vec![]
         } else {
             vec![(
@@ -558,14 +573,14 @@ impl Platform {
     }
 
     async fn release_row_reservation(&self, row: &PaymentRow) {
+        self.release_row_amount(row, &row.payment.amount).await;
+    }
+
+    /// Releases `amount` of the daily reservation a payment made on the day it was created.
+    async fn release_row_amount(&self, row: &PaymentRow, amount: &Money) {
         if let Some(key) = &row.api_key_id {
             let day = row.payment.created_at.format("%Y-%m-%d").to_string();
-            if let Err(e) = self
-                .inner
-                .store
-                .release_spend(key, &day, &row.payment.amount)
-                .await
-            {
+            if let Err(e) = self.inner.store.release_spend(key, &day, amount).await {
                 tracing::error!(error = %e, "could not release a spending reservation");
             }
         }
@@ -669,12 +684,12 @@ impl Platform {
                 .close_held_payment(p, id, PaymentStatus::Canceled, "payments.cancel", None)
                 .await;
         }
-        let Some(pid) = row
-            .payment
-            .provider_payment_id
-            .clone()
-            .filter(|_| row.payment.status == PaymentStatus::Processing)
-        else {
+        let Some(pid) = row.payment.provider_payment_id.clone().filter(|_| {
+            matches!(
+                row.payment.status,
+                PaymentStatus::Processing | PaymentStatus::RequiresCapture
+            )
+        }) else {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
                 format!(
@@ -693,7 +708,7 @@ impl Platform {
         apply_provider(&mut payment, &pp);
         let mut tx = self.inner.store.begin().await?;
         if !tx
-            .transition_payment(&p.tenant_id, &payment, PaymentStatus::Processing)
+            .transition_payment(&p.tenant_id, &payment, row.payment.status)
             .await?
         {
             return Err(Error::conflict(
@@ -705,7 +720,7 @@ impl Platform {
             tx.post_journal(
                 &p.tenant_id,
                 payment.id.as_str(),
-                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount)?,
+                &JournalEntry::payment_captured(payment.id.as_str(), payment.amount_captured)?,
             )
             .await?;
         }
@@ -817,7 +832,9 @@ impl Platform {
                 ),
             ));
         }
-        let remaining = payment.amount.checked_sub(&payment.amount_refunded)?;
+        let remaining = payment
+            .amount_captured
+            .checked_sub(&payment.amount_refunded)?;
         let amount = req.amount.unwrap_or(remaining);
         if amount.currency() != payment.amount.currency() {
             return Err(Error::validation(
@@ -913,6 +930,226 @@ impl Platform {
         p.require(Scope::PaymentsRead)?;
         self.payment_row(p, payment).await?;
         self.inner.store.refunds(&p.tenant_id, payment).await
+    }
+
+    /// Captures an authorized payment (`requires_capture`, created with manual capture): all
+    /// of it, or `amount` of it (the rest of the hold is released, and with it the rest of the
+    /// key's daily reservation). Money moves here: the ledger entry is for the captured amount.
+    /// A payment is captured at most once, whatever the keys: the provider call carries a key
+    /// derived from the payment, and the status moves only from `requires_capture`.
+    pub async fn capture_payment(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        amount: Option<Money>,
+        idempotency_key: Option<String>,
+    ) -> Result<Payment> {
+        p.require(Scope::PaymentsWrite)?;
+        let row = self.payment_row(p, id).await?;
+        let authorized = row.payment.amount;
+        let amount = amount.unwrap_or(authorized);
+        if amount.currency() != authorized.currency() {
+            return Err(Error::validation(
+                "amount",
+                format!("the payment is in {}", authorized.currency()),
+            ));
+        }
+        if !amount.is_positive() {
+            return Err(Error::validation("amount", "must be greater than zero"));
+        }
+        if amount.checked_cmp(&authorized)?.is_gt() {
+            return Err(Error::validation(
+                "amount",
+                format!("{amount} is more than the {authorized} authorized"),
+            ));
+        }
+        #[derive(Serialize)]
+        struct CaptureRequest<'a> {
+            payment_id: &'a PaymentId,
+            amount: Money,
+        }
+        let request_hash = hash_request(
+            "payments.capture",
+            &CaptureRequest {
+                payment_id: id,
+                amount,
+            },
+        )?;
+        self.idempotent(
+            p,
+            idempotency_key,
+            "payments.capture",
+            request_hash,
+            |idem| async move {
+                let Some(pid) = row
+                    .payment
+                    .provider_payment_id
+                    .clone()
+                    .filter(|_| row.payment.status == PaymentStatus::RequiresCapture)
+                else {
+                    return Err(Error::conflict(
+                        ConflictCode::InvalidState,
+                        format!(
+                            "payment {id} is {}; only an authorized payment (requires_capture) can be captured",
+                            row.payment.status.as_str()
+                        ),
+                    ));
+                };
+                let pp = self
+                    .inner
+                    .providers
+                    .payments(&p.tenant_id)
+                    .capture_payment(&ProviderCaptureRequest {
+                        provider_payment_id: pid,
+                        amount,
+                        idempotency_key: format!("{}-capture", row.provider_idempotency_key),
+                    })
+                    .await?;
+                let mut payment = row.payment.clone();
+                payment.amount_captured = amount;
+                apply_provider(&mut payment, &pp);
+                if matches!(
+                    payment.status,
+                    PaymentStatus::Failed | PaymentStatus::Canceled
+                ) {
+                    payment.amount_captured = Money::zero(amount.currency());
+                }
+                let response = serde_json::to_string(&payment).map_err(Error::internal)?;
+                let mut tx = self.inner.store.begin().await?;
+                if !tx
+                    .transition_payment(&p.tenant_id, &payment, PaymentStatus::RequiresCapture)
+                    .await?
+                {
+                    return Err(Error::conflict(
+                        ConflictCode::InvalidState,
+                        format!("payment {id} changed while capturing"),
+                    ));
+                }
+                if payment.status == PaymentStatus::Succeeded {
+                    tx.post_journal(
+                        &p.tenant_id,
+                        payment.id.as_str(),
+                        &JournalEntry::payment_captured(
+                            payment.id.as_str(),
+                            payment.amount_captured,
+                        )?,
+                    )
+                    .await?;
+                }
+                let events = [(
+                    status_event(payment.status),
+                    payment.id.as_str(),
+                    to_value(&payment)?,
+                )];
+                let audit = audit_entry(
+                    p,
+                    "payments.capture",
+                    "payment",
+                    id.as_str(),
+                    Some(&idem.key),
+                    &format!("{}: {}", payment.status.as_str(), payment.amount_captured),
+                );
+                finish(&mut tx, p, Some((&idem.key, &response)), &events, audit).await?;
+                tx.commit().await?;
+                // what was not captured no longer counts against the key's day
+                let released = match payment.status {
+                    PaymentStatus::Succeeded => authorized.checked_sub(&payment.amount_captured)?,
+                    PaymentStatus::Failed | PaymentStatus::Canceled => authorized,
+                    _ => Money::zero(authorized.currency()),
+                };
+                if released.is_positive() {
+                    self.release_row_amount(&row, &released).await;
+                }
+                Ok(payment)
+            },
+        )
+        .await
+    }
+
+    /// Attaches a tokenized payment method to a customer at the provider, so the customer can
+    /// pay with it again. Only tokens are accepted, never card data.
+    pub async fn attach_payment_method(
+        &self,
+        p: &Principal,
+        customer_id: &CustomerId,
+        req: AttachPaymentMethod,
+        idempotency_key: Option<String>,
+    ) -> Result<PaymentMethod> {
+        p.require(Scope::PaymentsWrite)?;
+        validate_payment_method(&req.payment_method)?;
+        let customer = self.customer(p, customer_id).await?;
+        #[derive(Serialize)]
+        struct AttachRequest<'a> {
+            customer_id: &'a CustomerId,
+            payment_method: &'a str,
+        }
+        let request_hash = hash_request(
+            "payment_methods.attach",
+            &AttachRequest {
+                customer_id,
+                payment_method: &req.payment_method,
+            },
+        )?;
+        self.idempotent(
+            p,
+            idempotency_key,
+            "payment_methods.attach",
+            request_hash,
+            |idem| async move {
+                let method = self
+                    .inner
+                    .providers
+                    .payments(&p.tenant_id)
+                    .attach_payment_method(&req.payment_method, &customer.provider_customer_id)
+                    .await?;
+                let response = serde_json::to_string(&method).map_err(Error::internal)?;
+                let mut tx = self.inner.store.begin().await?;
+                let audit = audit_entry(
+                    p,
+                    "payment_methods.attach",
+                    "customer",
+                    customer_id.as_str(),
+                    Some(&idem.key),
+                    &format!("attached {}", method.id),
+                );
+                let data = serde_json::json!({
+                    "customer_id": customer_id,
+                    "payment_method": &method,
+                });
+                finish(
+                    &mut tx,
+                    p,
+                    Some((&idem.key, &response)),
+                    &[(types::PAYMENT_METHOD_ATTACHED, customer_id.as_str(), data)],
+                    audit,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(method)
+            },
+        )
+        .await
+    }
+
+    /// The payment methods attached to a customer, as the provider knows them.
+    pub async fn payment_methods(
+        &self,
+        p: &Principal,
+        customer_id: &CustomerId,
+    ) -> Result<Vec<PaymentMethod>> {
+        p.require(Scope::PaymentsRead)?;
+        let customer = self.customer(p, customer_id).await?;
+        self.inner
+            .providers
+            .payments(&p.tenant_id)
+            .payment_methods(&customer.provider_customer_id)
+            .await
+    }
+
+    /// The tenant's balance at its payments provider, per currency.
+    pub async fn payments_balance(&self, p: &Principal) -> Result<Vec<ProviderBalance>> {
+        p.require(Scope::PaymentsRead)?;
+        self.inner.providers.payments(&p.tenant_id).balance().await
     }
 
     /// Screens a payment without making it (a dry run for agents and operators).

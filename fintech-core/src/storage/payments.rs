@@ -6,9 +6,9 @@ use super::{col, from_json, now_micros, page_limit, to_json, ts, Store, Tx};
 use crate::error::Result;
 use crate::id::{CustomerId, PaymentId, RefundId, TenantId};
 use crate::money::{Currency, Money};
-use crate::payments::{Customer, Payment, PaymentStatus, Refund, RefundStatus};
+use crate::payments::{CaptureMethod, Customer, Payment, PaymentStatus, Refund, RefundStatus};
 
-const PAYMENT_COLUMNS: &str = "id, currency, amount_minor, refunded_minor, payment_method, customer_id, payee, description, status, failure_code, failure_message, provider, provider_payment_id, created_by, assessment, created_at, updated_at";
+const PAYMENT_COLUMNS: &str = "id, currency, amount_minor, captured_minor, capture_method, refunded_minor, payment_method, customer_id, payee, description, status, failure_code, failure_message, provider, provider_payment_id, created_by, assessment, created_at, updated_at";
 
 /// A payment row plus the columns the platform needs but callers do not see.
 #[derive(Debug, Clone)]
@@ -24,9 +24,20 @@ pub struct PaymentRow {
 fn payment_from_row(r: &AnyRow) -> Result<Payment> {
     let currency = Currency::from_code(&col::<String>(r, "currency")?)?;
     let assessment: Option<String> = col(r, "assessment")?;
+    let status = PaymentStatus::parse(&col::<String>(r, "status")?)?;
+    let amount_minor: i64 = col(r, "amount_minor")?;
+    // rows from before manual capture have no captured amount: a succeeded one captured all
+    let captured_minor =
+        col::<Option<i64>>(r, "captured_minor")?.unwrap_or(if status == PaymentStatus::Succeeded {
+            amount_minor
+        } else {
+            0
+        });
     Ok(Payment {
         id: PaymentId::parse(&col::<String>(r, "id")?)?,
-        amount: Money::from_minor(col(r, "amount_minor")?, currency),
+        amount: Money::from_minor(amount_minor, currency),
+        amount_captured: Money::from_minor(captured_minor, currency),
+        capture_method: CaptureMethod::parse(&col::<String>(r, "capture_method")?)?,
         amount_refunded: Money::from_minor(col(r, "refunded_minor")?, currency),
         payment_method: col(r, "payment_method")?,
         customer_id: col::<Option<String>>(r, "customer_id")?
@@ -34,7 +45,7 @@ fn payment_from_row(r: &AnyRow) -> Result<Payment> {
             .transpose()?,
         payee: col(r, "payee")?,
         description: col(r, "description")?,
-        status: PaymentStatus::parse(&col::<String>(r, "status")?)?,
+        status,
         failure_code: col(r, "failure_code")?,
         failure_message: col(r, "failure_message")?,
         provider: col(r, "provider")?,
@@ -85,8 +96,9 @@ impl Tx {
         let p = &row.payment;
         sqlx::query(
             "INSERT INTO payments (id, tenant_id, currency, amount_minor, refunded_minor, payment_method, customer_id, payee, description, status,
-              failure_code, failure_message, provider, provider_payment_id, provider_idempotency_key, api_key_id, created_by, assessment, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+              failure_code, failure_message, provider, provider_payment_id, provider_idempotency_key, api_key_id, created_by, assessment, created_at, updated_at,
+              captured_minor, capture_method)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
         )
         .bind(p.id.as_str())
         .bind(tenant.as_str())
@@ -108,6 +120,8 @@ impl Tx {
         .bind(p.assessment.as_ref().map(to_json).transpose()?)
         .bind(p.created_at.timestamp_micros())
         .bind(p.updated_at.timestamp_micros())
+        .bind(p.amount_captured.to_minor()?)
+        .bind(p.capture_method.as_str())
         .execute(self.conn())
         .await?;
         Ok(())
@@ -122,7 +136,8 @@ impl Tx {
         from: PaymentStatus,
     ) -> Result<bool> {
         Ok(sqlx::query(
-            "UPDATE payments SET status = $1, failure_code = $2, failure_message = $3, provider_payment_id = $4, refunded_minor = $5, updated_at = $6
+            "UPDATE payments SET status = $1, failure_code = $2, failure_message = $3, provider_payment_id = $4, refunded_minor = $5, updated_at = $6,
+              captured_minor = $10
              WHERE tenant_id = $7 AND id = $8 AND status = $9",
         )
         .bind(p.status.as_str())
@@ -134,6 +149,7 @@ impl Tx {
         .bind(tenant.as_str())
         .bind(p.id.as_str())
         .bind(from.as_str())
+        .bind(p.amount_captured.to_minor()?)
         .execute(self.conn())
         .await?
         .rows_affected()
@@ -149,7 +165,7 @@ impl Tx {
     ) -> Result<bool> {
         Ok(sqlx::query(
             "UPDATE payments SET refunded_minor = refunded_minor + $1, updated_at = $2
-             WHERE tenant_id = $3 AND id = $4 AND status = 'succeeded' AND refunded_minor + $1 <= amount_minor",
+             WHERE tenant_id = $3 AND id = $4 AND status = 'succeeded' AND refunded_minor + $1 <= COALESCE(captured_minor, amount_minor)",
         )
         .bind(amount.to_minor()?)
         .bind(now_micros())

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use fintech_core::payments::{
-    NewCustomer, PaymentProvider, ProviderCustomer, ProviderPayment, ProviderPaymentRequest,
+    CaptureMethod, CardDetails, NewCustomer, PaymentMethod, PaymentProvider, ProviderBalance,
+    ProviderCaptureRequest, ProviderCustomer, ProviderPayment, ProviderPaymentRequest,
     ProviderPaymentStatus, ProviderRefund, ProviderRefundRequest, RefundStatus,
 };
 use fintech_core::{ConflictCode, Error, Money, ProviderMode, Result};
@@ -104,11 +105,41 @@ fn outcome(pm: &str) -> Option<Outcome> {
     })
 }
 
+/// Card details (brand, last four digits) of the test tokens, as Stripe reports them for its
+/// own test cards.
+fn card_of(pm: &str) -> Option<(&'static str, &'static str)> {
+    Some(match pm {
+        "pm_card_visa" => ("visa", "4242"),
+        "pm_card_visa_debit" => ("visa", "5556"),
+        "pm_card_mastercard" => ("mastercard", "4444"),
+        "pm_card_amex" => ("amex", "8431"),
+        "pm_card_discover" => ("discover", "1117"),
+        "pm_card_processing" => ("visa", "0077"),
+        "pm_card_riskLevelElevated" => ("visa", "9235"),
+        "pm_card_chargeDeclined" => ("visa", "0002"),
+        "pm_card_chargeDeclinedInsufficientFunds" => ("visa", "9995"),
+        "pm_card_chargeDeclinedFraudulent" => ("visa", "0019"),
+        "pm_card_chargeDeclinedExpiredCard" => ("visa", "0069"),
+        "pm_card_chargeDeclinedIncorrectCvc" => ("visa", "0127"),
+        "pm_card_chargeDeclinedProcessingError" => ("visa", "0119"),
+        "pm_card_chargeDeclinedLostCard" => ("visa", "9987"),
+        "pm_card_chargeDeclinedStolenCard" => ("visa", "9979"),
+        "pm_card_authenticationRequired" => ("visa", "3184"),
+        _ => return None,
+    })
+}
+
 #[derive(Debug)]
 struct SimPayment {
     amount: Money,
+    /// What moved: the amount, or the part of it captured.
+    captured: Money,
     refunded: Money,
     status: ProviderPaymentStatus,
+    /// Authorize only; money moves on capture.
+    manual: bool,
+    /// Rebuilt from its id by a later process, which cannot know what happened since.
+    restored: bool,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +150,10 @@ struct State {
     payments: HashMap<String, SimPayment>,
     /// Idempotency key → (fingerprint, refund).
     refund_keys: HashMap<String, (String, ProviderRefund)>,
+    /// Idempotency key → (fingerprint, the payment after its capture).
+    capture_keys: HashMap<String, (String, ProviderPayment)>,
+    /// Provider customer id → payment methods attached to it.
+    attached: HashMap<String, Vec<PaymentMethod>>,
     charges: usize,
     refunds: usize,
 }
@@ -165,6 +200,7 @@ fn lookup<'a>(st: &'a mut State, id: &str) -> Result<&'a mut SimPayment> {
             let amount = Money::from_minor(minor.parse().ok()?, currency);
             let status = match kind {
                 "s" | "p" => ProviderPaymentStatus::Succeeded,
+                "a" => ProviderPaymentStatus::RequiresCapture,
                 "f" => ProviderPaymentStatus::Failed {
                     code: "card_declined".into(),
                     message: "Your card was declined.".into(),
@@ -173,8 +209,15 @@ fn lookup<'a>(st: &'a mut State, id: &str) -> Result<&'a mut SimPayment> {
             };
             Some(SimPayment {
                 amount,
+                captured: if status == ProviderPaymentStatus::Succeeded {
+                    amount
+                } else {
+                    Money::zero(currency)
+                },
                 refunded: Money::zero(currency),
+                manual: kind == "a",
                 status,
+                restored: true,
             })
         })();
         if let Some(p) = restored {
@@ -240,9 +283,10 @@ impl PaymentProvider for SimPayments {
             ));
         }
         let fingerprint = format!(
-            "{}|{}|{:?}|{:?}",
-            req.amount, req.payment_method, req.customer, req.description
+            "{}|{}|{:?}|{:?}|{:?}",
+            req.amount, req.payment_method, req.customer, req.description, req.capture_method
         );
+        let manual = req.capture_method == CaptureMethod::Manual;
         let mut st = lock(&self.state);
         if let Some((first, id)) = st.payment_keys.get(&req.idempotency_key) {
             if *first != fingerprint {
@@ -261,6 +305,7 @@ impl PaymentProvider for SimPayments {
             )
         })?;
         let status = match outcome {
+            Outcome::Succeed if manual => ProviderPaymentStatus::RequiresCapture,
             Outcome::Succeed => ProviderPaymentStatus::Succeeded,
             Outcome::Processing | Outcome::Review => ProviderPaymentStatus::Processing,
             Outcome::Decline(code, message) => ProviderPaymentStatus::Failed {
@@ -271,7 +316,9 @@ impl PaymentProvider for SimPayments {
         // The id carries what a later process needs to know the payment (see `lookup`).
         let kind = match &status {
             ProviderPaymentStatus::Succeeded => 's',
+            ProviderPaymentStatus::Processing if manual => 'a',
             ProviderPaymentStatus::Processing => 'p',
+            ProviderPaymentStatus::RequiresCapture => 'a',
             _ => 'f',
         };
         let id = format!(
@@ -282,8 +329,15 @@ impl PaymentProvider for SimPayments {
         );
         let payment = SimPayment {
             amount: req.amount,
+            captured: if status == ProviderPaymentStatus::Succeeded {
+                req.amount
+            } else {
+                Money::zero(req.amount.currency())
+            },
             refunded: Money::zero(req.amount.currency()),
             status,
+            manual,
+            restored: false,
         };
         let out = snapshot(&id, &payment);
         st.payments.insert(id.clone(), payment);
@@ -298,7 +352,12 @@ impl PaymentProvider for SimPayments {
         let p = lookup(&mut st, provider_id)?;
         // Processing settles by the time anyone looks again: deterministic, no timers.
         if p.status == ProviderPaymentStatus::Processing {
-            p.status = ProviderPaymentStatus::Succeeded;
+            if p.manual {
+                p.status = ProviderPaymentStatus::RequiresCapture;
+            } else {
+                p.status = ProviderPaymentStatus::Succeeded;
+                p.captured = p.amount;
+            }
         }
         Ok(snapshot(provider_id, p))
     }
@@ -307,14 +366,14 @@ impl PaymentProvider for SimPayments {
         let mut st = lock(&self.state);
         let p = lookup(&mut st, provider_id)?;
         match p.status {
-            ProviderPaymentStatus::Processing => p.status = ProviderPaymentStatus::Canceled,
-            ProviderPaymentStatus::Canceled => {}
-            _ => {
-                return Err(Error::conflict(
-                    ConflictCode::InvalidState,
-                    "only a processing payment can be cancelled; refund a succeeded one",
-                ))
+            ProviderPaymentStatus::Processing | ProviderPaymentStatus::RequiresCapture => {
+                p.status = ProviderPaymentStatus::Canceled
             }
+            ProviderPaymentStatus::Canceled => {}
+            _ => return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                "only a processing or uncaptured payment can be cancelled; refund a succeeded one",
+            )),
         }
         Ok(snapshot(provider_id, p))
     }
@@ -329,6 +388,11 @@ impl PaymentProvider for SimPayments {
             return Ok(refund.clone());
         }
         let p = lookup(&mut st, &req.provider_payment_id)?;
+        if p.restored && p.status == ProviderPaymentStatus::RequiresCapture {
+            // authorized in an earlier process and captured since, as the platform knows
+            p.status = ProviderPaymentStatus::Succeeded;
+            p.captured = p.amount;
+        }
         if p.status != ProviderPaymentStatus::Succeeded {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
@@ -339,13 +403,13 @@ impl PaymentProvider for SimPayments {
             return Err(Error::validation("amount", "must be greater than zero"));
         }
         let total = p.refunded.checked_add(&req.amount)?;
-        if total.checked_cmp(&p.amount)? == std::cmp::Ordering::Greater {
+        if total.checked_cmp(&p.captured)? == std::cmp::Ordering::Greater {
             return Err(Error::validation(
                 "amount",
                 format!(
                     "refund of {} exceeds the {} left on the payment",
                     req.amount,
-                    p.amount.checked_sub(&p.refunded)?
+                    p.captured.checked_sub(&p.refunded)?
                 ),
             ));
         }
@@ -358,5 +422,128 @@ impl PaymentProvider for SimPayments {
             .insert(req.idempotency_key.clone(), (fingerprint, refund.clone()));
         st.refunds += 1;
         Ok(refund)
+    }
+
+    async fn capture_payment(&self, req: &ProviderCaptureRequest) -> Result<ProviderPayment> {
+        let fingerprint = format!("{}|{}", req.provider_payment_id, req.amount);
+        let mut st = lock(&self.state);
+        if let Some((first, captured)) = st.capture_keys.get(&req.idempotency_key) {
+            if *first != fingerprint {
+                return Err(reused_key("capture"));
+            }
+            return Ok(captured.clone());
+        }
+        let p = lookup(&mut st, &req.provider_payment_id)?;
+        if p.status != ProviderPaymentStatus::RequiresCapture {
+            return Err(Error::conflict(
+                ConflictCode::InvalidState,
+                "only an authorized payment (requires_capture) can be captured",
+            ));
+        }
+        if !req.amount.is_positive() {
+            return Err(Error::validation("amount", "must be greater than zero"));
+        }
+        if req.amount.checked_cmp(&p.amount)? == std::cmp::Ordering::Greater {
+            return Err(Error::validation(
+                "amount",
+                format!(
+                    "capture of {} exceeds the {} authorized",
+                    req.amount, p.amount
+                ),
+            ));
+        }
+        p.captured = req.amount;
+        p.status = ProviderPaymentStatus::Succeeded;
+        let out = snapshot(&req.provider_payment_id, p);
+        st.capture_keys
+            .insert(req.idempotency_key.clone(), (fingerprint, out.clone()));
+        Ok(out)
+    }
+
+    async fn attach_payment_method(
+        &self,
+        payment_method: &str,
+        provider_customer: &str,
+    ) -> Result<PaymentMethod> {
+        let (brand, last4) = card_of(payment_method).ok_or_else(|| {
+            sim_error(
+                "resource_missing",
+                "no such payment method; the simulator accepts the test tokens listed in fintech_providers::sim::TEST_PAYMENT_METHODS",
+            )
+        })?;
+        if !provider_customer.starts_with("cus_") {
+            return Err(sim_error("resource_missing", "no such customer"));
+        }
+        let method = PaymentMethod {
+            id: payment_method.to_owned(),
+            kind: "card".into(),
+            card: Some(CardDetails {
+                brand: brand.into(),
+                last4: last4.into(),
+                exp_month: 12,
+                exp_year: 2034,
+            }),
+        };
+        let mut st = lock(&self.state);
+        let list = st.attached.entry(provider_customer.to_owned()).or_default();
+        if !list.iter().any(|m| m.id == method.id) {
+            list.push(method.clone());
+        }
+        Ok(method)
+    }
+
+    async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>> {
+        Ok(lock(&self.state)
+            .attached
+            .get(provider_customer)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn balance(&self) -> Result<Vec<ProviderBalance>> {
+        let st = lock(&self.state);
+        let mut by_currency: Vec<ProviderBalance> = Vec::new();
+        for p in st.payments.values().filter(|p| !p.restored) {
+            let currency = p.amount.currency();
+            let i = match by_currency
+                .iter()
+                .position(|b| b.available.currency() == currency)
+            {
+                Some(i) => i,
+                None => {
+                    by_currency.push(ProviderBalance {
+                        available: Money::zero(currency),
+                        pending: Money::zero(currency),
+                    });
+                    by_currency.len() - 1
+                }
+            };
+            let b = &mut by_currency[i];
+            match p.status {
+                ProviderPaymentStatus::Succeeded => {
+                    b.available = b
+                        .available
+                        .checked_add(&p.captured.checked_sub(&p.refunded)?)?;
+                }
+                ProviderPaymentStatus::Processing => {
+                    b.pending = b.pending.checked_add(&p.amount)?;
+                }
+                _ => {}
+            }
+        }
+        by_currency.sort_by(|a, b| {
+            a.available
+                .currency()
+                .code()
+                .cmp(b.available.currency().code())
+        });
+        if by_currency.is_empty() {
+            let usd = fintech_core::Currency::from_code("USD")?;
+            by_currency.push(ProviderBalance {
+                available: Money::zero(usd),
+                pending: Money::zero(usd),
+            });
+        }
+        Ok(by_currency)
     }
 }

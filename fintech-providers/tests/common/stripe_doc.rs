@@ -131,3 +131,33 @@ pub fn request_schema(spec: &str, template: &str, method: &str) -> Value {
         ["schema"]
         .clone()
 }
+
+/// Checks a query string against an operation's query parameters: each one must be declared
+/// (`in: query`) with a matching type or enum, and required ones present.
+pub fn validate_query(operation: &Value, query: &[(String, String)]) -> Vec<String> {
+    let params: Vec<&Value> = operation["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "query")
+        .collect();
+    let mut problems = Vec::new();
+    for (key, value) in query {
+        let name = key.split('[').next().unwrap_or(key);
+        let Some(param) = params.iter().find(|p| p["name"] == name) else {
+            problems.push(format!("unknown query parameter {key}"));
+            continue;
+        };
+        let segments: Vec<&str> = key.split(['[', ']']).filter(|s| !s.is_empty()).collect();
+        if let Err(e) = check(&param["schema"], &segments[1..], value) {
+            problems.push(format!("{key}={value}: {e}"));
+        }
+    }
+    for p in params.iter().filter(|p| p["required"] == json!(true)) {
+        let name = p["name"].as_str().unwrap_or_default();
+        if !query.iter().any(|(k, _)| k == name) {
+            problems.push(format!("required query parameter {name} missing"));
+        }
+    }
+    problems
+}

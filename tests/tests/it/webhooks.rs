@@ -216,6 +216,7 @@ async fn scenario(backend: &str, url: String) {
         customer_id: None,
         payee: None,
         description: None,
+        capture_method: None,
     };
     let payment = platform1
         .create_payment(&admin, pay("10.00"), None)
