@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use fintech_core::banking::TransactionQuery;
-use fintech_core::id::{ApiKeyId, ItemId, OrderId, PaymentId, TenantId, UserId};
-use fintech_core::payments::{NewPayment, NewRefund, PaymentStatus};
+use fintech_core::id::{ApiKeyId, CustomerId, ItemId, OrderId, PaymentId, TenantId, UserId};
+use fintech_core::payments::{
+    AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
+};
 use fintech_core::platform::{LogQuery, NewApiKey, OrderQuery, PaymentQuery};
 use fintech_core::policy::KeyLimits;
 use fintech_core::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
@@ -76,6 +78,9 @@ enum Command {
     /// Payments.
     #[command(subcommand)]
     Payments(PaymentCmd),
+    /// Customers and their payment methods.
+    #[command(subcommand)]
+    Customers(CustomerCmd),
     /// Refunds.
     #[command(subcommand)]
     Refunds(RefundCmd),
@@ -280,10 +285,29 @@ enum PaymentCmd {
         /// Statement text.
         #[arg(long)]
         description: Option<String>,
+        /// The customer paying (`cus_…`).
+        #[arg(long)]
+        customer: Option<String>,
+        /// `manual`: authorize and hold the funds (requires_capture) until `payments capture`.
+        #[arg(long, default_value = "automatic", value_parser = ["automatic", "manual"])]
+        capture: String,
         /// Idempotency key (generated and printed when absent).
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Capture an authorized payment (created with `--capture manual`), in full or in part.
+    Capture {
+        /// Payment id.
+        id: String,
+        /// Amount (default: all that was authorized).
+        #[arg(long)]
+        amount: Option<String>,
+        /// Idempotency key (generated and printed when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// The balance at the payments provider, per currency.
+    Balance,
     /// A payment.
     Get {
         /// Payment id (`pay_…`).
@@ -301,6 +325,40 @@ enum PaymentCmd {
     /// Cancel a held or processing payment.
     Cancel {
         /// Payment id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CustomerCmd {
+    /// Create a customer at the payments provider.
+    Create {
+        /// Contact e-mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Idempotency key (generated and printed when absent).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// A customer.
+    Get {
+        /// Customer id (`cus_…`).
+        id: String,
+    },
+    /// Attach a tokenized payment method (pm_…) to a customer; never a card number.
+    Attach {
+        /// Customer id.
+        id: String,
+        /// Payment method token.
+        #[arg(long)]
+        payment_method: String,
+    },
+    /// Payment methods attached to a customer.
+    Methods {
+        /// Customer id.
         id: String,
     },
 }
@@ -619,6 +677,40 @@ fn payment_rows(ps: &[fintech_core::payments::Payment]) -> Vec<Vec<String>> {
         })
         .collect()
 }
+const CUSTOMER_HEADERS: &[&str] = &["ID", "EMAIL", "NAME", "PROVIDER ID", "CREATED"];
+
+fn customer_rows(cs: &[fintech_core::payments::Customer]) -> Vec<Vec<String>> {
+    cs.iter()
+        .map(|c| {
+            vec![
+                c.id.to_string(),
+                opt(&c.email),
+                opt(&c.name),
+                c.provider_customer_id.clone(),
+                c.created_at.to_rfc3339(),
+            ]
+        })
+        .collect()
+}
+
+const METHOD_HEADERS: &[&str] = &["ID", "TYPE", "BRAND", "LAST4", "EXPIRES"];
+
+fn method_rows(ms: &[fintech_core::payments::PaymentMethod]) -> Vec<Vec<String>> {
+    ms.iter()
+        .map(|m| {
+            let card = m.card.as_ref();
+            vec![
+                m.id.clone(),
+                m.kind.clone(),
+                card.map(|c| c.brand.clone()).unwrap_or_else(|| "-".into()),
+                card.map(|c| c.last4.clone()).unwrap_or_else(|| "-".into()),
+                card.map(|c| format!("{:02}/{}", c.exp_month, c.exp_year))
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect()
+}
+
 const PAYMENT_HEADERS: &[&str] = &[
     "ID", "STATUS", "AMOUNT", "REFUNDED", "PAYEE", "FAILURE", "CREATED",
 ];
@@ -995,15 +1087,17 @@ async fn tenant_command(
             payment_method,
             payee,
             description,
+            customer,
+            capture,
             idempotency_key,
         }) => {
             let req = NewPayment {
                 amount: money(amount, currency)?,
                 payment_method: payment_method.clone(),
-                customer_id: None,
+                customer_id: customer.as_deref().map(CustomerId::parse).transpose()?,
                 payee: payee.clone(),
                 description: description.clone(),
-                capture_method: None,
+                capture_method: Some(CaptureMethod::parse(capture)?),
             };
             let pay = p
                 .create_payment(op, req, Some(idem(idempotency_key)))
@@ -1035,6 +1129,96 @@ async fn tenant_command(
             };
             let ps = p.payments(op, &q).await?;
             show(fmt, &ps, PAYMENT_HEADERS, payment_rows(&ps));
+        }
+        Command::Payments(PaymentCmd::Capture {
+            id,
+            amount,
+            idempotency_key,
+        }) => {
+            let payment_id = PaymentId::parse(id)?;
+            let amount = match amount {
+                Some(a) => {
+                    let currency = p.payment(op, &payment_id).await?.amount.currency();
+                    Some(money(a, currency.code())?)
+                }
+                None => None,
+            };
+            let pay = p
+                .capture_payment(op, &payment_id, amount, Some(idem(idempotency_key)))
+                .await?;
+            show(
+                fmt,
+                &pay,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&pay)),
+            );
+        }
+        Command::Payments(PaymentCmd::Balance) => {
+            let b = p.payments_balance(op).await?;
+            let rows = b
+                .iter()
+                .map(|b| {
+                    vec![
+                        b.available.currency().code().to_owned(),
+                        b.available.amount().to_string(),
+                        b.pending.amount().to_string(),
+                    ]
+                })
+                .collect();
+            show(fmt, &b, &["CURRENCY", "AVAILABLE", "PENDING"], rows);
+        }
+        Command::Customers(CustomerCmd::Create {
+            email,
+            name,
+            idempotency_key,
+        }) => {
+            let c = p
+                .create_customer(
+                    op,
+                    NewCustomer {
+                        email: email.clone(),
+                        name: name.clone(),
+                    },
+                    Some(idem(idempotency_key)),
+                )
+                .await?;
+            show(
+                fmt,
+                &c,
+                CUSTOMER_HEADERS,
+                customer_rows(std::slice::from_ref(&c)),
+            );
+        }
+        Command::Customers(CustomerCmd::Get { id }) => {
+            let c = p.customer(op, &CustomerId::parse(id)?).await?;
+            show(
+                fmt,
+                &c,
+                CUSTOMER_HEADERS,
+                customer_rows(std::slice::from_ref(&c)),
+            );
+        }
+        Command::Customers(CustomerCmd::Attach { id, payment_method }) => {
+            let m = p
+                .attach_payment_method(
+                    op,
+                    &CustomerId::parse(id)?,
+                    AttachPaymentMethod {
+                        payment_method: payment_method.clone(),
+                    },
+                    None,
+                )
+                .await?;
+            show(
+                fmt,
+                &m,
+                METHOD_HEADERS,
+                method_rows(std::slice::from_ref(&m)),
+            );
+        }
+        Command::Customers(CustomerCmd::Methods { id }) => {
+            let ms = p.payment_methods(op, &CustomerId::parse(id)?).await?;
+            show(fmt, &ms, METHOD_HEADERS, method_rows(&ms));
         }
         Command::Payments(PaymentCmd::Cancel { id }) => {
             let pay = p.cancel_payment(op, &PaymentId::parse(id)?).await?;

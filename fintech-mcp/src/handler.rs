@@ -28,7 +28,9 @@ use fintech_core::fraud::{CaseStatus, Decision};
 use fintech_core::id::{
     BankAccountId, CaseId, CustomerId, ItemId, OrderId, PaymentId, TransactionId,
 };
-use fintech_core::payments::{NewCustomer, NewPayment, NewRefund, PaymentStatus};
+use fintech_core::payments::{
+    AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
+};
 use fintech_core::platform::{track_replay, CaseQuery, OrderQuery, PaymentQuery};
 use fintech_core::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
 use fintech_core::{Error, Money, Platform, Principal};
@@ -415,6 +417,11 @@ impl FintechMcp {
         {
             "held for a fraud review (pending_review); nothing is charged until an operator approves"
                 .to_owned()
+        } else if req.capture_method == Some(CaptureMethod::Manual) {
+            format!(
+                "authorized now through the {} payments provider and held (requires_capture); money moves only when payments_capture is called",
+                who.payments_mode
+            )
         } else {
             format!(
                 "charged now through the {} payments provider",
@@ -561,7 +568,11 @@ impl FintechMcp {
                     customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
                     payee: x.payee.clone(),
                     description: x.description.clone(),
-                    capture_method: None,
+                    capture_method: x
+                        .capture_method
+                        .as_deref()
+                        .map(|c| enum_arg(CaptureMethod::parse, "capture_method", c))
+                        .transpose()?,
                 };
                 let normalized = tools::PaymentCreateArgs {
                     amount: req.amount.amount().to_string(),
@@ -651,7 +662,10 @@ impl FintechMcp {
                     .transpose()?;
                 let effective = match &amount {
                     Some(m) => *m,
-                    None => match payment.amount.checked_sub(&payment.amount_refunded) {
+                    None => match payment
+                        .amount_captured
+                        .checked_sub(&payment.amount_refunded)
+                    {
                         Ok(m) => m,
                         Err(e) => return fail(e),
                     },
@@ -706,6 +720,47 @@ impl FintechMcp {
                         }
                     }
                 }
+            }
+            "payments_capture" => {
+                let x: tools::CaptureArgs = args(a)?;
+                let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+                let amount = match &x.amount {
+                    None => None,
+                    Some(s) => {
+                        let payment = match platform.payment(&p, &pid).await {
+                            Ok(v) => v,
+                            Err(e) => return fail(e),
+                        };
+                        Some(money(s, payment.amount.currency().code(), "amount")?)
+                    }
+                };
+                run!(
+                    platform.capture_payment(&p, &pid, amount, x.idempotency_key),
+                    |v| json!({ "payment": v })
+                )
+            }
+            "payments_method_attach" => {
+                let x: tools::AttachArgs = args(a)?;
+                let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
+                let req = AttachPaymentMethod {
+                    payment_method: x.payment_method,
+                };
+                run!(
+                    platform.attach_payment_method(&p, &cid, req, None),
+                    |v| json!({ "payment_method": v })
+                )
+            }
+            "payments_methods_list" => {
+                let x: tools::CustomerArgs = args(a)?;
+                let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
+                run!(
+                    platform.payment_methods(&p, &cid),
+                    |v| json!({ "payment_methods": v })
+                )
+            }
+            "payments_balance" => {
+                let _: tools::NoArgs = args(a)?;
+                run!(platform.payments_balance(&p), |v| json!({ "balances": v }))
             }
             "payments_refunds_list" => {
                 let x: tools::PaymentArgs = args(a)?;

@@ -13,7 +13,7 @@ use fintech_core::banking::{
     BankAccount, BankTransaction, LinkToken, LinkedItem, SpendingBucket, SyncSummary,
 };
 use fintech_core::fraud::{Assessment, FraudCase};
-use fintech_core::payments::{Customer, Payment, Refund};
+use fintech_core::payments::{Customer, Payment, PaymentMethod, ProviderBalance, Refund};
 use fintech_core::platform::WhoAmI;
 use fintech_core::trading::{BrokerageAccount, Fill, MarketClock, Order, Position, Quote};
 use fintech_core::{Money, Principal, Scope};
@@ -242,6 +242,12 @@ pub(crate) struct PaymentCreateArgs {
     #[serde(default)]
     #[schemars(length(max = 500))]
     pub description: Option<String>,
+    /// `automatic` (default): charged at once. `manual`: authorized and held
+    /// (`requires_capture`) until `payments_capture` moves the money, or `payments_cancel`
+    /// releases it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["automatic", "manual"]))]
+    pub capture_method: Option<String>,
     /// The token a previous call's preview returned; executes the payment once.
     #[serde(default)]
     pub confirmation_token: Option<String>,
@@ -267,7 +273,7 @@ pub(crate) struct PaymentArgs {
 pub(crate) struct PaymentListArgs {
     /// Only payments in this status.
     #[serde(default)]
-    #[schemars(extend("enum" = ["pending_approval", "pending_review", "processing", "succeeded", "failed", "canceled", "rejected"]))]
+    #[schemars(extend("enum" = ["pending_approval", "pending_review", "processing", "requires_capture", "succeeded", "failed", "canceled", "rejected"]))]
     pub status: Option<String>,
     /// `next_cursor` of the previous page.
     #[serde(default)]
@@ -276,6 +282,33 @@ pub(crate) struct PaymentListArgs {
     #[serde(default)]
     #[schemars(range(min = 1, max = 500))]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaptureArgs {
+    /// The authorized payment (`pay_…`, status `requires_capture`).
+    pub payment_id: String,
+    /// Amount to capture as an exact decimal string, in the payment's currency; the whole
+    /// authorized amount when absent. The rest of the hold is released.
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$"))]
+    pub amount: Option<String>,
+    /// Makes retries safe: the same key returns the first result.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 255))]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttachArgs {
+    /// The customer (`cus_…`).
+    pub customer_id: String,
+    /// A payment method token (`pm_…`) from the provider's client-side tokenization; never a
+    /// card number.
+    #[schemars(length(min = 4, max = 255))]
+    pub payment_method: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -582,6 +615,20 @@ pub(crate) static CATALOG: LazyLock<Vec<ToolDef>> = LazyLock::new(|| {
         def("payments_cancel", "Cancel a payment", "Cancels a payment that has not been charged (held or processing).",
             Some(PaymentsWrite), Write { destructive: true, idempotent: true, open_world: true }, PAYMENT_TEXT,
             input::<PaymentArgs>(), one::<Payment>("payment")),
+        def("payments_capture", "Capture a payment",
+            "Captures a payment created with capture_method manual (status requires_capture), in full or in part: the money moves now, exactly once; the rest of the hold is released. A second capture is refused.",
+            Some(PaymentsWrite), Write { destructive: true, idempotent: true, open_world: true }, PAYMENT_TEXT,
+            input::<CaptureArgs>(), one::<Payment>("payment")),
+        def("payments_method_attach", "Attach a payment method",
+            "Attaches a tokenized payment method (pm_…) to a customer so it can pay again; pay with the returned id. Never pass card data.",
+            Some(PaymentsWrite), Write { destructive: false, idempotent: true, open_world: true }, &[],
+            input::<AttachArgs>(), one::<PaymentMethod>("payment_method")),
+        def("payments_methods_list", "Payment methods of a customer",
+            "Payment methods attached to a customer: card brand, last four digits, expiry.",
+            Some(PaymentsRead), live, &[], input::<CustomerArgs>(), many::<PaymentMethod>("payment_methods", false)),
+        def("payments_balance", "Payments balance",
+            "The balance at the payments provider per currency: available and pending.",
+            Some(PaymentsRead), live, &[], input::<NoArgs>(), many::<ProviderBalance>("balances", false)),
         def("payments_refund", "Refund a payment",
             "Refunds part or all of a succeeded payment. Two steps, like payments_create.",
             Some(PaymentsWrite), Write { destructive: true, idempotent: false, open_world: true }, &[],

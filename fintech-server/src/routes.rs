@@ -17,7 +17,11 @@ use fintech_core::id::{
     ApiKeyId, CaseId, CustomerId, ItemId, OrderId, PaymentId, WebhookDeliveryId, WebhookEndpointId,
 };
 use fintech_core::ledger::AccountBalance;
-use fintech_core::payments::{Customer, NewCustomer, NewPayment, NewRefund, Payment, Refund};
+use fintech_core::money::Money;
+use fintech_core::payments::{
+    AttachPaymentMethod, Customer, NewCustomer, NewPayment, NewRefund, Payment, PaymentMethod,
+    ProviderBalance, Refund,
+};
 use fintech_core::platform::{
     track_replay, BacktestRules, CaseQuery, CreatedApiKey, LogQuery, NewApiKey, OrderQuery,
     PaymentQuery, WhoAmI,
@@ -98,9 +102,12 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(spending_summary))
         .routes(routes!(create_customer))
         .routes(routes!(get_customer))
+        .routes(routes!(list_payment_methods, attach_payment_method))
+        .routes(routes!(payments_balance))
         .routes(routes!(list_payments, create_payment))
         .routes(routes!(get_payment))
         .routes(routes!(cancel_payment))
+        .routes(routes!(capture_payment))
         .routes(routes!(approve_payment))
         .routes(routes!(reject_payment))
         .routes(routes!(list_refunds))
@@ -469,6 +476,48 @@ async fn get_customer(
     Ok(Json(s.platform().customer(&p, &id).await?))
 }
 
+/// Attaches a tokenized payment method (`pm_…`, never card data) to a customer at the
+/// payments provider; pay with the returned `id`.
+#[utoipa::path(post, path = "/v1/customers/{id}/payment_methods", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Customer id (`cus_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    request_body = AttachPaymentMethod,
+    responses((status = 201, body = PaymentMethod), Errors))]
+async fn attach_payment_method(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(req): Body<AttachPaymentMethod>,
+) -> ApiResult<Created<PaymentMethod>> {
+    let id = path_id(CustomerId::parse(&id), &id)?;
+    let (r, replayed) = track_replay(s.platform().attach_payment_method(&p, &id, req, key)).await;
+    Ok(Created { body: r?, replayed })
+}
+
+/// The payment methods attached to a customer (card brand, last four digits, expiry).
+#[utoipa::path(get, path = "/v1/customers/{id}/payment_methods", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Customer id (`cus_…`)")),
+    responses((status = 200, body = Vec<PaymentMethod>), Errors))]
+async fn list_payment_methods(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<PaymentMethod>>> {
+    let id = path_id(CustomerId::parse(&id), &id)?;
+    Ok(Json(s.platform().payment_methods(&p, &id).await?))
+}
+
+/// The balance at the payments provider, per currency (available and pending).
+#[utoipa::path(get, path = "/v1/balance", tag = "payments", security(("api_key" = [])),
+    responses((status = 200, body = Vec<ProviderBalance>), Errors))]
+async fn payments_balance(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<ProviderBalance>>> {
+    Ok(Json(s.platform().payments_balance(&p).await?))
+}
+
 /// Payments, newest first; page with `before` = the last id of the previous page.
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", security(("api_key" = [])),
     params(PaymentQuery),
@@ -528,6 +577,35 @@ async fn cancel_payment(
 ) -> ApiResult<Json<Payment>> {
     let id = path_id(PaymentId::parse(&id), &id)?;
     Ok(Json(s.platform().cancel_payment(&p, &id).await?))
+}
+
+/// What to capture of an authorized payment.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Capture {
+    /// How much; the whole authorized amount when absent. The rest of the hold is released.
+    #[serde(default)]
+    amount: Option<Money>,
+}
+
+/// Captures a payment created with `capture_method: manual` (status `requires_capture`), in
+/// full or in part: the money moves now, once.
+#[utoipa::path(post, path = "/v1/payments/{id}/capture", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
+    request_body = Capture,
+    responses((status = 200, body = Payment), Errors))]
+async fn capture_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    IdempotencyKey(key): IdempotencyKey,
+    Body(c): Body<Capture>,
+) -> ApiResult<Json<Payment>> {
+    let id = path_id(PaymentId::parse(&id), &id)?;
+    Ok(Json(
+        s.platform().capture_payment(&p, &id, c.amount, key).await?,
+    ))
 }
 
 /// An operator's decision on a held payment or order.

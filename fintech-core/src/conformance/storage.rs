@@ -14,7 +14,9 @@ use crate::fraud::{CaseStatus, FraudCase, RuleFormat};
 use crate::id::{PaymentId, TenantId, UserId};
 use crate::ledger::accounts;
 use crate::money::Money;
-use crate::payments::{NewPayment, NewRefund, PaymentStatus};
+use crate::payments::{
+    AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
+};
 use crate::platform::{BacktestRules, CaseQuery, LogQuery, NewApiKey, PaymentQuery};
 use crate::policy::KeyLimits;
 use crate::storage::Backend;
@@ -55,6 +57,8 @@ pub const SCENARIOS: &[&str] = &[
     "fraud_rules_are_versioned_and_bad_rules_change_nothing",
     "fraud_velocity_is_counted_in_the_database",
     "fraud_database_windows_match_memory_windows",
+    "manual_capture_moves_money_once_and_releases_the_rest",
+    "payment_methods_attach_to_the_tenants_customers",
 ];
 
 /// Runs the scenario called `name`.
@@ -100,6 +104,12 @@ pub async fn run(name: &str, h: &Harness) {
         }
         "fraud_database_windows_match_memory_windows" => {
             fraud_database_windows_match_memory_windows(h).await
+        }
+        "manual_capture_moves_money_once_and_releases_the_rest" => {
+            manual_capture_moves_money_once_and_releases_the_rest(h).await
+        }
+        "payment_methods_attach_to_the_tenants_customers" => {
+            payment_methods_attach_to_the_tenants_customers(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -1912,4 +1922,293 @@ pub async fn fraud_database_windows_match_memory_windows(h: &Harness) {
         }
     }
     assert!(compared > 500, "compared {compared} windows");
+}
+
+/// Manual capture: an authorization moves no money and writes no ledger entry but counts
+/// against the key's day; a partial capture posts exactly what was captured, releases the rest
+/// of the day's reservation, bounds refunds, and happens once (a second capture, or one with
+/// the key reused for another amount, is refused; a replay returns the first result). A
+/// cancelled authorization releases all of it. Another tenant cannot capture.
+pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) {
+    let admin = tenant(h, "capture").await;
+    let limits = KeyLimits {
+        max_per_day: Some(usd("150")),
+        ..Default::default()
+    };
+    let bot = agent(
+        h,
+        &admin,
+        &[Scope::PaymentsWrite, Scope::PaymentsRead],
+        limits,
+    )
+    .await;
+    let mut req = pay("100");
+    req.capture_method = Some(CaptureMethod::Manual);
+    let before_charges = (h.charges)(&bot.tenant_id);
+    let auth = h
+        .platform
+        .create_payment(&bot, req.clone(), Some("auth-1".into()))
+        .await
+        .expect("authorize");
+    assert_eq!(auth.status, PaymentStatus::RequiresCapture);
+    assert_eq!(auth.capture_method, CaptureMethod::Manual);
+    assert_eq!(auth.amount_captured, usd("0"), "nothing moved yet");
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("0"),
+        "an authorization posts nothing"
+    );
+    assert_eq!(
+        h.platform
+            .whoami(&bot)
+            .await
+            .expect("whoami")
+            .remaining_today,
+        Some(usd("50")),
+        "the hold counts against the day"
+    );
+    let err = h
+        .platform
+        .create_refund(
+            &bot,
+            NewRefund {
+                payment_id: auth.id.clone(),
+                amount: None,
+                reason: None,
+            },
+            None,
+        )
+        .await
+        .expect_err("refund before capture");
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    let err = h
+        .platform
+        .capture_payment(&bot, &auth.id, Some(usd("100.01")), None)
+        .await
+        .expect_err("over-capture");
+    assert!(matches!(err, Error::Validation { .. }), "{err:?}");
+    let other = tenant(h, "capture-other").await;
+    let err = h
+        .platform
+        .capture_payment(&other, &auth.id, None, None)
+        .await
+        .expect_err("another tenant's payment");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+
+    let captured = h
+        .platform
+        .capture_payment(&bot, &auth.id, Some(usd("60")), Some("cap-1".into()))
+        .await
+        .expect("capture 60 of 100");
+    assert_eq!(captured.status, PaymentStatus::Succeeded);
+    assert_eq!(captured.amount, usd("100"), "the authorized amount stays");
+    assert_eq!(captured.amount_captured, usd("60"));
+    let replay = h
+        .platform
+        .capture_payment(&bot, &auth.id, Some(usd("60")), Some("cap-1".into()))
+        .await
+        .expect("replay");
+    assert_eq!(replay, captured, "the same key replays the capture");
+    let err = h
+        .platform
+        .capture_payment(&bot, &auth.id, Some(usd("40")), Some("cap-1".into()))
+        .await
+        .expect_err("same key, other amount");
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                code: ConflictCode::IdempotencyKeyReused,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = h
+        .platform
+        .capture_payment(&bot, &auth.id, Some(usd("40")), Some("cap-2".into()))
+        .await
+        .expect_err("a second capture");
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("60"),
+        "the ledger holds what was captured"
+    );
+    assert_eq!(
+        h.platform
+            .whoami(&bot)
+            .await
+            .expect("whoami")
+            .remaining_today,
+        Some(usd("90")),
+        "the uncaptured 40 is released"
+    );
+    let stored = h
+        .platform
+        .payment(&bot, &auth.id)
+        .await
+        .expect("reads back");
+    assert_eq!(stored, captured, "stored as returned");
+    let err = h
+        .platform
+        .create_refund(
+            &bot,
+            NewRefund {
+                payment_id: auth.id.clone(),
+                amount: Some(usd("60.01")),
+                reason: None,
+            },
+            None,
+        )
+        .await
+        .expect_err("refund beyond the capture");
+    assert!(matches!(err, Error::Validation { .. }), "{err:?}");
+    h.platform
+        .create_refund(
+            &bot,
+            NewRefund {
+                payment_id: auth.id.clone(),
+                amount: None,
+                reason: None,
+            },
+            None,
+        )
+        .await
+        .expect("refund of all that was captured");
+    assert_eq!(
+        balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+        usd("0")
+    );
+
+    // an authorization cancelled releases its hold and never moves money
+    let mut req = pay("70");
+    req.capture_method = Some(CaptureMethod::Manual);
+    let second = h
+        .platform
+        .create_payment(&bot, req, None)
+        .await
+        .expect("authorize 70");
+    assert_eq!(
+        h.platform
+            .whoami(&bot)
+            .await
+            .expect("whoami")
+            .remaining_today,
+        Some(usd("20"))
+    );
+    let canceled = h
+        .platform
+        .cancel_payment(&bot, &second.id)
+        .await
+        .expect("cancel the authorization");
+    assert_eq!(canceled.status, PaymentStatus::Canceled);
+    assert_eq!(
+        h.platform
+            .whoami(&bot)
+            .await
+            .expect("whoami")
+            .remaining_today,
+        Some(usd("90")),
+        "the cancelled hold is released"
+    );
+    let err = h
+        .platform
+        .capture_payment(&bot, &second.id, None, None)
+        .await
+        .expect_err("capture after cancel");
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        (h.charges)(&bot.tenant_id) - before_charges,
+        2,
+        "two authorizations at the provider"
+    );
+    let types = event_types(h, &admin).await;
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == crate::events::types::PAYMENT_AUTHORIZED)
+            .count(),
+        2,
+        "{types:?}"
+    );
+    assert_ledger_balanced(h, &admin).await;
+}
+
+/// A payment method token attaches to a customer of the tenant, lists under it, is audited
+/// and evented; card data is refused without being echoed; another tenant's customer is not
+/// found.
+pub async fn payment_methods_attach_to_the_tenants_customers(h: &Harness) {
+    let admin = tenant(h, "wallets").await;
+    let customer = h
+        .platform
+        .create_customer(
+            &admin,
+            NewCustomer {
+                email: Some("wallet@example.com".into()),
+                name: Some("Wallet".into()),
+            },
+            None,
+        )
+        .await
+        .expect("customer");
+    let attach = |pm: &str| AttachPaymentMethod {
+        payment_method: pm.into(),
+    };
+    let m = h
+        .platform
+        .attach_payment_method(&admin, &customer.id, attach("pm_card_visa"), None)
+        .await
+        .expect("attach");
+    assert_eq!(m.card.as_ref().map(|c| c.last4.as_str()), Some("4242"));
+    let listed = h
+        .platform
+        .payment_methods(&admin, &customer.id)
+        .await
+        .expect("list");
+    assert_eq!(listed, vec![m.clone()]);
+    let err = h
+        .platform
+        .attach_payment_method(&admin, &customer.id, attach("4242424242424242"), None)
+        .await
+        .expect_err("card data");
+    assert!(!err.to_string().contains("4242"), "{err}");
+    assert!(matches!(err, Error::Validation { .. }), "{err:?}");
+    let other = tenant(h, "wallets-other").await;
+    let err = h
+        .platform
+        .attach_payment_method(&other, &customer.id, attach("pm_card_visa"), None)
+        .await
+        .expect_err("another tenant's customer");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let err = h
+        .platform
+        .payment_methods(&other, &customer.id)
+        .await
+        .expect_err("another tenant's customer");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let types = event_types(h, &admin).await;
+    assert!(
+        types
+            .iter()
+            .any(|t| t == crate::events::types::PAYMENT_METHOD_ATTACHED),
+        "{types:?}"
+    );
+    let audit = h
+        .platform
+        .audit_log(
+            &admin,
+            LogQuery {
+                after: 0,
+                limit: Some(500),
+            },
+        )
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "payment_methods.attach"),
+        "audited"
+    );
 }

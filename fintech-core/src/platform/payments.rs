@@ -610,6 +610,7 @@ impl Platform {
         }
         let mut claimed = row.payment.clone();
         claimed.status = PaymentStatus::Processing;
+        claimed.updated_at = crate::storage::now();
         let mut tx = self.inner.store.begin().await?;
         if !tx
             .transition_payment(&p.tenant_id, &claimed, row.payment.status)

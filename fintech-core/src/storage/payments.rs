@@ -127,7 +127,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Moves a payment from `from` to the state in `p` (status, failure, provider id). Returns
+    /// Moves a payment from `from` to the state in `p` (status, failure, provider id, captured
+    /// amount, `updated_at` as the caller set it, so what it returns is what is stored). Returns
     /// `false` when the payment was no longer in `from` (someone else moved it first).
     pub async fn transition_payment(
         &mut self,
@@ -145,7 +146,7 @@ impl Tx {
         .bind(p.failure_message.as_deref())
         .bind(p.provider_payment_id.as_deref())
         .bind(p.amount_refunded.to_minor()?)
-        .bind(now_micros())
+        .bind(p.updated_at.timestamp_micros())
         .bind(tenant.as_str())
         .bind(p.id.as_str())
         .bind(from.as_str())
