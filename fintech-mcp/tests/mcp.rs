@@ -550,6 +550,57 @@ async fn every_tool_answers_on_the_simulator() {
         )
         .await,
     );
+    let attached = run(
+        "payments_method_attach",
+        call(
+            &c,
+            "payments_method_attach",
+            json!({"customer_id": customer_id, "payment_method": "pm_card_visa"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        structured(&attached)["payment_method"]["card"]["last4"],
+        "4242"
+    );
+    let methods = run(
+        "payments_methods_list",
+        call(
+            &c,
+            "payments_methods_list",
+            json!({"customer_id": customer_id}),
+        )
+        .await,
+    );
+    assert_eq!(
+        structured(&methods)["payment_methods"][0]["id"],
+        structured(&attached)["payment_method"]["id"]
+    );
+    let held = run("payments_create", call(&c, "payments_create", json!({"amount": "9.00", "payment_method": "pm_card_visa", "capture_method": "manual"})).await);
+    assert_eq!(structured(&held)["payment"]["status"], "requires_capture");
+    let captured = run(
+        "payments_capture",
+        call(
+            &c,
+            "payments_capture",
+            json!({"payment_id": structured(&held)["payment"]["id"], "amount": "4.00"}),
+        )
+        .await,
+    );
+    assert_eq!(structured(&captured)["payment"]["status"], "succeeded");
+    assert_eq!(
+        structured(&captured)["payment"]["amount_captured"]["amount"],
+        "4.00"
+    );
+    let balance = run(
+        "payments_balance",
+        call(&c, "payments_balance", json!({})).await,
+    );
+    assert_eq!(
+        structured(&balance)["balances"][0]["available"]["amount"],
+        "4.00",
+        "the simulator's balance holds what was captured"
+    );
     let pay = run("payments_create", call(&c, "payments_create", json!({"amount": "10.00", "payment_method": "pm_card_visa", "customer_id": customer_id})).await);
     let payment_id = structured(&pay)["payment"]["id"].clone();
     run(
