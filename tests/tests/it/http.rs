@@ -744,6 +744,93 @@ async fn fraud_review_flow(api: &Api) {
     assert!(report.body["transactions"].as_u64().unwrap_or(0) >= 2);
 }
 
+/// Manual capture over HTTP: an authorization answers `requires_capture`; a partial capture
+/// replays with its `Idempotency-Key`; a second capture is 409; another tenant's payment is
+/// 404; a payment method attaches by token (card data 422, not echoed) and lists; the balance
+/// holds what was captured.
+async fn capture_and_payment_methods(api: &Api) {
+    let (_, k) = api.tenant_key("capture", ALL, KeyLimits::default()).await;
+    let (_, other) = api
+        .tenant_key("capture-other", ALL, KeyLimits::default())
+        .await;
+    let mut body = payment("80.00");
+    body["capture_method"] = json!("manual");
+    let auth = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(body), &[])
+        .await;
+    assert_eq!(auth.status, StatusCode::CREATED, "{:?}", auth.body);
+    assert_eq!(auth.body["status"], "requires_capture");
+    assert_eq!(auth.body["amount_captured"]["amount"], "0.00");
+    let path = format!("/v1/payments/{}/capture", auth.body["id"].as_str().unwrap());
+    let foreign = api
+        .call(Method::POST, &path, Some(&other), Some(json!({})), &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let part = json!({"amount": {"amount": "30.00", "currency": "USD"}});
+    let hdr = [("idempotency-key", "capture-1")];
+    let first = api
+        .call(Method::POST, &path, Some(&k), Some(part.clone()), &hdr)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    assert_eq!(first.body["status"], "succeeded");
+    assert_eq!(first.body["amount_captured"]["amount"], "30.00");
+    let replay = api
+        .call(Method::POST, &path, Some(&k), Some(part), &hdr)
+        .await;
+    assert_eq!(replay.body, first.body);
+    let second = api
+        .call(Method::POST, &path, Some(&k), Some(json!({})), &[])
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{:?}", second.body);
+    let balance = api
+        .call(Method::GET, "/v1/balance", Some(&k), None, &[])
+        .await;
+    assert_eq!(balance.status, StatusCode::OK);
+    assert_eq!(balance.body[0]["available"]["amount"], "30.00");
+
+    let customer = api
+        .call(
+            Method::POST,
+            "/v1/customers",
+            Some(&k),
+            Some(json!({"email": "w@example.com", "name": null})),
+            &[],
+        )
+        .await;
+    let methods = format!(
+        "/v1/customers/{}/payment_methods",
+        customer.body["id"].as_str().unwrap()
+    );
+    let pan = api
+        .call(
+            Method::POST,
+            &methods,
+            Some(&k),
+            Some(json!({"payment_method": "4242424242424242"})),
+            &[],
+        )
+        .await;
+    assert_eq!(pan.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!pan.body.to_string().contains("4242424242"), "{}", pan.body);
+    let attached = api
+        .call(
+            Method::POST,
+            &methods,
+            Some(&k),
+            Some(json!({"payment_method": "pm_card_mastercard"})),
+            &[],
+        )
+        .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{:?}", attached.body);
+    assert_eq!(attached.body["card"]["brand"], "mastercard");
+    let listed = api.call(Method::GET, &methods, Some(&k), None, &[]).await;
+    assert_eq!(listed.body, json!([attached.body]));
+    let foreign = api
+        .call(Method::GET, &methods, Some(&other), None, &[])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+}
+
 async fn suite(
     backend: &str,
     make: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>,
@@ -766,8 +853,9 @@ async fn suite(
     event_stream(&api).await;
     operator_sessions(&api).await;
     fraud_review_flow(&api).await;
+    capture_and_payment_methods(&api).await;
     api.platform.store().close().await;
-    report(&format!("{backend} http scenarios: 8 passed, 0 failed"));
+    report(&format!("{backend} http scenarios: 9 passed, 0 failed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
