@@ -38,9 +38,12 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 echo "--- Python SDK"
 "$BIN/fintech-mcp" --http 127.0.0.1:18790 >mcp.log 2>&1 & PIDS+=($!)
 wait_port 18790
-python3 -W ignore "$ROOT/fintech-mcp/tests/peers/python_client.py" stdio "$BIN/fintech-mcp"
-python3 -W ignore "$ROOT/fintech-mcp/tests/peers/python_client.py" http http://127.0.0.1:18790/mcp
-python3 -W ignore "$ROOT/fintech-mcp/tests/peers/python_client.py" sse http://127.0.0.1:18790/sse
+# the SDK logs what it dislikes (a session DELETE not answered 200/204, say) on stderr: any
+# warning fails the run
+py() { python3 -W ignore "$ROOT/fintech-mcp/tests/peers/python_client.py" "$@" 2>py.err; cat py.err >&2; ! grep -Eiq "warning|failed" py.err; }
+py stdio "$BIN/fintech-mcp"
+py http http://127.0.0.1:18790/mcp
+py sse http://127.0.0.1:18790/sse
 echo "mcp python sdk: 3 passed, 0 failed" >>"$REPORT"
 
 echo "--- MCP Inspector CLI over stdio"

@@ -243,7 +243,12 @@ async fn bind_sessions(State(s): State<Shared>, req: Request, next: Next) -> Res
         }
     }
     let deleting = req.method() == axum::http::Method::DELETE;
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
+    // rmcp answers a terminated session 202; clients (the Python SDK among them) expect 200
+    // or 204 for a DELETE that worked
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
     match (&presented, response.headers().get(SESSION_HEADER)) {
         (None, Some(created)) => {
             if let Ok(created) = created.to_str() {

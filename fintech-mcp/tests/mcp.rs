@@ -576,7 +576,15 @@ async fn every_tool_answers_on_the_simulator() {
         structured(&methods)["payment_methods"][0]["id"],
         structured(&attached)["payment_method"]["id"]
     );
-    let held = run("payments_create", call(&c, "payments_create", json!({"amount": "9.00", "payment_method": "pm_card_visa", "capture_method": "manual"})).await);
+    let held = run(
+        "payments_create",
+        call(
+            &c,
+            "payments_create",
+            json!({"amount": "9.00", "payment_method": "pm_card_visa", "capture_method": "manual"}),
+        )
+        .await,
+    );
     assert_eq!(structured(&held)["payment"]["status"], "requires_capture");
     let captured = run(
         "payments_capture",

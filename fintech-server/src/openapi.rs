@@ -18,7 +18,11 @@ use crate::AppState;
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),
-    components(schemas(crate::error::Problem, fintech_core::trading::BarTimeframe)),
+    components(schemas(
+        crate::error::Problem,
+        fintech_core::trading::BarTimeframe,
+        fintech_core::banking::SpendingGroup
+    )),
     tags(
         (name = "keys", description = "Who am I"),
         (name = "auth", description = "Operator sign-in: password, short-lived access tokens, rotating refresh tokens"),
