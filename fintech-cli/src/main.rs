@@ -234,6 +234,14 @@ enum BankingCmd {
         /// Item id (`itm_…`).
         item: String,
     },
+    /// Remove a linked item, at the provider and here.
+    ///
+    /// Its accounts and transactions stop listing and it can no longer be synced. Removing a
+    /// removed item shows it again.
+    RemoveItem {
+        /// Item id (`itm_…`).
+        item: String,
+    },
     /// Stored transactions, newest first.
     Transactions {
         /// Only this account.
@@ -389,6 +397,13 @@ enum TradingCmd {
     Positions,
     /// Latest quote.
     Quote {
+        /// Symbol.
+        symbol: String,
+    },
+    /// An asset: name, exchange, status, and what the broker allows.
+    ///
+    /// Tradable, fractionable, shortable, marginable, easy to borrow.
+    Asset {
         /// Symbol.
         symbol: String,
     },
@@ -1029,6 +1044,21 @@ async fn tenant_command(
                 ]],
             );
         }
+        Command::Banking(BankingCmd::RemoveItem { item }) => {
+            let item = ItemId::parse(item)?;
+            let i = p.remove_item(op, &item).await?;
+            show(
+                fmt,
+                &i,
+                &["ITEM", "INSTITUTION", "PROVIDER", "REMOVED AT"],
+                vec![vec![
+                    i.id.to_string(),
+                    i.institution_name.clone(),
+                    i.provider.clone(),
+                    i.removed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                ]],
+            );
+        }
         Command::Banking(BankingCmd::Transactions {
             account,
             since,
@@ -1321,6 +1351,38 @@ async fn tenant_command(
                     q.bid.to_string(),
                     q.ask.to_string(),
                     q.at.to_rfc3339(),
+                ]],
+            );
+        }
+        Command::Trading(TradingCmd::Asset { symbol }) => {
+            let a = p.asset(op, symbol).await?;
+            let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
+            show(
+                fmt,
+                &a,
+                &[
+                    "SYMBOL",
+                    "NAME",
+                    "EXCHANGE",
+                    "CLASS",
+                    "STATUS",
+                    "TRADABLE",
+                    "FRACTIONABLE",
+                    "SHORTABLE",
+                    "MARGINABLE",
+                    "EASY TO BORROW",
+                ],
+                vec![vec![
+                    a.symbol.clone(),
+                    a.name.clone(),
+                    a.exchange.clone(),
+                    a.asset_class.as_str().into(),
+                    a.status.as_str().into(),
+                    yes(a.tradable),
+                    yes(a.fractionable),
+                    yes(a.shortable),
+                    yes(a.marginable),
+                    yes(a.easy_to_borrow),
                 ]],
             );
         }

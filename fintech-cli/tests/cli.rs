@@ -173,6 +173,33 @@ fn session(s: &Session) {
     assert_eq!(accounts.as_array().map(Vec::len), Some(3));
     let txns = s.ok(&["banking", "transactions", "--limit", "5"], None);
     assert_eq!(txns.as_array().map(Vec::len), Some(5));
+    // a second item, removed: the first one's accounts stay, the removed one is gone
+    let other = s.ok(&["banking", "link"], None);
+    let other_id = other["id"].as_str().expect("item").to_owned();
+    assert_eq!(
+        s.ok(&["banking", "accounts"], None)
+            .as_array()
+            .map(Vec::len),
+        Some(6)
+    );
+    let removed = s.ok(&["banking", "remove-item", &other_id], None);
+    assert!(removed["removed_at"].is_string(), "{removed}");
+    let again = s.ok(&["banking", "remove-item", &other_id], None);
+    assert_eq!(again["removed_at"], removed["removed_at"], "idempotent");
+    let items = s.ok(&["banking", "items"], None);
+    assert_eq!(items.as_array().map(Vec::len), Some(1));
+    assert_eq!(items[0]["id"], item["id"]);
+    assert_eq!(
+        s.ok(&["banking", "accounts"], None)
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let (code, _, err) = s.run(&["banking", "sync", &other_id], None);
+    assert_eq!(code, 5, "a removed item cannot be synced: {err}");
+    assert!(err.contains("removed"), "{err}");
+    let (code, _, _) = s.run(&["banking", "remove-item", "itm_missing"], None);
+    assert_eq!(code, 4, "an unknown item is not found");
 
     let key = s.ok(
         &[
@@ -236,6 +263,11 @@ fn session(s: &Session) {
     assert_eq!(again["filled_qty"], "3");
     let account = s.ok(&["trading", "account"], None);
     assert_eq!(account["mode"], "simulated");
+    let asset = s.ok(&["trading", "asset", "AAPL"], None);
+    assert_eq!(asset["tradable"], true);
+    assert_eq!(asset["asset_class"], "us_equity");
+    let (code, _, _) = s.run(&["trading", "asset", "ZZZZQ"], None);
+    assert_eq!(code, 4, "an unlisted symbol is not found");
 
     let (code, _, _) = s.run(&["payments", "get", "pay_missing"], None);
     assert_eq!(code, 4);

@@ -49,6 +49,10 @@ pub struct LinkedItem {
     pub institution_name: String,
     /// When it was linked.
     pub created_at: DateTime<Utc>,
+    /// When it was removed (absent while it is linked). A removed item, its accounts and its
+    /// transactions no longer list, and it cannot be synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 /// The type of a bank account.
@@ -309,8 +313,18 @@ pub trait BankingProvider: Send + Sync {
     async fn sandbox_public_token(&self, institution_id: &str) -> Result<String>;
     /// Exchanges the public token from the Link flow for a long-lived item.
     async fn exchange_public_token(&self, public_token: &str) -> Result<ExchangedItem>;
-    /// Accounts and balances of an item.
+    /// Accounts of an item with the provider's cached balances (Plaid `/accounts/get`: free,
+    /// fast, as fresh as the item's last update at the provider). Used when an item is linked
+    /// and when a provider webhook announces new data.
     async fn accounts(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>>;
+    /// Accounts of an item with balances fetched from the institution now (Plaid
+    /// `/accounts/balance/get`: billed per call and slow, up to 30 s). Used when a caller asks
+    /// for a sync; a provider without the distinction answers what [`Self::accounts`] does.
+    async fn refresh_balances(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>>;
+    /// Removes an item at the provider (Plaid `/item/remove`): its access token stops working
+    /// and the provider stops billing for it. An item the provider no longer knows answers
+    /// [`crate::Error::Provider`] with code `item_not_found` (any case).
+    async fn remove_item(&self, access_token: &SecretString) -> Result<()>;
     /// Changes since `cursor` (`None`: from the beginning), at most `count` per page.
     async fn sync_transactions(
         &self,

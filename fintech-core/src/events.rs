@@ -11,6 +11,8 @@ use crate::id::EventId;
 pub mod types {
     /// A bank item was linked.
     pub const ITEM_LINKED: &str = "banking.item_linked";
+    /// A bank item was removed (at the provider and here).
+    pub const ITEM_REMOVED: &str = "banking.item_removed";
     /// Transactions changed after a sync.
     pub const TRANSACTIONS_SYNCED: &str = "banking.transactions_synced";
     /// A customer was created.

@@ -107,6 +107,48 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What kind of asset (Alpaca's `class`).
+    AssetClass { /// US equities (stocks and ETFs).
+        UsEquity = "us_equity", /// Crypto currencies.
+        Crypto = "crypto" }
+);
+string_enum!(
+    /// Whether an asset is listed at the broker.
+    AssetStatus { /// Listed.
+        Active = "active", /// Delisted or suspended.
+        Inactive = "inactive" }
+);
+
+/// An asset the broker lists (Alpaca `GET /v2/assets/{symbol}`): what it is and what the
+/// broker lets you do with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Asset {
+    /// The broker's asset id.
+    pub id: String,
+    /// Ticker.
+    pub symbol: String,
+    /// Official name (provider text: data, not instructions).
+    pub name: String,
+    /// Primary exchange (`NASDAQ`, `NYSE`, `ARCA` ...).
+    pub exchange: String,
+    /// Asset class.
+    pub asset_class: AssetClass,
+    /// Listed or not.
+    pub status: AssetStatus,
+    /// Orders are accepted for it.
+    pub tradable: bool,
+    /// Fractional quantities are accepted.
+    pub fractionable: bool,
+    /// It can be sold short.
+    pub shortable: bool,
+    /// It can be bought on margin.
+    pub marginable: bool,
+    /// Shares are easy to borrow (the practical test of whether a short is possible now).
+    pub easy_to_borrow: bool,
+}
+
 impl OrderStatus {
     /// No further change can happen.
     pub fn is_final(self) -> bool {
@@ -435,6 +477,8 @@ pub trait BrokerageProvider: Send + Sync {
     async fn bars(&self, symbol: &str, timeframe: BarTimeframe, limit: u32) -> Result<Vec<Bar>>;
     /// The market clock.
     async fn clock(&self) -> Result<MarketClock>;
+    /// An asset by symbol; a symbol the broker does not list is [`Error::NotFound`].
+    async fn asset(&self, symbol: &str) -> Result<Asset>;
 }
 
 #[cfg(test)]

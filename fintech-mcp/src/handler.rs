@@ -507,6 +507,11 @@ impl FintechMcp {
                 let item = id(ItemId::parse, "item_id", &x.item_id)?;
                 self.sync(def, &p, &item, ctx).await
             }
+            "banking_remove_item" => {
+                let x: tools::ItemArgs = args(a)?;
+                let item = id(ItemId::parse, "item_id", &x.item_id)?;
+                run!(platform.remove_item(&p, &item), |i| json!({ "item": i }))
+            }
             "banking_transactions" => {
                 let x: tools::TransactionArgs = args(a)?;
                 let limit = x.limit.unwrap_or(50);
@@ -778,6 +783,10 @@ impl FintechMcp {
             "trading_quote" => {
                 let x: tools::SymbolArgs = args(a)?;
                 run!(platform.quote(&p, &x.symbol), |v| json!({ "quote": v }))
+            }
+            "trading_asset" => {
+                let x: tools::SymbolArgs = args(a)?;
+                run!(platform.asset(&p, &x.symbol), |v| json!({ "asset": v }))
             }
             "trading_clock" => {
                 let _: tools::NoArgs = args(a)?;

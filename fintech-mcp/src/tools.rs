@@ -15,7 +15,7 @@ use fintech_core::banking::{
 use fintech_core::fraud::{Assessment, FraudCase};
 use fintech_core::payments::{Customer, Payment, PaymentMethod, ProviderBalance, Refund};
 use fintech_core::platform::WhoAmI;
-use fintech_core::trading::{BrokerageAccount, Fill, MarketClock, Order, Position, Quote};
+use fintech_core::trading::{Asset, BrokerageAccount, Fill, MarketClock, Order, Position, Quote};
 use fintech_core::{Money, Principal, Scope};
 
 use crate::schema::{boolean, input, nullable, string, Out};
@@ -45,6 +45,7 @@ pub(crate) struct ToolDef {
 const BANK_TEXT: &[&str] = &["name", "merchant_name", "category", "institution_name"];
 const PAYMENT_TEXT: &[&str] = &["failure_message", "payee", "description"];
 const ORDER_TEXT: &[&str] = &["reject_reason"];
+const ASSET_TEXT: &[&str] = &["name"];
 
 #[allow(clippy::too_many_arguments)]
 fn def(
@@ -590,6 +591,10 @@ pub(crate) static CATALOG: LazyLock<Vec<ToolDef>> = LazyLock::new(|| {
             "Pulls every transaction change of a linked item from the provider (all pages). Reports progress; safe to cancel and to run again (an interrupted sync resumes).",
             Some(BankingWrite), Write { destructive: false, idempotent: true, open_world: true }, &[],
             input::<ItemArgs>(), one::<SyncSummary>("summary")),
+        def("banking_remove_item", "Remove a linked item",
+            "Disconnects a linked bank: removes the item at the provider (its access token stops working, billing ends) and here; its accounts and transactions stop listing and it can no longer be synced. Cannot be undone (link the bank again instead). Removing a removed item answers it again.",
+            Some(BankingWrite), Write { destructive: true, idempotent: true, open_world: true }, BANK_TEXT,
+            input::<ItemArgs>(), one::<LinkedItem>("item")),
         def("banking_transactions", "Search transactions",
             "Stored bank transactions, newest first, filtered by account, dates, merchant, category and amount range, with cursor pagination.",
             Some(BankingRead), read, BANK_TEXT, input::<TransactionArgs>(), many::<BankTransaction>("transactions", true)),
@@ -642,6 +647,9 @@ pub(crate) static CATALOG: LazyLock<Vec<ToolDef>> = LazyLock::new(|| {
             Some(TradingRead), live, &[], input::<NoArgs>(), many::<Position>("positions", false)),
         def("trading_quote", "Quote", "Latest bid and ask of a symbol.",
             Some(TradingRead), live, &[], input::<SymbolArgs>(), one::<Quote>("quote")),
+        def("trading_asset", "Asset",
+            "What the broker lists for a symbol: name, exchange, class, status, and whether it is tradable, fractionable, shortable, marginable and easy to borrow. Check before ordering an unfamiliar symbol.",
+            Some(TradingRead), live, ASSET_TEXT, input::<SymbolArgs>(), one::<Asset>("asset")),
         def("trading_clock", "Market clock", "Whether the market is open, and the next open and close.",
             Some(TradingRead), live, &[], input::<NoArgs>(), one::<MarketClock>("clock")),
         def("trading_order_place", "Place an order",

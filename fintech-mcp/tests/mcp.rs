@@ -649,6 +649,34 @@ async fn every_tool_answers_on_the_simulator() {
         "a succeeded payment cannot be cancelled"
     );
     called.borrow_mut().insert("payments_cancel");
+    let removed = run(
+        "banking_remove_item",
+        call(&c, "banking_remove_item", json!({"item_id": item_id})).await,
+    );
+    assert!(
+        structured(&removed)["item"]["removed_at"].is_string(),
+        "the removed item says when"
+    );
+    let items = call(&c, "banking_items", json!({})).await;
+    assert_eq!(
+        structured(&items)["items"].as_array().map(Vec::len),
+        Some(0),
+        "a removed item no longer lists"
+    );
+    let again = call(&c, "banking_sync", json!({"item_id": item_id})).await;
+    assert_eq!(
+        again.is_error,
+        Some(true),
+        "a removed item cannot be synced"
+    );
+    assert!(text(&again).contains("removed"), "{}", text(&again));
+    let twice = call(&c, "banking_remove_item", json!({"item_id": item_id})).await;
+    assert_ne!(twice.is_error, Some(true), "removal is idempotent");
+    assert_eq!(
+        structured(&twice)["item"]["removed_at"],
+        structured(&removed)["item"]["removed_at"],
+        "a second removal answers the first"
+    );
     run(
         "trading_account",
         call(&c, "trading_account", json!({})).await,
@@ -656,6 +684,17 @@ async fn every_tool_answers_on_the_simulator() {
     run(
         "trading_quote",
         call(&c, "trading_quote", json!({"symbol": "AAPL"})).await,
+    );
+    let asset = run(
+        "trading_asset",
+        call(&c, "trading_asset", json!({"symbol": "AAPL"})).await,
+    );
+    assert_eq!(structured(&asset)["asset"]["tradable"], json!(true));
+    let unlisted = call(&c, "trading_asset", json!({"symbol": "ZZZZQ"})).await;
+    assert_eq!(
+        unlisted.is_error,
+        Some(true),
+        "an unlisted symbol is not found"
     );
     run("trading_clock", call(&c, "trading_clock", json!({})).await);
     let order = run(

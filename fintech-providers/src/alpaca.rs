@@ -11,8 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use fintech_core::trading::{
-    Bar, BarTimeframe, BrokerageAccount, BrokerageProvider, MarketClock, OrderRequest, OrderStatus,
-    Position, ProviderOrder, Quote,
+    validate_symbol, Asset, AssetClass, AssetStatus, Bar, BarTimeframe, BrokerageAccount,
+    BrokerageProvider, MarketClock, OrderRequest, OrderStatus, Position, ProviderOrder, Quote,
 };
 use fintech_core::{Currency, Error, Money, ProviderMode, Result};
 
@@ -444,4 +444,45 @@ impl BrokerageProvider for Alpaca {
             next_close: time(&c["next_close"], "next_close")?,
         })
     }
+
+    async fn asset(&self, symbol: &str) -> Result<Asset> {
+        // the symbol becomes a path segment: only a well-formed ticker goes out
+        validate_symbol(symbol)?;
+        let v = match self
+            .get("asset", format!("{}/v2/assets/{symbol}", self.trading))
+            .await
+        {
+            Err(Error::NotFound { .. }) => return Err(Error::not_found("asset", symbol)),
+            other => other?,
+        };
+        asset(&v)
+    }
+}
+
+/// An Alpaca asset object (the `Assets` schema of the Trading API document).
+fn asset(v: &Value) -> Result<Asset> {
+    let text = |key: &str| -> Result<String> {
+        v[key]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| malformed(&format!("asset {key}")))
+    };
+    let flag = |key: &str| -> Result<bool> {
+        v[key]
+            .as_bool()
+            .ok_or_else(|| malformed(&format!("asset {key}")))
+    };
+    Ok(Asset {
+        id: text("id")?,
+        symbol: text("symbol")?,
+        name: text("name")?,
+        exchange: text("exchange")?,
+        asset_class: AssetClass::parse(&text("class")?).map_err(|_| malformed("asset class"))?,
+        status: AssetStatus::parse(&text("status")?).map_err(|_| malformed("asset status"))?,
+        tradable: flag("tradable")?,
+        fractionable: flag("fractionable")?,
+        shortable: flag("shortable")?,
+        marginable: flag("marginable")?,
+        easy_to_borrow: flag("easy_to_borrow")?,
+    })
 }

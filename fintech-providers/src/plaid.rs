@@ -1,6 +1,7 @@
 //! Plaid (API version 2020-09-14) as a [`BankingProvider`]: link tokens, the sandbox public
-//! token shortcut, public token exchange (with the institution's name), balances and
-//! `/transactions/sync`. Credentials travel in the `PLAID-CLIENT-ID` / `PLAID-SECRET` headers
+//! token shortcut, public token exchange (with the institution's name), accounts with cached
+//! (`/accounts/get`) or real-time (`/accounts/balance/get`) balances, `/transactions/sync` and
+//! `/item/remove`. Credentials travel in the `PLAID-CLIENT-ID` / `PLAID-SECRET` headers
 //! (never in logs or `Debug`); Plaid error objects become [`Error::Provider`] with Plaid's
 //! code, its request id, and an actionable message for `ITEM_LOGIN_REQUIRED`.
 
@@ -236,6 +237,47 @@ impl Plaid {
         Err(plaid_error(answer.status.as_u16(), &body))
     }
 
+    /// Accounts from `/accounts/get` or `/accounts/balance/get` (the same response shape).
+    async fn accounts_at(
+        &self,
+        operation: &str,
+        path: &str,
+        access_token: &SecretString,
+    ) -> Result<Vec<ProviderAccount>> {
+        let body = self
+            .post(
+                operation,
+                path,
+                json!({ "access_token": access_token.expose_secret() }),
+                true,
+            )
+            .await?;
+        body["accounts"]
+            .as_array()
+            .ok_or_else(|| malformed("accounts"))?
+            .iter()
+            .map(|a| {
+                let b = &a["balances"];
+                let currency = &b["iso_currency_code"];
+                Ok(ProviderAccount {
+                    provider_account_id: a["account_id"]
+                        .as_str()
+                        .ok_or_else(|| malformed("account_id"))?
+                        .to_owned(),
+                    name: a["name"].as_str().unwrap_or_default().to_owned(),
+                    mask: a["mask"].as_str().map(str::to_owned),
+                    kind: AccountKind::parse(a["type"].as_str().unwrap_or("other")),
+                    subtype: a["subtype"].as_str().map(str::to_owned),
+                    current: balance(&b["current"], currency)?,
+                    available: match &b["available"] {
+                        Value::Null => None,
+                        v => Some(balance(v, currency)?),
+                    },
+                })
+            })
+            .collect()
+    }
+
     async fn institution_name(&self, institution_id: &str) -> Result<String> {
         let body = self
             .post(
@@ -263,6 +305,7 @@ fn plaid_error(status: u16, body: &Value) -> Error {
     let message = match code.as_str() {
         "ITEM_LOGIN_REQUIRED" => "the bank needs the user to sign in again: start Link in update mode for this item, then sync again".to_owned(),
         "INVALID_ACCESS_TOKEN" | "INVALID_PUBLIC_TOKEN" => format!("Plaid refused the token: {plaid_message}"),
+        "ITEM_NOT_FOUND" => format!("Plaid no longer has this item (it was removed): {plaid_message}"),
         _ => format!("Plaid {kind}: {plaid_message}"),
     };
     let retryable = status == 429
@@ -297,6 +340,16 @@ fn money(amount: &Value, currency: &Value) -> Result<Money> {
     let currency = Currency::from_code(currency.as_str().unwrap_or("USD"))?;
     let amount = decimal(amount).ok_or_else(|| malformed("amount"))?;
     Money::new(amount, currency).map_err(|_| malformed("amount"))
+}
+
+/// A balance: exact when the currency can hold it; an investment account's balance valued at
+/// sub-cent prices (Plaid reports e.g. `23631.9805`) is rounded half-even to the currency's
+/// minor unit, as it is information, not an amount that moves. Transaction amounts are never
+/// rounded ([`money`]).
+fn balance(amount: &Value, currency: &Value) -> Result<Money> {
+    let currency = Currency::from_code(currency.as_str().unwrap_or("USD"))?;
+    let amount = decimal(amount).ok_or_else(|| malformed("balance"))?;
+    Ok(Money::rounded(amount, currency))
 }
 
 fn transaction(t: &Value) -> Result<ProviderTransaction> {
@@ -433,38 +486,33 @@ impl BankingProvider for Plaid {
     }
 
     async fn accounts(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
+        // free and fast: the balances of the item's last update at Plaid
+        self.accounts_at("accounts", "/accounts/get", access_token)
+            .await
+    }
+
+    async fn refresh_balances(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
+        // billed per call and slow: Plaid asks the institution now
+        self.accounts_at("balances", "/accounts/balance/get", access_token)
+            .await
+    }
+
+    async fn remove_item(&self, access_token: &SecretString) -> Result<()> {
+        // safe to repeat: a repeat after a lost answer is ITEM_NOT_FOUND, which the platform
+        // takes as removed
         let body = self
             .post(
-                "balances",
-                "/accounts/balance/get",
+                "remove_item",
+                "/item/remove",
                 json!({ "access_token": access_token.expose_secret() }),
                 true,
             )
             .await?;
-        body["accounts"]
-            .as_array()
-            .ok_or_else(|| malformed("accounts"))?
-            .iter()
-            .map(|a| {
-                let b = &a["balances"];
-                let currency = &b["iso_currency_code"];
-                Ok(ProviderAccount {
-                    provider_account_id: a["account_id"]
-                        .as_str()
-                        .ok_or_else(|| malformed("account_id"))?
-                        .to_owned(),
-                    name: a["name"].as_str().unwrap_or_default().to_owned(),
-                    mask: a["mask"].as_str().map(str::to_owned),
-                    kind: AccountKind::parse(a["type"].as_str().unwrap_or("other")),
-                    subtype: a["subtype"].as_str().map(str::to_owned),
-                    current: money(&b["current"], currency)?,
-                    available: match &b["available"] {
-                        Value::Null => None,
-                        v => Some(money(v, currency)?),
-                    },
-                })
-            })
-            .collect()
+        if body["request_id"].is_string() {
+            Ok(())
+        } else {
+            Err(malformed("request_id"))
+        }
     }
 
     async fn sync_transactions(
@@ -570,6 +618,14 @@ mod tests {
             money(&json!(0.001), &json!("USD")).is_err(),
             "more digits than cents"
         );
+        // a balance valued at sub-cent prices rounds half-even; an exact one stays exact
+        let b = balance(&json!(23631.9805), &json!("USD")).unwrap();
+        assert_eq!(b.amount().to_string(), "23631.98");
+        let b = balance(&json!(0.125), &json!("USD")).unwrap();
+        assert_eq!(b.amount().to_string(), "0.12");
+        let b = balance(&json!(110), &json!("USD")).unwrap();
+        assert_eq!(b.amount().to_string(), "110.00");
+        assert!(balance(&json!("x"), &json!("USD")).is_err());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use fintech_core::conformance::brokerage::{run, BrokerageHarness, SCENARIOS};
 use fintech_core::conformance::Outcome;
 use fintech_core::id::TenantId;
 use fintech_core::trading::{
-    BarTimeframe, BrokerageProvider, OrderRequest, OrderSide, OrderStatus, OrderType,
+    Asset, BarTimeframe, BrokerageProvider, OrderRequest, OrderSide, OrderStatus, OrderType,
     ProviderOrder, TimeInForce,
 };
 use fintech_core::{Error, Money};
@@ -209,6 +209,28 @@ async fn bars(
     }
 }
 
+/// Alpaca's asset object (the document's `Assets` schema: `class`, not `asset_class`).
+fn asset_json(a: &Asset) -> Value {
+    json!({
+        "id": a.id, "class": a.asset_class.as_str(), "exchange": a.exchange, "symbol": a.symbol,
+        "name": a.name, "status": a.status.as_str(), "tradable": a.tradable,
+        "marginable": a.marginable, "shortable": a.shortable, "easy_to_borrow": a.easy_to_borrow,
+        "fractionable": a.fractionable,
+    })
+}
+
+async fn asset(State(w): State<Wire>, Path(symbol): Path<String>) -> Response {
+    match w.broker.asset(&symbol).await {
+        Ok(a) => Json(asset_json(&a)).into_response(),
+        Err(Error::NotFound { .. }) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"code": 40410000, "message": "asset not found"})),
+        )
+            .into_response(),
+        Err(e) => alpaca_error(e),
+    }
+}
+
 async fn serve(broker: Arc<dyn BrokerageProvider>) -> String {
     let router = Router::new()
         .route("/v2/orders", post(place))
@@ -217,6 +239,7 @@ async fn serve(broker: Arc<dyn BrokerageProvider>) -> String {
         .route("/v2/account", get(account))
         .route("/v2/positions", get(positions))
         .route("/v2/clock", get(clock))
+        .route("/v2/assets/{symbol}", get(asset))
         .route("/v2/stocks/{symbol}/quotes/latest", get(quote))
         .route("/v2/stocks/{symbol}/bars", get(bars))
         .with_state(Wire { broker });
@@ -276,5 +299,60 @@ async fn alpaca_client_passes_the_brokerage_scenarios_over_the_wire() {
             .open(path)
             .unwrap();
         writeln!(f, "alpaca brokerage scenarios: {passed} passed, 0 failed").unwrap();
+    }
+}
+
+/// The stand-in's asset objects hold to the `Assets` schema of Alpaca's document: every
+/// required property present, with the schema's type and, where it has one, a value of its
+/// enum; for every asset the simulator lists.
+#[tokio::test]
+async fn the_stand_ins_assets_follow_the_document() {
+    let dir = std::env::var("FINTECH_PROVIDER_SPECS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/provider-specs")
+        });
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("alpaca-trading.yaml")).unwrap())
+            .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let schema = &schemas["Assets"];
+    let required: Vec<&str> = schema["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        required.len() >= 10,
+        "the schema lists its required properties"
+    );
+    let sim = SimProviders::with_clock(SimClock::manual(chrono::Utc::now()));
+    let broker = sim.brokerage_sim(&TenantId::generate());
+    let symbols = fintech_providers::sim::ASSETS
+        .iter()
+        .map(|a| a.0)
+        .chain([fintech_providers::sim::UNTRADABLE.0]);
+    for symbol in symbols {
+        let a = broker.asset(symbol).await.unwrap();
+        let wire = asset_json(&a);
+        for key in &required {
+            let value = &wire[*key];
+            let mut prop = &schema["properties"][*key];
+            if let Some(r) = prop["$ref"].as_str() {
+                prop = &schemas[r.trim_start_matches("#/components/schemas/")];
+            }
+            match prop["type"].as_str() {
+                Some("string") => assert!(value.is_string(), "{symbol}.{key} is a string"),
+                Some("boolean") => assert!(value.is_boolean(), "{symbol}.{key} is a boolean"),
+                other => panic!("{key}: unexpected schema type {other:?}"),
+            }
+            if let Some(allowed) = prop["enum"].as_sequence() {
+                assert!(
+                    allowed.iter().any(|v| v.as_str() == value.as_str()),
+                    "{symbol}.{key} = {value} is one of the document's values"
+                );
+            }
+        }
     }
 }

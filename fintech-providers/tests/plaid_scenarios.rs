@@ -1,7 +1,7 @@
 //! The shared banking scenarios on the Plaid client, end to end over HTTP: a stand-in server
 //! speaks Plaid's wire format (JSON numbers for amounts, `iso_currency_code`,
 //! `personal_finance_category`, `/transactions/sync` pages with `added`/`modified`/`removed`,
-//! Plaid error objects) and keeps its bank in the offline simulator, whose "a day passes"
+//! Plaid error objects, `ITEM_NOT_FOUND` for a removed item's token) and keeps its bank in the offline simulator, whose "a day passes"
 //! hook the scenarios drive. It checks the client's mapping both ways under stateful
 //! behaviour (cursors that advance, single-use public tokens, changes arriving); the request
 //! side is also held to Plaid's document by `prism_contract.rs`.
@@ -35,8 +35,11 @@ struct Wire {
 }
 
 fn plaid_error(e: Error) -> Response {
-    let (kind, code) = match e.kind() {
-        ErrorKind::Validation => ("INVALID_REQUEST", "INVALID_FIELD"),
+    let (kind, code) = match &e {
+        Error::Provider { code, .. } if code == "ITEM_NOT_FOUND" => {
+            ("ITEM_ERROR", "ITEM_NOT_FOUND")
+        }
+        _ if e.kind() == ErrorKind::Validation => ("INVALID_REQUEST", "INVALID_FIELD"),
         _ => ("INVALID_INPUT", "INVALID_ACCESS_TOKEN"),
     };
     (
@@ -127,8 +130,33 @@ async fn institution(State(w): State<Wire>, Json(b): Json<Value>) -> Response {
         .into_response()
 }
 
+/// `/accounts/get` (cached) and `/accounts/balance/get` (real-time) answer the same shape;
+/// the simulated bank has no cache, so both read it, each through its own trait method.
+async fn cached_accounts(State(w): State<Wire>, Json(b): Json<Value>) -> Response {
+    accounts_json(w.bank.accounts(&token(&b)).await)
+}
+
 async fn balances(State(w): State<Wire>, Json(b): Json<Value>) -> Response {
-    match w.bank.accounts(&token(&b)).await {
+    accounts_json(w.bank.refresh_balances(&token(&b)).await)
+}
+
+async fn remove(State(w): State<Wire>, Json(b): Json<Value>) -> Response {
+    match w.bank.remove_item(&token(&b)).await {
+        Ok(()) => {
+            w.items
+                .lock()
+                .unwrap()
+                .remove(b["access_token"].as_str().unwrap_or_default());
+            Json(json!({ "request_id": "r" })).into_response()
+        }
+        Err(e) => plaid_error(e),
+    }
+}
+
+fn accounts_json(
+    answer: fintech_core::Result<Vec<fintech_core::banking::ProviderAccount>>,
+) -> Response {
+    match answer {
         Ok(accounts) => Json(json!({ "accounts": accounts.iter().map(|a| json!({
             "account_id": a.provider_account_id, "name": a.name, "mask": a.mask,
             "type": a.kind.as_str(), "subtype": a.subtype,
@@ -159,7 +187,9 @@ async fn serve(bank: Arc<SimBanking>) -> String {
         .route("/item/public_token/exchange", post(exchange))
         .route("/item/get", post(item))
         .route("/institutions/get_by_id", post(institution))
+        .route("/accounts/get", post(cached_accounts))
         .route("/accounts/balance/get", post(balances))
+        .route("/item/remove", post(remove))
         .route("/transactions/sync", post(sync))
         .with_state(Wire {
             bank,

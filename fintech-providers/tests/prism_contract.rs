@@ -156,8 +156,21 @@ async fn plaid_client_matches_the_plaid_document() {
     let accounts = plaid
         .accounts(&item.access_token)
         .await
-        .expect("/accounts/balance/get");
+        .expect("/accounts/get");
     assert!(!accounts.is_empty());
+    // the document's example has a 401k valued at sub-cent prices (23631.9805): a balance
+    // rounds half-even to cents instead of failing the whole item
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a.current.amount().to_string() == "23631.98"),
+        "the example's 401k balance, rounded to cents: {accounts:?}"
+    );
+    let live = plaid
+        .refresh_balances(&item.access_token)
+        .await
+        .expect("/accounts/balance/get");
+    assert!(!live.is_empty());
     let page = plaid
         .sync_transactions(&item.access_token, None, 100)
         .await
@@ -166,6 +179,10 @@ async fn plaid_client_matches_the_plaid_document() {
         .sync_transactions(&item.access_token, Some(&page.next_cursor), 100)
         .await
         .expect("/transactions/sync with a cursor");
+    plaid
+        .remove_item(&item.access_token)
+        .await
+        .expect("/item/remove");
     passed += 1;
     // shared scenarios a static mock can satisfy; the others need state (a single-use public
     // token, a cursor that advances, several distinct items, forged-token refusal)
@@ -285,4 +302,93 @@ async fn alpaca_client_matches_the_alpaca_documents() {
     );
     passed += 1;
     report(&format!("prism alpaca contract: {passed} passed, 0 failed"));
+}
+
+/// Alpaca's trading document describes the asset object (`Assets`, with an example) but has
+/// no `/v2/assets/{symbol_or_asset_id}` operation, so Prism cannot check that request (it
+/// answers 404 for a path the document lacks). What the document does give is held here: the
+/// client asks `GET /v2/assets/{symbol}` with its credentials and reads the document's own
+/// example exactly, and a 404 is an asset `NotFound`.
+#[tokio::test]
+async fn alpaca_asset_reads_the_documents_example() {
+    use axum::extract::Path as UrlPath;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let text = std::fs::read_to_string(specs().join("alpaca-trading.yaml")).expect("spec");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let example: serde_json::Value =
+        serde_json::to_value(&doc["components"]["schemas"]["Assets"]["x-examples"]["example-1"])
+            .expect("the Assets schema has an example");
+    assert_eq!(example["symbol"], "AAPL", "the example is AAPL");
+    let served = example.clone();
+    let router = axum::Router::new().route(
+        "/v2/assets/{symbol}",
+        axum::routing::get(
+            move |UrlPath(symbol): UrlPath<String>, headers: HeaderMap| {
+                let served = served.clone();
+                async move {
+                    if headers.get("apca-api-key-id").is_none()
+                        || headers.get("apca-api-secret-key").is_none()
+                    {
+                        return StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    if symbol == "AAPL" {
+                        axum::Json(served).into_response()
+                    } else {
+                        (
+                            StatusCode::NOT_FOUND,
+                            axum::Json(
+                                serde_json::json!({"code": 40410000, "message": "asset not found"}),
+                            ),
+                        )
+                            .into_response()
+                    }
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, router).await });
+    let alpaca = Alpaca::new(
+        AlpacaConfig {
+            key_id: "PKTEST".into(),
+            secret_key: "secret".to_owned().into(),
+            paper: true,
+            trading_url: Some(url.clone()),
+            data_url: Some(url),
+        },
+        settings(),
+    )
+    .unwrap();
+    let a = alpaca.asset("AAPL").await.expect("the example parses");
+    assert_eq!(a.id, example["id"].as_str().unwrap());
+    assert_eq!(a.name, example["name"].as_str().unwrap());
+    assert_eq!(a.exchange, example["exchange"].as_str().unwrap());
+    assert_eq!(a.asset_class.as_str(), example["class"].as_str().unwrap());
+    assert_eq!(a.status.as_str(), example["status"].as_str().unwrap());
+    for (flag, ours) in [
+        ("tradable", a.tradable),
+        ("marginable", a.marginable),
+        ("shortable", a.shortable),
+        ("easy_to_borrow", a.easy_to_borrow),
+        ("fractionable", a.fractionable),
+    ] {
+        assert_eq!(Some(ours), example[flag].as_bool(), "{flag}");
+    }
+    let unknown = alpaca.asset("ZZZZZZZQ").await;
+    assert!(
+        matches!(
+            unknown,
+            Err(fintech_core::Error::NotFound { kind: "asset", .. })
+        ),
+        "{unknown:?}"
+    );
+    assert!(
+        matches!(
+            alpaca.asset("../v2/account").await,
+            Err(fintech_core::Error::Validation { .. })
+        ),
+        "a symbol that is not a ticker never reaches a URL"
+    );
 }

@@ -15,8 +15,8 @@ use fintech_core::payments::{
     ProviderRefundRequest,
 };
 use fintech_core::trading::{
-    Bar, BarTimeframe, BrokerageAccount, BrokerageProvider, MarketClock, OrderRequest, Position,
-    ProviderOrder, Quote,
+    Asset, Bar, BarTimeframe, BrokerageAccount, BrokerageProvider, MarketClock, OrderRequest,
+    Position, ProviderOrder, Quote,
 };
 use fintech_core::{ProviderMode, ProviderSet, Result};
 use secrecy::SecretString;
@@ -104,6 +104,24 @@ impl BankingProvider for Banking {
             "banking",
             "accounts",
             self.0.accounts(access_token),
+        )
+        .await
+    }
+    async fn refresh_balances(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
+        timed(
+            self.name(),
+            "banking",
+            "refresh_balances",
+            self.0.refresh_balances(access_token),
+        )
+        .await
+    }
+    async fn remove_item(&self, access_token: &SecretString) -> Result<()> {
+        timed(
+            self.name(),
+            "banking",
+            "remove_item",
+            self.0.remove_item(access_token),
         )
         .await
     }
@@ -276,5 +294,8 @@ impl BrokerageProvider for Brokerage {
     }
     async fn clock(&self) -> Result<MarketClock> {
         timed(self.name(), "brokerage", "clock", self.0.clock()).await
+    }
+    async fn asset(&self, symbol: &str) -> Result<Asset> {
+        timed(self.name(), "brokerage", "asset", self.0.asset(symbol)).await
     }
 }

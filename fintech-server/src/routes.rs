@@ -29,7 +29,8 @@ use fintech_core::platform::{
 use fintech_core::policy::KeyLimits;
 use fintech_core::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
 use fintech_core::trading::{
-    Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest, Position, Quote,
+    Asset, Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest, Position,
+    Quote,
 };
 use fintech_core::webhooks::{
     CreatedWebhookEndpoint, NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint,
@@ -96,6 +97,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(create_link_token))
         .routes(routes!(sandbox_public_token))
         .routes(routes!(list_items, link_item))
+        .routes(routes!(remove_item))
         .routes(routes!(sync_item))
         .routes(routes!(list_accounts))
         .routes(routes!(list_transactions))
@@ -116,6 +118,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals))
         .routes(routes!(brokerage_account))
         .routes(routes!(positions))
+        .routes(routes!(asset))
         .routes(routes!(quote))
         .routes(routes!(bars))
         .routes(routes!(clock))
@@ -385,6 +388,21 @@ async fn link_item(
 ) -> ApiResult<Created<LinkedItem>> {
     let (r, replayed) = track_replay(s.platform().link_item(&p, &req.public_token, key)).await;
     Ok(Created { body: r?, replayed })
+}
+
+/// Removes a linked item at the provider (Plaid `/item/remove`) and here: it, its accounts
+/// and its transactions stop listing and it can no longer be synced. Idempotent: removing a
+/// removed item answers it again.
+#[utoipa::path(delete, path = "/v1/banking/items/{id}", tag = "banking", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Item id (`itm_…`)")),
+    responses((status = 200, body = LinkedItem, description = "The removed item (with `removed_at`)"), Errors))]
+async fn remove_item(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LinkedItem>> {
+    let id = path_id(ItemId::parse(&id), &id)?;
+    Ok(Json(s.platform().remove_item(&p, &id).await?))
 }
 
 /// Syncs an item's transactions from the provider (cursor-based, all pages).
@@ -738,6 +756,19 @@ async fn brokerage_account(
     responses((status = 200, body = Vec<Position>), Errors))]
 async fn positions(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<Position>>> {
     Ok(Json(s.platform().positions(&p).await?))
+}
+
+/// An asset the broker lists: name, exchange, class, status and whether it is tradable,
+/// fractionable, shortable, marginable and easy to borrow.
+#[utoipa::path(get, path = "/v1/assets/{symbol}", tag = "trading", security(("api_key" = [])),
+    params(("symbol" = String, Path, description = "Ticker (`AAPL`)")),
+    responses((status = 200, body = Asset), Errors))]
+async fn asset(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<Asset>> {
+    Ok(Json(s.platform().asset(&p, &symbol).await?))
 }
 
 /// Latest quote.

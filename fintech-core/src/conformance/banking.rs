@@ -39,6 +39,8 @@ pub const SCENARIOS: &[&str] = &[
     "invalid_cursor_is_an_error",
     "unknown_institution_is_a_validation_error",
     "forged_tokens_are_refused",
+    "refreshed_balances_cover_the_same_accounts",
+    "removed_item_is_refused",
 ];
 
 /// Runs the scenario called `name` against `provider`.
@@ -60,6 +62,10 @@ pub async fn run(name: &str, provider: &dyn BankingProvider, h: &BankingHarness)
             unknown_institution_is_a_validation_error(p).await
         }
         "forged_tokens_are_refused" => forged_tokens_are_refused(p).await,
+        "refreshed_balances_cover_the_same_accounts" => {
+            refreshed_balances_cover_the_same_accounts(p, h).await
+        }
+        "removed_item_is_refused" => removed_item_is_refused(p, h).await,
         other => panic!("unknown banking scenario {other}"),
     }
     Outcome::Passed
@@ -437,4 +443,86 @@ pub async fn forged_tokens_are_refused(p: &dyn BankingProvider) {
     );
     let sync: Result<_, Error> = p.sync_transactions(&forged, None, 100).await;
     assert!(sync.is_err(), "a forged access token syncs transactions");
+    assert!(
+        p.refresh_balances(&forged).await.is_err(),
+        "a forged access token refreshes balances"
+    );
+    assert!(
+        p.remove_item(&forged).await.is_err(),
+        "a forged access token removes an item"
+    );
+}
+
+/// Real-time balances (`refresh_balances`) and cached ones (`accounts`) describe the same
+/// accounts of an item, in the same currencies.
+pub async fn refreshed_balances_cover_the_same_accounts(
+    p: &dyn BankingProvider,
+    h: &BankingHarness,
+) {
+    let token = link(p, h).await;
+    let ids = |accounts: Vec<crate::banking::ProviderAccount>| -> BTreeMap<String, Currency> {
+        accounts
+            .into_iter()
+            .map(|a| (a.provider_account_id, a.current.currency()))
+            .collect()
+    };
+    let cached = ids(p.accounts(&token).await.expect("cached accounts"));
+    let live = ids(p
+        .refresh_balances(&token)
+        .await
+        .expect("real-time balances"));
+    assert!(!cached.is_empty(), "a linked item has accounts");
+    assert_eq!(
+        live, cached,
+        "real-time and cached balances cover the same accounts"
+    );
+}
+
+/// Removing an item ends its access token: accounts, balances, sync and a second removal are
+/// refused, the second with code `item_not_found` (what the platform relies on to complete a
+/// removal the provider already did). Another item of the same institution is untouched.
+pub async fn removed_item_is_refused(p: &dyn BankingProvider, h: &BankingHarness) {
+    let removed = link(p, h).await;
+    let kept = link(p, h).await;
+    assert!(
+        !p.accounts(&removed)
+            .await
+            .expect("accounts before")
+            .is_empty(),
+        "a linked item has accounts"
+    );
+    p.remove_item(&removed).await.expect("remove the item");
+    let accounts = p.accounts(&removed).await;
+    assert!(
+        accounts.is_err(),
+        "a removed item still lists {:?} accounts",
+        accounts.map(|a| a.len())
+    );
+    assert!(
+        p.refresh_balances(&removed).await.is_err(),
+        "a removed item still refreshes balances"
+    );
+    let sync = p.sync_transactions(&removed, None, 100).await;
+    assert!(
+        sync.is_err(),
+        "a removed item still syncs ({:?} added)",
+        sync.map(|page| page.added.len())
+    );
+    match p.remove_item(&removed).await {
+        Err(Error::Provider { code, .. }) => assert!(
+            code.eq_ignore_ascii_case("item_not_found"),
+            "a second removal answers item_not_found, got {code}"
+        ),
+        other => panic!("a second removal answers item_not_found, got {other:?}"),
+    }
+    assert!(
+        !p.accounts(&kept)
+            .await
+            .expect("the other item's accounts")
+            .is_empty(),
+        "removing one item leaves the other linked"
+    );
+    p.sync_transactions(&kept, None, 100)
+        .await
+        .expect("the other item still syncs");
 }

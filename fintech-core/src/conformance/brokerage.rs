@@ -15,8 +15,8 @@ use super::Outcome;
 use crate::error::ErrorKind;
 use crate::money::{Currency, Money};
 use crate::trading::{
-    BarTimeframe, BrokerageProvider, OrderRequest, OrderSide, OrderStatus, OrderType,
-    ProviderOrder, TimeInForce,
+    AssetClass, AssetStatus, BarTimeframe, BrokerageProvider, OrderRequest, OrderSide, OrderStatus,
+    OrderType, ProviderOrder, TimeInForce,
 };
 
 /// Pins a symbol's mid price (bid and ask around it) until pinned again.
@@ -57,6 +57,7 @@ pub const SCENARIOS: &[&str] = &[
     "bars_are_consistent",
     "unknown_order_is_not_found",
     "malformed_orders_are_validation_errors",
+    "asset_is_described_and_unlisted_is_not_found",
 ];
 
 /// Runs the scenario called `name` against `provider`.
@@ -93,6 +94,9 @@ pub async fn run(name: &str, provider: &dyn BrokerageProvider, h: &BrokerageHarn
         "bars_are_consistent" => bars_are_consistent(p).await,
         "unknown_order_is_not_found" => unknown_order_is_not_found(p).await,
         "malformed_orders_are_validation_errors" => malformed_orders_are_validation_errors(p).await,
+        "asset_is_described_and_unlisted_is_not_found" => {
+            asset_is_described_and_unlisted_is_not_found(p).await
+        }
         other => panic!("unknown brokerage scenario {other}"),
     }
 }
@@ -834,6 +838,28 @@ pub async fn unknown_order_is_not_found(p: &dyn BrokerageProvider) -> Outcome {
     match p.cancel_order(&unknown).await {
         Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
         Ok(o) => panic!("an unknown order was cancelled: {o:?}"),
+    }
+    Outcome::Passed
+}
+
+/// A listed asset is described (AAPL: a tradable, active US equity with a name and an
+/// exchange); a well-formed symbol the broker does not list is `NotFound`.
+pub async fn asset_is_described_and_unlisted_is_not_found(p: &dyn BrokerageProvider) -> Outcome {
+    let aapl = p.asset("AAPL").await.expect("AAPL is listed");
+    assert_eq!(aapl.symbol, "AAPL");
+    assert!(!aapl.id.is_empty(), "an asset has an id");
+    assert!(!aapl.name.is_empty(), "an asset has a name");
+    assert!(!aapl.exchange.is_empty(), "an asset has an exchange");
+    assert_eq!(
+        aapl.asset_class,
+        AssetClass::UsEquity,
+        "AAPL is a US equity"
+    );
+    assert_eq!(aapl.status, AssetStatus::Active, "AAPL is listed");
+    assert!(aapl.tradable, "AAPL is tradable");
+    match p.asset("ZZZZZZZQ").await {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
+        Ok(a) => panic!("an unlisted symbol was found: {a:?}"),
     }
     Outcome::Passed
 }

@@ -24,6 +24,15 @@ pub struct SyncProgress {
 
 const SYNC_PAGE: u32 = 500;
 
+/// Which balances a sync stores.
+#[derive(Debug, Clone, Copy)]
+enum Balances {
+    /// Fetched from the institution now (billed, slow): a caller asked for a sync.
+    RealTime,
+    /// The provider's cached ones: the provider announced new data itself.
+    Cached,
+}
+
 impl Platform {
     /// Starts a link flow for an end user of the tenant.
     pub async fn create_link_token(
@@ -84,6 +93,7 @@ impl Platform {
                     institution_id: exchanged.institution_id,
                     institution_name: exchanged.institution_name,
                     created_at: crate::storage::now(),
+                    removed_at: None,
                 };
                 let sealed = self.inner.secrets.seal(
                     secrecy::ExposeSecret::expose_secret(&exchanged.access_token),
@@ -119,6 +129,55 @@ impl Platform {
         .await
     }
 
+    /// Removes a linked item: the provider is told first (Plaid `/item/remove`: the access
+    /// token stops working and billing ends), then one transaction marks the item removed,
+    /// overwrites its sealed token and writes the audit record and a `banking.item_removed`
+    /// event. The item, its accounts and its transactions no longer list, and sync refuses it.
+    ///
+    /// Idempotent: removing a removed item answers it again without calling the provider or
+    /// writing anything. When the provider no longer knows the item (removed there already,
+    /// e.g. by a crash between the provider call and the commit, or by the user at the bank),
+    /// the removal is completed here. A foreign tenant's id is `NotFound`.
+    pub async fn remove_item(&self, p: &Principal, item_id: &ItemId) -> Result<LinkedItem> {
+        p.require(Scope::BankingWrite)?;
+        let row = self.item_row(p, item_id).await?;
+        if row.item.removed_at.is_some() {
+            return Ok(row.item);
+        }
+        let token = self.access_token(&row)?;
+        let provider = self.inner.providers.banking(&p.tenant_id);
+        let outcome = match provider.remove_item(&token).await {
+            Ok(()) => "ok",
+            Err(Error::Provider { code, .. }) if code.eq_ignore_ascii_case("item_not_found") => {
+                "ok: the provider no longer knew the item"
+            }
+            Err(e) => return Err(e),
+        };
+        let removed_at = crate::storage::now();
+        let mut item = row.item;
+        item.removed_at = Some(removed_at);
+        let mut tx = self.inner.store.begin().await?;
+        if !tx
+            .mark_item_removed(&p.tenant_id, item_id, removed_at)
+            .await?
+        {
+            // a concurrent removal committed first: it wrote the audit record and the event
+            drop(tx);
+            return self.item_row(p, item_id).await.map(|r| r.item);
+        }
+        let audit = audit_entry(p, "banking.remove", "item", item_id.as_str(), None, outcome);
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[(types::ITEM_REMOVED, item_id.as_str(), to_value(&item)?)],
+            audit,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(item)
+    }
+
     /// Linked items.
     pub async fn items(&self, p: &Principal) -> Result<Vec<LinkedItem>> {
         p.require(Scope::BankingRead)?;
@@ -146,26 +205,56 @@ impl Platform {
             .ok_or_else(|| Error::not_found("item", id))
     }
 
+    /// An item that is still linked; a removed one is a conflict that says so.
+    async fn linked_item_row(&self, p: &Principal, id: &ItemId) -> Result<ItemRow> {
+        let row = self.item_row(p, id).await?;
+        match row.item.removed_at {
+            None => Ok(row),
+            Some(at) => Err(Error::conflict(
+                ConflictCode::InvalidState,
+                format!(
+                    "item {id} was removed at {}; link the bank again to use it",
+                    at.to_rfc3339()
+                ),
+            )),
+        }
+    }
+
     fn access_token(&self, row: &ItemRow) -> Result<SecretString> {
         self.inner
             .secrets
             .open(&row.access_token_enc, row.item.id.as_str())
     }
 
-    /// Refreshes balances and pulls every transaction change since the item's cursor, one
-    /// transaction per page (each page and its cursor commit together, so an interrupted sync
-    /// resumes where it stopped). `progress` is called after each page.
+    /// Refreshes balances from the institution (the provider's real-time balance call) and
+    /// pulls every transaction change since the item's cursor, one transaction per page (each
+    /// page and its cursor commit together, so an interrupted sync resumes where it stopped).
+    /// `progress` is called after each page. A removed item is a conflict.
     pub async fn sync_transactions(
         &self,
         p: &Principal,
         item_id: &ItemId,
         progress: Option<&(dyn Fn(SyncProgress) + Send + Sync)>,
     ) -> Result<SyncSummary> {
+        self.sync_item(p, item_id, progress, Balances::RealTime)
+            .await
+    }
+
+    async fn sync_item(
+        &self,
+        p: &Principal,
+        item_id: &ItemId,
+        progress: Option<&(dyn Fn(SyncProgress) + Send + Sync)>,
+        balances: Balances,
+    ) -> Result<SyncSummary> {
         p.require(Scope::BankingWrite)?;
-        let row = self.item_row(p, item_id).await?;
+        let row = self.linked_item_row(p, item_id).await?;
         let token = self.access_token(&row)?;
         let provider = self.inner.providers.banking(&p.tenant_id);
-        let accounts = provider.accounts(&token).await?;
+        let accounts = match balances {
+            Balances::RealTime => provider.refresh_balances(&token).await?,
+            Balances::Cached => provider.accounts(&token).await?,
+        };
         let mut tx = self.inner.store.begin().await?;
         for a in &accounts {
             tx.upsert_account(&p.tenant_id, item_id, a).await?;
@@ -258,7 +347,11 @@ impl Platform {
             return Ok(None);
         };
         let system = Principal::system(tenant, interface);
-        self.sync_transactions(&system, &id, None).await.map(Some)
+        // the provider just updated the item, so its cached balances are as fresh as the
+        // transactions it announces: no billed real-time balance call per webhook
+        self.sync_item(&system, &id, None, Balances::Cached)
+            .await
+            .map(Some)
     }
 
     /// Stored transactions, newest first.

@@ -14,8 +14,8 @@ use crate::money::Money;
 use crate::policy::PolicyOutcome;
 use crate::storage::OrderRow;
 use crate::trading::{
-    validate_symbol, Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest,
-    OrderSide, OrderStatus, Position, ProviderOrder, Quote,
+    validate_symbol, Asset, Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order,
+    OrderRequest, OrderSide, OrderStatus, Position, ProviderOrder, Quote,
 };
 
 /// Filters for listing orders.
@@ -68,6 +68,19 @@ impl Platform {
             .providers
             .brokerage(&p.tenant_id)
             .positions()
+            .await
+    }
+
+    /// An asset the broker lists: name, exchange, class, status and what may be done with it
+    /// (tradable, fractionable, shortable, marginable, easy to borrow). An unlisted symbol is
+    /// `NotFound`.
+    pub async fn asset(&self, p: &Principal, symbol: &str) -> Result<Asset> {
+        p.require(Scope::TradingRead)?;
+        validate_symbol(symbol)?;
+        self.inner
+            .providers
+            .brokerage(&p.tenant_id)
+            .asset(symbol)
             .await
     }
 

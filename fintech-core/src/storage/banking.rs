@@ -23,6 +23,10 @@ pub struct ItemRow {
     pub cursor: Option<String>,
 }
 
+/// The tenant's items that are not removed (`$1` is the tenant): what accounts, transactions
+/// and spending are listed from.
+const ACTIVE_ITEMS: &str = "SELECT id FROM bank_items WHERE tenant_id = $1 AND removed_at IS NULL";
+
 fn item_from_row(r: &AnyRow) -> Result<ItemRow> {
     Ok(ItemRow {
         item: LinkedItem {
@@ -31,6 +35,7 @@ fn item_from_row(r: &AnyRow) -> Result<ItemRow> {
             institution_id: col(r, "institution_id")?,
             institution_name: col(r, "institution_name")?,
             created_at: ts(col(r, "created_at")?),
+            removed_at: col::<Option<i64>>(r, "removed_at")?.map(ts),
         },
         access_token_enc: col(r, "access_token_enc")?,
         cursor: col(r, "sync_cursor")?,
@@ -195,6 +200,25 @@ impl Tx {
         Ok(())
     }
 
+    /// Marks an item removed at `at` and overwrites its sealed access token; `false` when it
+    /// was already removed (or is not the tenant's).
+    pub async fn mark_item_removed(
+        &mut self,
+        tenant: &TenantId,
+        item: &ItemId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        Ok(sqlx::query("UPDATE bank_items SET removed_at = $1, access_token_enc = $2 WHERE tenant_id = $3 AND id = $4 AND removed_at IS NULL")
+            .bind(at.timestamp_micros())
+            .bind(Vec::<u8>::new())
+            .bind(tenant.as_str())
+            .bind(item.as_str())
+            .execute(self.conn())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
     /// Moves an item's cursor from `from` to `to`; `false` if another sync moved it first.
     pub async fn advance_cursor(
         &mut self,
@@ -216,7 +240,7 @@ impl Tx {
 impl Store {
     /// A linked item of a tenant with its sealed token.
     pub async fn item_row(&self, tenant: &TenantId, id: &ItemId) -> Result<Option<ItemRow>> {
-        let row = sqlx::query("SELECT id, provider, institution_id, institution_name, access_token_enc, sync_cursor, created_at FROM bank_items WHERE tenant_id = $1 AND id = $2")
+        let row = sqlx::query("SELECT id, provider, institution_id, institution_name, access_token_enc, sync_cursor, created_at, removed_at FROM bank_items WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -231,7 +255,7 @@ impl Store {
         provider_item_id: &str,
     ) -> Result<Option<(TenantId, ItemId)>> {
         let row = sqlx::query(
-            "SELECT tenant_id, id FROM bank_items WHERE provider = $1 AND provider_item_id = $2",
+            "SELECT tenant_id, id FROM bank_items WHERE provider = $1 AND provider_item_id = $2 AND removed_at IS NULL",
         )
         .bind(provider)
         .bind(provider_item_id)
@@ -248,7 +272,7 @@ impl Store {
 
     /// Linked items of a tenant.
     pub async fn items(&self, tenant: &TenantId) -> Result<Vec<LinkedItem>> {
-        let rows = sqlx::query("SELECT id, provider, institution_id, institution_name, access_token_enc, sync_cursor, created_at FROM bank_items WHERE tenant_id = $1 ORDER BY id")
+        let rows = sqlx::query("SELECT id, provider, institution_id, institution_name, access_token_enc, sync_cursor, created_at, removed_at FROM bank_items WHERE tenant_id = $1 AND removed_at IS NULL ORDER BY id")
             .bind(tenant.as_str())
             .fetch_all(&self.pool)
             .await?;
@@ -263,14 +287,15 @@ impl Store {
         tenant: &TenantId,
         item: Option<&ItemId>,
     ) -> Result<Vec<BankAccount>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT id, item_id, provider_account_id, name, mask, kind, subtype, currency, current_minor, available_minor, updated_at
-             FROM bank_accounts WHERE tenant_id = $1 AND ($2 = '' OR item_id = $2) ORDER BY item_id, name, id",
-        )
-        .bind(tenant.as_str())
-        .bind(item.map(|i| i.as_str()).unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
+             FROM bank_accounts WHERE tenant_id = $1 AND ($2 = '' OR item_id = $2) AND item_id IN ({ACTIVE_ITEMS}) ORDER BY item_id, name, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(item.map(|i| i.as_str()).unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(account_from_row).collect()
     }
 
@@ -342,7 +367,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT {key} AS k, currency, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n
-             FROM bank_transactions WHERE tenant_id = $1 AND amount_minor > 0 AND pending = 0
+             FROM bank_transactions WHERE tenant_id = $1 AND amount_minor > 0 AND pending = 0 AND item_id IN ({ACTIVE_ITEMS})
              AND ($2 = '' OR account_id = $2) AND ($3 = '' OR tx_date >= $3) AND ($4 = '' OR tx_date <= $4)
              GROUP BY {key}, currency ORDER BY total DESC, k LIMIT 500"
         );
@@ -397,6 +422,7 @@ fn transactions_sql() -> &'static str {
         format!(
             "SELECT id, account_id, provider_transaction_id, currency, amount_minor, tx_date, name, merchant_name, category, pending
              FROM bank_transactions WHERE tenant_id = $1 AND ($2 = '' OR account_id = $2) AND ($3 = '' OR tx_date >= $3) AND ($4 = '' OR tx_date <= $4)
+             AND item_id IN ({ACTIVE_ITEMS})
              AND ($6 = 0 OR amount_minor >= {})
              AND ($10 = 0 OR amount_minor <= {})
              AND ($14 = '' OR tx_date < $14 OR (tx_date = $14 AND id < $15))

@@ -168,6 +168,9 @@ struct BankState {
     exchanged: HashSet<String>,
     /// Item seed → days simulated since the link.
     generations: HashMap<String, u32>,
+    /// Seeds of removed items: their access tokens are refused with `ITEM_NOT_FOUND`. Kept in
+    /// memory (the platform records removals in its database and never uses such a token).
+    removed: HashSet<String>,
 }
 
 impl SimBanking {
@@ -197,6 +200,9 @@ impl SimBanking {
                 "the access token is not one the simulator issued",
             )
         })?;
+        if lock(&self.state).removed.contains(&key.seed) {
+            return Err(removed_error());
+        }
         if key.institution == "ins_sim_login_required" {
             return Err(sim_error(
                 "ITEM_LOGIN_REQUIRED",
@@ -209,6 +215,13 @@ impl SimBanking {
             .or_insert(0);
         Ok(key)
     }
+}
+
+fn removed_error() -> Error {
+    sim_error(
+        "ITEM_NOT_FOUND",
+        "the item was removed; its access token no longer works (link the bank again)",
+    )
 }
 
 fn usd(cents: i64) -> Money {
@@ -444,6 +457,27 @@ impl BankingProvider for SimBanking {
     async fn accounts(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
         let key = self.item(access_token)?;
         Ok(accounts_of(&key))
+    }
+
+    async fn refresh_balances(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
+        // the simulated bank has no cache: its balances are always current
+        self.accounts(access_token).await
+    }
+
+    async fn remove_item(&self, access_token: &SecretString) -> Result<()> {
+        // Plaid removes an item whatever its login state, so no `item()` check here
+        let key = ItemKey::decode(access_token.expose_secret(), "access").ok_or_else(|| {
+            sim_error(
+                "INVALID_ACCESS_TOKEN",
+                "the access token is not one the simulator issued",
+            )
+        })?;
+        let mut st = lock(&self.state);
+        if !st.removed.insert(key.seed.clone()) {
+            return Err(removed_error());
+        }
+        st.generations.remove(&key.seed);
+        Ok(())
     }
 
     async fn sync_transactions(

@@ -16,14 +16,80 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use fintech_core::trading::{
-    validate_symbol, Bar, BarTimeframe, BrokerageAccount, BrokerageProvider, MarketClock,
-    OrderRequest, OrderSide, OrderStatus, OrderType, Position, ProviderOrder, Quote, TimeInForce,
+    validate_symbol, Asset, AssetClass, AssetStatus, Bar, BarTimeframe, BrokerageAccount,
+    BrokerageProvider, MarketClock, OrderRequest, OrderSide, OrderStatus, OrderType, Position,
+    ProviderOrder, Quote, TimeInForce,
 };
 use fintech_core::{Currency, Error, Money, ProviderMode, Result};
 use rust_decimal::Decimal;
 
 use super::prices::{hash_parts, price_cents, SPREAD};
 use super::{lock, SimClock};
+
+/// The assets the simulator lists: `(symbol, name, exchange, fractionable)`, all active,
+/// tradable, shortable, marginable and easy to borrow. The price feed prices any well-formed
+/// ticker, so orders for unlisted symbols still trade (the simulator is a sandbox); asset
+/// lookups answer only these and [`UNTRADABLE`].
+pub const ASSETS: &[(&str, &str, &str, bool)] = &[
+    ("AAPL", "Apple Inc. Common Stock", "NASDAQ", true),
+    ("MSFT", "Microsoft Corporation Common Stock", "NASDAQ", true),
+    (
+        "GOOGL",
+        "Alphabet Inc. Class A Common Stock",
+        "NASDAQ",
+        true,
+    ),
+    ("AMZN", "Amazon.com, Inc. Common Stock", "NASDAQ", true),
+    ("NVDA", "NVIDIA Corporation Common Stock", "NASDAQ", true),
+    ("TSLA", "Tesla, Inc. Common Stock", "NASDAQ", true),
+    (
+        "META",
+        "Meta Platforms, Inc. Class A Common Stock",
+        "NASDAQ",
+        true,
+    ),
+    ("SPY", "SPDR S&P 500 ETF Trust", "ARCA", true),
+    ("QQQ", "Invesco QQQ Trust, Series 1", "NASDAQ", true),
+    ("BRK.B", "Berkshire Hathaway Inc. Class B", "NYSE", false),
+];
+
+/// A listed but inactive, untradable asset (a delisted company): its lookup answers
+/// `tradable: false` and every order for it is rejected, as Alpaca does.
+pub const UNTRADABLE: (&str, &str, &str) = ("HALT", "Sim Halted Holdings (delisted)", "OTC");
+
+fn sim_asset(symbol: &str) -> Option<Asset> {
+    let asset =
+        |symbol: &str, name: &str, exchange: &str, listed: bool, fractionable: bool| Asset {
+            id: format!("sim-asset-{}", symbol.to_ascii_lowercase()),
+            symbol: symbol.to_owned(),
+            name: name.to_owned(),
+            exchange: exchange.to_owned(),
+            asset_class: AssetClass::UsEquity,
+            status: if listed {
+                AssetStatus::Active
+            } else {
+                AssetStatus::Inactive
+            },
+            tradable: listed,
+            fractionable,
+            shortable: listed,
+            marginable: listed,
+            easy_to_borrow: listed,
+        };
+    if symbol == UNTRADABLE.0 {
+        return Some(asset(
+            UNTRADABLE.0,
+            UNTRADABLE.1,
+            UNTRADABLE.2,
+            false,
+            false,
+        ));
+    }
+    ASSETS
+        .iter()
+        .find(|(s, ..)| *s == symbol)
+        .map(|(s, name, exchange, fractionable)| asset(s, name, exchange, true, *fractionable))
+}
 
 /// Cash in a new simulated account: 100,000.00 USD.
 pub const STARTING_CASH: i64 = 10_000_000;
@@ -136,6 +202,9 @@ impl Book {
 
     /// Refuses a new order the account cannot carry, with the reason Alpaca would give.
     fn admission(&self, o: &SimOrder, now: DateTime<Utc>) -> Result<Option<String>> {
+        if o.req.symbol == UNTRADABLE.0 {
+            return Ok(Some(format!("asset {} is not tradable", o.req.symbol)));
+        }
         let (reserved_cash, reserved_shares) = self.reserved(now, Some(&o.id))?;
         match o.req.side {
             OrderSide::Buy => {
@@ -525,5 +594,55 @@ impl BrokerageProvider for SimBrokerage {
             next_open: day_end,
             next_close: day_end,
         })
+    }
+
+    async fn asset(&self, symbol: &str) -> Result<Asset> {
+        validate_symbol(symbol)?;
+        sim_asset(symbol).ok_or_else(|| Error::not_found("asset", symbol))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker() -> SimBrokerage {
+        let at = DateTime::from_timestamp(1_795_000_000, 0).expect("time");
+        SimBrokerage::new("SIM-1".into(), SimClock::manual(at))
+    }
+
+    #[tokio::test]
+    async fn the_untradable_asset_is_listed_and_refuses_orders() {
+        let b = broker();
+        let halt = b.asset(UNTRADABLE.0).await.expect("listed");
+        assert!(!halt.tradable && !halt.shortable && !halt.fractionable);
+        assert_eq!(halt.status, AssetStatus::Inactive);
+        let req = OrderRequest {
+            symbol: UNTRADABLE.0.into(),
+            side: OrderSide::Buy,
+            qty: Decimal::ONE,
+            order_type: OrderType::Market,
+            time_in_force: TimeInForce::Day,
+            limit_price: None,
+            stop_price: None,
+        };
+        let o = b.place_order(&req, "coid-halt").await.expect("answered");
+        assert_eq!(o.status, OrderStatus::Rejected);
+        assert!(o
+            .reject_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("not tradable")));
+        assert_eq!(
+            b.account().await.expect("account").cash,
+            usd(STARTING_CASH),
+            "nothing was bought"
+        );
+        let brk = b.asset("BRK.B").await.expect("listed");
+        assert!(brk.tradable && !brk.fractionable);
+        assert_eq!(
+            b.asset("aapl").await.map_err(|e| e.kind()).err(),
+            Some(fintech_core::ErrorKind::Validation),
+            "a malformed symbol is a validation error"
+        );
     }
 }

@@ -27,7 +27,7 @@ use fintech_core::provider::ProviderSet;
 use fintech_core::trading::BrokerageProvider;
 
 pub use banking::{SimBanking, INSTITUTIONS};
-pub use brokerage::{SimBrokerage, STARTING_CASH};
+pub use brokerage::{SimBrokerage, ASSETS, STARTING_CASH, UNTRADABLE};
 pub use payments::{SimPayments, TEST_PAYMENT_METHODS};
 pub use prices::{price_at, SPREAD};
 

@@ -831,6 +831,210 @@ async fn capture_and_payment_methods(api: &Api) {
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
 }
 
+/// Link, sync, remove over HTTP: the removed item, its accounts and transactions stop
+/// listing, sync answers 409, a second removal answers the first, exactly one audit record
+/// and one `banking.item_removed` event are written; another tenant's key gets 404 and a
+/// read-only key 403, and neither changes anything. Assets: listed, unlisted, malformed.
+async fn item_removal_and_assets(api: &Api) {
+    let (admin, k) = api.tenant_key("removal", ALL, KeyLimits::default()).await;
+    let (_, other) = api
+        .tenant_key("removal-other", ALL, KeyLimits::default())
+        .await;
+    let reader = api
+        .key(&admin, &[Scope::BankingRead], KeyLimits::default())
+        .await;
+    let key = k.clone();
+    let get = |path: &'static str| {
+        let key = key.clone();
+        async move {
+            let r = api.call(Method::GET, path, Some(&key), None, &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+            r.body.as_array().map(Vec::len).expect("a list")
+        }
+    };
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let public = api
+            .call(
+                Method::POST,
+                "/v1/banking/sandbox/public_tokens",
+                Some(&k),
+                Some(json!({"institution_id": "ins_109508"})),
+                &[],
+            )
+            .await;
+        assert_eq!(public.status, StatusCode::CREATED, "{:?}", public.body);
+        let item = api
+            .call(
+                Method::POST,
+                "/v1/banking/items",
+                Some(&k),
+                Some(json!({"public_token": public.body["public_token"]})),
+                &[],
+            )
+            .await;
+        assert_eq!(item.status, StatusCode::CREATED, "{:?}", item.body);
+        let id = item.body["id"].as_str().expect("id").to_owned();
+        let sync = api
+            .call(
+                Method::POST,
+                &format!("/v1/banking/items/{id}/sync"),
+                Some(&k),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(sync.status, StatusCode::OK, "{:?}", sync.body);
+        ids.push(id);
+    }
+    let (gone, kept) = (&ids[0], &ids[1]);
+    assert_eq!(get("/v1/banking/items").await, 2);
+    assert_eq!(get("/v1/accounts").await, 6);
+    let all_txns = get("/v1/transactions?limit=500").await;
+    assert!(all_txns > 0);
+    let path = format!("/v1/banking/items/{gone}");
+    for (key, status) in [
+        (&other, StatusCode::NOT_FOUND),
+        (&reader, StatusCode::FORBIDDEN),
+    ] {
+        let r = api.call(Method::DELETE, &path, Some(key), None, &[]).await;
+        assert_eq!(r.status, status, "{:?}", r.body);
+        assert_eq!(
+            r.headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"application/problem+json"[..])
+        );
+    }
+    assert_eq!(get("/v1/banking/items").await, 2, "refusals change nothing");
+    let removed = api.call(Method::DELETE, &path, Some(&k), None, &[]).await;
+    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
+    assert_eq!(removed.body["id"], json!(gone));
+    assert!(removed.body["removed_at"].is_string(), "{:?}", removed.body);
+
+    let items = api
+        .call(Method::GET, "/v1/banking/items", Some(&k), None, &[])
+        .await;
+    let listed: Vec<&str> = items
+        .body
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(listed, vec![kept.as_str()], "only the kept item lists");
+    assert_eq!(
+        get("/v1/accounts").await,
+        3,
+        "the removed item's accounts are gone"
+    );
+    let by_item = api
+        .call(
+            Method::GET,
+            &format!("/v1/accounts?item_id={gone}"),
+            Some(&k),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(by_item.body, json!([]));
+    let left = get("/v1/transactions?limit=500").await;
+    assert!(
+        left > 0 && left < all_txns,
+        "{left} of {all_txns} transactions left"
+    );
+    let sync = api
+        .call(Method::POST, &format!("{path}/sync"), Some(&k), None, &[])
+        .await;
+    assert_eq!(sync.status, StatusCode::CONFLICT, "{:?}", sync.body);
+    assert_eq!(sync.body["code"], "invalid_state");
+    assert!(
+        sync.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("removed")),
+        "{:?}",
+        sync.body
+    );
+    let kept_sync = api
+        .call(
+            Method::POST,
+            &format!("/v1/banking/items/{kept}/sync"),
+            Some(&k),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        kept_sync.status,
+        StatusCode::OK,
+        "the other item still syncs"
+    );
+    let again = api.call(Method::DELETE, &path, Some(&k), None, &[]).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert_eq!(
+        again.body["removed_at"], removed.body["removed_at"],
+        "idempotent"
+    );
+
+    let events = api
+        .call(Method::GET, "/v1/events", Some(&k), None, &[])
+        .await;
+    let removals: Vec<&Value> = events
+        .body
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "banking.item_removed")
+        .collect();
+    assert_eq!(removals.len(), 1, "one event for one removal");
+    assert_eq!(removals[0]["object_id"], json!(gone));
+    assert_eq!(
+        removals[0]["data"]["removed_at"],
+        removed.body["removed_at"]
+    );
+    let log = api
+        .platform
+        .audit_log(&admin, Default::default())
+        .await
+        .expect("audit");
+    let audits: Vec<_> = log
+        .iter()
+        .filter(|r| r.entry.action == "banking.remove")
+        .collect();
+    assert_eq!(audits.len(), 1, "one audit record for one removal");
+    assert_eq!(audits[0].entry.object_id, *gone);
+    assert!(api
+        .platform
+        .verify_audit(&admin)
+        .await
+        .expect("verify")
+        .is_ok());
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT access_token_enc FROM bank_items WHERE id = $1")
+            .bind(gone.as_str())
+            .fetch_one(api.platform.store().pool())
+            .await
+            .expect("row");
+    assert!(sealed.is_empty(), "the dead access token is not kept");
+
+    let aapl = api
+        .call(Method::GET, "/v1/assets/AAPL", Some(&k), None, &[])
+        .await;
+    assert_eq!(aapl.status, StatusCode::OK, "{:?}", aapl.body);
+    assert_eq!(aapl.body["symbol"], "AAPL");
+    assert_eq!(aapl.body["tradable"], true);
+    let unlisted = api
+        .call(Method::GET, "/v1/assets/ZZZZQ", Some(&k), None, &[])
+        .await;
+    assert_eq!(unlisted.status, StatusCode::NOT_FOUND);
+    let malformed = api
+        .call(Method::GET, "/v1/assets/aapl", Some(&k), None, &[])
+        .await;
+    assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let no_scope = api
+        .call(Method::GET, "/v1/assets/AAPL", Some(&reader), None, &[])
+        .await;
+    assert_eq!(no_scope.status, StatusCode::FORBIDDEN);
+}
+
 async fn suite(
     backend: &str,
     make: impl Fn() -> futures::future::BoxFuture<'static, (Option<tempfile::TempDir>, String)>,
@@ -854,8 +1058,9 @@ async fn suite(
     operator_sessions(&api).await;
     fraud_review_flow(&api).await;
     capture_and_payment_methods(&api).await;
+    item_removal_and_assets(&api).await;
     api.platform.store().close().await;
-    report(&format!("{backend} http scenarios: 9 passed, 0 failed"));
+    report(&format!("{backend} http scenarios: 10 passed, 0 failed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
