@@ -411,10 +411,7 @@ async fn finish(
     if let Some((key, response)) = idem {
         tx.complete_idempotency(&p.tenant_id, key, response).await?;
     }
-    for (event_type, object_id, data) in events {
-        tx.append_event(&p.tenant_id, event_type, object_id, data)
-            .await?;
-    }
-    tx.append_audit(&p.tenant_id, &audit).await?;
+    tx.append_events_and_audit(&p.tenant_id, events, &audit)
+        .await?;
     Ok(())
 }

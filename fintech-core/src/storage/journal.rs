@@ -366,18 +366,147 @@ impl Tx {
             .bind(now_micros())
             .execute(self.conn())
             .await?;
+        // every posting in one statement: one round trip however many lines
+        let mut sql = String::from(
+            "INSERT INTO postings (journal_id, line, tenant_id, account, currency, amount_minor) VALUES ",
+        );
+        for line in 0..entry.postings.len() {
+            let b = line * 6;
+            if line > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6
+            ));
+        }
+        let mut q = sqlx::query(&sql);
         for (line, p) in entry.postings.iter().enumerate() {
-            sqlx::query("INSERT INTO postings (journal_id, line, tenant_id, account, currency, amount_minor) VALUES ($1, $2, $3, $4, $5, $6)")
+            q = q
                 .bind(id.as_str())
                 .bind(line as i64)
                 .bind(tenant.as_str())
                 .bind(&p.account)
                 .bind(p.amount.currency().code())
-                .bind(p.amount.to_minor()?)
-                .execute(self.conn())
-                .await?;
+                .bind(p.amount.to_minor()?);
+        }
+        if !entry.postings.is_empty() {
+            q.execute(self.conn()).await?;
         }
         Ok(id)
+    }
+
+    /// Appends a change's events and its audit record together, taking the tenant head (the
+    /// row lock that orders the tenant's writes) once: one `UPDATE … RETURNING` allocates the
+    /// events' sequence numbers and the audit record's, one insert writes every event, one
+    /// the audit record, and one sets the new chain hash. The same records as
+    /// [`append_event`](Self::append_event) for each event then
+    /// [`append_audit`](Self::append_audit), in fewer round trips.
+    pub async fn append_events_and_audit(
+        &mut self,
+        tenant: &TenantId,
+        events: &[(&str, &str, serde_json::Value)],
+        entry: &AuditEntry,
+    ) -> Result<(Vec<Event>, AuditRecord)> {
+        let n = events.len() as i64;
+        let row = sqlx::query(
+            "UPDATE tenant_heads SET event_seq = event_seq + $2, audit_seq = audit_seq + 1 WHERE tenant_id = $1
+             RETURNING event_seq, audit_seq, audit_hash",
+        )
+        .bind(tenant.as_str())
+        .bind(n)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or_else(|| Error::not_found("tenant", tenant))?;
+        let last_event: i64 = col(&row, "event_seq")?;
+        let seq: i64 = col(&row, "audit_seq")?;
+        let prev_hash: String = col(&row, "audit_hash")?;
+        let at_micros = now_micros();
+        let written: Vec<Event> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (event_type, object_id, data))| Event {
+                id: EventId::generate(),
+                seq: last_event - n + 1 + i as i64,
+                event_type: (*event_type).to_owned(),
+                object_id: (*object_id).to_owned(),
+                data: data.clone(),
+                created_at: ts(at_micros),
+            })
+            .collect();
+        if !written.is_empty() {
+            let mut sql = String::from(
+                "INSERT INTO events (tenant_id, seq, id, event_type, object_id, data, created_at) VALUES ",
+            );
+            for i in 0..written.len() {
+                let b = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for e in &written {
+                q = q
+                    .bind(tenant.as_str())
+                    .bind(e.seq)
+                    .bind(e.id.as_str())
+                    .bind(&e.event_type)
+                    .bind(&e.object_id)
+                    .bind(super::to_json(&e.data)?)
+                    .bind(at_micros);
+            }
+            q.execute(self.conn()).await?;
+            self.queue_webhook_deliveries_for(tenant, &written).await?;
+        }
+        let hash = audit::record_hash(tenant.as_str(), seq, at_micros, entry, &prev_hash);
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, seq, at_micros, actor, interface, action, object_type, object_id, idempotency_key, outcome, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(tenant.as_str())
+        .bind(seq)
+        .bind(at_micros)
+        .bind(&entry.actor)
+        .bind(&entry.interface)
+        .bind(&entry.action)
+        .bind(&entry.object_type)
+        .bind(&entry.object_id)
+        .bind(entry.idempotency_key.as_deref())
+        .bind(&entry.outcome)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE tenant_heads SET audit_hash = $1 WHERE tenant_id = $2")
+            .bind(&hash)
+            .bind(tenant.as_str())
+            .execute(self.conn())
+            .await?;
+        Ok((
+            written,
+            AuditRecord {
+                seq,
+                at_micros,
+                entry: entry.clone(),
+                prev_hash,
+                hash,
+            },
+        ))
     }
 
     /// Appends an event; its sequence number comes from the tenant head (row-locked).
@@ -411,7 +540,8 @@ impl Tx {
             .bind(event.created_at.timestamp_micros())
             .execute(self.conn())
             .await?;
-        self.queue_webhook_deliveries(tenant, &event).await?;
+        self.queue_webhook_deliveries_for(tenant, std::slice::from_ref(&event))
+            .await?;
         Ok(event)
     }
 

@@ -93,12 +93,13 @@ impl Tx {
         Ok(n == 1)
     }
 
-    /// Queues `event` for every active endpoint of the tenant subscribed to its type: in the
-    /// event's own transaction, so an event and its deliveries exist together or not at all.
-    pub async fn queue_webhook_deliveries(
+    /// Queues each of `events` for every active endpoint of the tenant subscribed to its type
+    /// (the endpoints read once): in the events' own transaction, so an event and its
+    /// deliveries exist together or not at all.
+    pub async fn queue_webhook_deliveries_for(
         &mut self,
         tenant: &TenantId,
-        event: &Event,
+        events: &[Event],
     ) -> Result<()> {
         let rows = sqlx::query(
             "SELECT id, event_types FROM webhook_endpoints WHERE tenant_id = $1 AND disabled_at IS NULL",
@@ -107,15 +108,33 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
         let now = now_micros();
+        let mut endpoints = Vec::with_capacity(rows.len());
         for r in rows {
             let types: Vec<String> = from_json(&col::<String>(&r, "event_types")?)?;
-            if !matches(&types, &event.event_type) {
+            endpoints.push((col::<String>(&r, "id")?, types));
+        }
+        for event in events {
+            self.queue_for_endpoints(tenant, event, &endpoints, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn queue_for_endpoints(
+        &mut self,
+        tenant: &TenantId,
+        event: &Event,
+        endpoints: &[(String, Vec<String>)],
+        now: i64,
+    ) -> Result<()> {
+        for (endpoint_id, types) in endpoints {
+            if !matches(types, &event.event_type) {
                 continue;
             }
             sqlx::query("INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_seq, event_id, event_type, status, attempts, next_attempt_at, locked_until, last_status, last_error, created_at, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, NULL, NULL, $7, NULL)")
                 .bind(WebhookDeliveryId::generate().as_str())
                 .bind(tenant.as_str())
-                .bind(col::<String>(&r, "id")?)
+                .bind(endpoint_id)
                 .bind(event.seq)
                 .bind(event.id.as_str())
                 .bind(&event.event_type)
