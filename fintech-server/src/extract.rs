@@ -16,10 +16,18 @@ use crate::AppState;
 /// The caller, authenticated from `Authorization: Bearer <api key>` and rate limited per key.
 pub struct Auth(pub Principal);
 
+/// A caller a middleware already authenticated for this request (counted and rate limited
+/// once): the handler's [`Auth`] takes it instead of authenticating again.
+#[derive(Clone)]
+pub(crate) struct Authenticated(pub Principal);
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(Authenticated(p)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Auth(p.clone()));
+        }
         let secret = bearer(&parts.headers).ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,

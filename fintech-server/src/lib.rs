@@ -15,6 +15,7 @@ pub mod instrument;
 mod metrics;
 pub mod oidc;
 mod openapi;
+mod replay;
 mod routes;
 mod session;
 mod sse;
@@ -133,7 +134,7 @@ impl AppState {
 /// `/openapi.json`, `/docs`, and MCP for agents (`/mcp`, legacy `/sse` + `/messages`).
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = routes::router()
+    let mut router = routes::router(&state)
         .merge(sse::router())
         .merge(openapi::router())
         .merge(metrics::router())

@@ -3,8 +3,11 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::OpenApi;
+use utoipa::openapi::Required;
 use utoipa::Modify;
 use utoipa_scalar::{Scalar, Servable};
 
@@ -56,6 +59,32 @@ pub fn openapi() -> OpenApi {
     let (_, api) = crate::routes::api().split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(api);
+    // the POST routes `crate::replay` keys take the header too
+    let (_, replayable) = crate::routes::replayable().split_for_parts();
+    for path in replayable.paths.paths.keys() {
+        let Some(op) = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+        else {
+            continue;
+        };
+        let params = op.parameters.get_or_insert_with(Vec::new);
+        if !params.iter().any(|p| p.name == "Idempotency-Key") {
+            params.push(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(
+                        "Same key, route and body replay the first successful answer with `Idempotent-Replayed: true`; another route or body is 422",
+                    ))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .build(),
+            );
+        }
+    }
     doc
 }
 

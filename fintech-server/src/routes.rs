@@ -86,19 +86,20 @@ pub enum Errors {
 
 /// Every `/v1` route with its OpenAPI operation.
 pub(crate) fn api() -> OpenApiRouter<AppState> {
+    keyed().merge(replayable())
+}
+
+/// Routes that are reads, take no API key (sign-in, provider webhooks), or whose POST keeps
+/// its `Idempotency-Key` in core, in the operation's own transaction.
+fn keyed() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(whoami))
         .routes(routes!(tenant))
-        .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
         .routes(routes!(set_limits))
         .routes(routes!(key_usage))
-        .routes(routes!(list_users, create_user))
-        .routes(routes!(create_link_token))
-        .routes(routes!(sandbox_public_token))
         .routes(routes!(list_items, link_item))
         .routes(routes!(remove_item))
-        .routes(routes!(sync_item))
         .routes(routes!(list_accounts))
         .routes(routes!(list_transactions))
         .routes(routes!(spending_summary))
@@ -108,13 +109,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(payments_balance))
         .routes(routes!(list_payments, create_payment))
         .routes(routes!(get_payment))
-        .routes(routes!(cancel_payment))
         .routes(routes!(capture_payment))
-        .routes(routes!(approve_payment))
-        .routes(routes!(reject_payment))
         .routes(routes!(list_refunds))
         .routes(routes!(create_refund))
-        .routes(routes!(assess_payment))
         .routes(routes!(approvals))
         .routes(routes!(brokerage_account))
         .routes(routes!(positions))
@@ -125,9 +122,6 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_orders, place_order))
         .routes(routes!(get_order))
         .routes(routes!(order_fills))
-        .routes(routes!(cancel_order))
-        .routes(routes!(approve_order))
-        .routes(routes!(reject_order))
         .routes(routes!(list_events))
         .routes(routes!(audit_log))
         .routes(routes!(verify_audit))
@@ -136,9 +130,6 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_fraud_rules_version))
         .routes(routes!(list_fraud_cases))
         .routes(routes!(get_fraud_case))
-        .routes(routes!(approve_fraud_case))
-        .routes(routes!(reject_fraud_case))
-        .routes(routes!(run_backtest))
         .routes(routes!(crate::session::login))
         .routes(routes!(crate::session::oidc_login))
         .routes(routes!(crate::inbound::stripe_webhook))
@@ -146,16 +137,43 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::session::refresh))
         .routes(routes!(crate::session::logout))
         .routes(routes!(set_password))
-        .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
         .routes(routes!(delete_webhook_endpoint))
         .routes(routes!(webhook_deliveries))
+}
+
+/// POST routes whose operation has no idempotency step in core: `crate::replay` answers each
+/// `Idempotency-Key` once for them.
+pub(crate) fn replayable() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(create_link_token))
+        .routes(routes!(sandbox_public_token))
+        .routes(routes!(sync_item))
+        .routes(routes!(cancel_payment))
+        .routes(routes!(approve_payment))
+        .routes(routes!(reject_payment))
+        .routes(routes!(assess_payment))
+        .routes(routes!(cancel_order))
+        .routes(routes!(approve_order))
+        .routes(routes!(reject_order))
+        .routes(routes!(approve_fraud_case))
+        .routes(routes!(reject_fraud_case))
+        .routes(routes!(run_backtest))
+        .routes(routes!(list_webhook_endpoints, create_webhook_endpoint))
         .routes(routes!(replay_webhook_delivery))
 }
 
 /// The router without its document (the document is served by `crate::openapi`).
-pub(crate) fn router() -> axum::Router<AppState> {
-    let (router, _) = api().split_for_parts();
-    router.merge(crate::metrics::health_router())
+pub(crate) fn router(state: &AppState) -> axum::Router<AppState> {
+    let (keyed, _) = keyed().split_for_parts();
+    let (replayable, _) = replayable().split_for_parts();
+    keyed
+        .merge(replayable.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::replay::replayable_post,
+        )))
+        .merge(crate::metrics::health_router())
 }
 
 /// An id from the path: one that cannot be ours does not exist (404, not 422).

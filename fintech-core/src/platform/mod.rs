@@ -252,6 +252,60 @@ impl Platform {
         }
     }
 
+    /// Runs `f` at most once per `(tenant, key)`, for a shell that gives Stripe's idempotency
+    /// semantics to an operation with no idempotency step of its own (a state transition, an
+    /// administrative create). `operation` and `request_hash` identify the request: the same
+    /// key with another operation or body is `Conflict(idempotency_key_reused)`, and a
+    /// concurrent duplicate `Conflict(idempotency_in_progress)`. `f` answers its result and
+    /// what to keep for replays (`Some(text)`); `None` releases the key (a failure that a
+    /// retry may redo). A replay answers [`Replay::Stored`] without running `f`.
+    ///
+    /// The kept text is stored in its own transaction after `f`: a crash in between leaves
+    /// the claim to expire with its lease, and a retry runs `f` again, which is safe for the
+    /// conditional transitions this serves (the second run finds the state already moved).
+    pub async fn replayable<R, F, Fut>(
+        &self,
+        p: &Principal,
+        key: &str,
+        operation: &str,
+        request_hash: &str,
+        f: F,
+    ) -> Result<Replay<R>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = (R, Option<String>)>,
+    {
+        let key = validate_idempotency_key(key)?;
+        match self
+            .inner
+            .store
+            .claim_idempotency(&p.tenant_id, &key, operation, request_hash)
+            .await?
+        {
+            Claim::Completed(stored) => return Ok(Replay::Stored(stored)),
+            Claim::Acquired => {}
+        }
+        let (result, keep) = f().await;
+        match keep {
+            Some(text) => {
+                let mut tx = self.inner.store.begin().await?;
+                tx.complete_idempotency(&p.tenant_id, &key, &text).await?;
+                tx.commit().await?;
+            }
+            None => {
+                if let Err(e) = self
+                    .inner
+                    .store
+                    .release_idempotency(&p.tenant_id, &key)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not release an idempotency claim; it expires with its lease");
+                }
+            }
+        }
+        Ok(Replay::Fresh(result))
+    }
+
     /// Records a refused attempt (policy, fraud, scope) in the audit log, in its own transaction.
     async fn audit_denial(
         &self,
@@ -277,6 +331,15 @@ impl Platform {
         .await?;
         tx.commit().await
     }
+}
+
+/// What [`Platform::replayable`] answers.
+#[derive(Debug)]
+pub enum Replay<R> {
+    /// The operation ran now; its result.
+    Fresh(R),
+    /// An earlier request with the key ran it; what that request kept.
+    Stored(String),
 }
 
 tokio::task_local! {
@@ -340,6 +403,17 @@ fn hash_request(operation: &str, request: &impl Serialize) -> Result<String> {
     h.update([0]);
     h.update(&json);
     Ok(hex::encode(h.finalize()))
+}
+
+/// The fingerprint of a request given as raw parts (a route and its body, say), for
+/// [`Platform::replayable`]: SHA-256 over the parts, each length-prefixed.
+pub fn request_fingerprint(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(h.finalize())
 }
 
 /// A provider-side key from a scope and a key: `fk-` + 40 hex chars.

@@ -410,17 +410,69 @@ async fn approvals_and_limits(api: &Api) {
         )
         .await;
     assert_eq!(self_approve.status, StatusCode::FORBIDDEN);
+    let approve = format!("/v1/payments/{id}/approve");
+    let key = [("idempotency-key", "approve-1")];
     let ok = api
         .call(
             Method::POST,
-            &format!("/v1/payments/{id}/approve"),
+            &approve,
             Some(&operator),
             Some(json!({"comment": "fine"})),
-            &[],
+            &key,
         )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     assert_eq!(ok.body["status"], "succeeded");
+    assert_eq!(ok.headers["idempotent-replayed"], "false");
+    // every POST takes Idempotency-Key: a retry of the approval answers the first result
+    let retry = api
+        .call(
+            Method::POST,
+            &approve,
+            Some(&operator),
+            Some(json!({"comment": "fine"})),
+            &key,
+        )
+        .await;
+    assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, ok.body);
+    let other_body = api
+        .call(
+            Method::POST,
+            &approve,
+            Some(&operator),
+            Some(json!({"comment": "other"})),
+            &key,
+        )
+        .await;
+    assert_eq!(other_body.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other_body.body["code"], "idempotency_key_reused");
+    let other_route = api
+        .call(
+            Method::POST,
+            &format!("/v1/payments/{id}/reject"),
+            Some(&operator),
+            Some(json!({"comment": "fine"})),
+            &key,
+        )
+        .await;
+    assert_eq!(other_route.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let core_key = api
+        .call(
+            Method::POST,
+            "/v1/payments",
+            Some(&agent),
+            Some(payment("5.00")),
+            &[("idempotency-key", "approve-1")],
+        )
+        .await;
+    assert_eq!(
+        core_key.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a key kept by the replay layer is not reused by a core operation: {:?}",
+        core_key.body
+    );
     let twice = api
         .call(
             Method::POST,
