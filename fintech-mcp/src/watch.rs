@@ -116,6 +116,10 @@ pub(crate) async fn watch<T, F, Fut>(
             seq = event.seq;
             due.extend(targets(touched_by(event)));
         }
+        if !events.is_empty() {
+            // a change another process made: what this one caches of it is stale now
+            platform.events_seen(&tenant, &events);
+        }
         for uri in due {
             if !send(uri).await {
                 return;

@@ -1043,6 +1043,9 @@ pub async fn orders_fill_into_the_ledger(h: &Harness) {
 /// Linking stores the access token encrypted; a sync stores transactions; a second sync adds nothing.
 pub async fn banking_link_and_sync(h: &Harness) {
     let p = tenant(h, "banking").await;
+    // read (and cache) the empty list first: the link must show at once all the same
+    let none = h.platform.bank_accounts(&p, None).await.expect("accounts");
+    assert!(none.is_empty());
     let public = h
         .platform
         .sandbox_public_token(&p, "ins_109508")
@@ -1055,6 +1058,12 @@ pub async fn banking_link_and_sync(h: &Harness) {
         .await
         .expect("accounts");
     assert!(!accounts.is_empty());
+    let all = h.platform.bank_accounts(&p, None).await.expect("accounts");
+    assert_eq!(
+        all.len(),
+        accounts.len(),
+        "a link shows in the tenant's list at once"
+    );
     let sealed: Vec<u8> =
         sqlx::query_scalar("SELECT access_token_enc FROM bank_items WHERE id = $1")
             .bind(item.id.as_str())

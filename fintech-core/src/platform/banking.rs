@@ -123,6 +123,7 @@ impl Platform {
                 )
                 .await?;
                 tx.commit().await?;
+                self.accounts_changed(&p.tenant_id);
                 Ok(item)
             },
         )
@@ -175,6 +176,7 @@ impl Platform {
         )
         .await?;
         tx.commit().await?;
+        self.accounts_changed(&p.tenant_id);
         Ok(item)
     }
 
@@ -193,8 +195,35 @@ impl Platform {
         p.require(Scope::BankingRead)?;
         if let Some(item) = item {
             self.item_row(p, item).await?;
+            return self
+                .inner
+                .store
+                .bank_accounts(&p.tenant_id, Some(item))
+                .await;
         }
-        self.inner.store.bank_accounts(&p.tenant_id, item).await
+        if let Some(accounts) = self.inner.accounts_cache.get(&p.tenant_id) {
+            return Ok(accounts);
+        }
+        let generation = self.inner.accounts_cache.generation();
+        let accounts = self.inner.store.bank_accounts(&p.tenant_id, None).await?;
+        self.inner
+            .accounts_cache
+            .put(p.tenant_id.clone(), accounts.clone(), generation);
+        Ok(accounts)
+    }
+
+    /// Forgets the cached accounts of a tenant whose bank data just changed here.
+    fn accounts_changed(&self, tenant: &crate::id::TenantId) {
+        self.inner.accounts_cache.forget_where(|t, _| t == tenant);
+    }
+
+    /// Tells the platform about a tenant's events read from the log (by a live subscriber),
+    /// which may come from other processes: cached reads they make stale are dropped, so a
+    /// subscriber notified of a change reads the change.
+    pub fn events_seen(&self, tenant: &crate::id::TenantId, events: &[crate::events::Event]) {
+        if events.iter().any(|e| e.event_type.starts_with("banking.")) {
+            self.accounts_changed(tenant);
+        }
     }
 
     async fn item_row(&self, p: &Principal, id: &ItemId) -> Result<ItemRow> {
@@ -260,6 +289,7 @@ impl Platform {
             tx.upsert_account(&p.tenant_id, item_id, a).await?;
         }
         tx.commit().await?;
+        self.accounts_changed(&p.tenant_id);
 
         let mut summary = SyncSummary {
             added: 0,

@@ -20,6 +20,8 @@ mod webhooks;
 
 pub use sessions::{Session, REFRESH_TTL_SECS};
 
+mod cache;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -56,6 +58,8 @@ struct Inner {
     fraud: Arc<dyn FraudScreen>,
     secrets: SecretBox,
     auth_cache: tenancy::AuthCache,
+    /// A tenant's bank accounts (the unfiltered list), for a busy reader.
+    accounts_cache: cache::TtlCache<crate::id::TenantId, Vec<crate::banking::BankAccount>>,
 }
 
 /// Builds a [`Platform`]: `PlatformBuilder::new(config).with_providers(p).build().await`.
@@ -65,6 +69,7 @@ pub struct PlatformBuilder {
     fraud: Option<Arc<dyn FraudScreen>>,
     store: Option<Store>,
     auth_cache_ttl: std::time::Duration,
+    read_cache_ttl: std::time::Duration,
 }
 
 impl PlatformBuilder {
@@ -76,7 +81,16 @@ impl PlatformBuilder {
             fraud: None,
             store: None,
             auth_cache_ttl: std::time::Duration::from_secs(5),
+            read_cache_ttl: std::time::Duration::from_secs(1),
         }
+    }
+
+    /// How long this process reuses a tenant's bank account list (default 1 s; zero turns it
+    /// off). Links, syncs and removals made through this process show at once; those made by
+    /// other processes on the same database within this time.
+    pub fn with_read_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.read_cache_ttl = ttl;
+        self
     }
 
     /// How long an authenticated API key is remembered in this process (default 5 s; zero
@@ -128,6 +142,7 @@ impl PlatformBuilder {
                 fraud,
                 secrets,
                 auth_cache: tenancy::AuthCache::new(self.auth_cache_ttl),
+                accounts_cache: cache::TtlCache::new(self.read_cache_ttl, 10_000),
             }),
         })
     }
@@ -183,10 +198,13 @@ impl Platform {
     pub async fn events(&self, p: &Principal, q: LogQuery) -> Result<Vec<Event>> {
         p.require(Scope::FraudRead)?;
         validate_limit(q.limit)?;
-        self.inner
+        let events = self
+            .inner
             .store
             .events_after(&p.tenant_id, q.after, crate::storage::page_limit(q.limit))
-            .await
+            .await?;
+        self.events_seen(&p.tenant_id, &events);
+        Ok(events)
     }
 
     /// Ledger balances of the principal's tenant, derived from postings.

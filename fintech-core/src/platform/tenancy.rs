@@ -374,13 +374,14 @@ impl Platform {
         let key = match self.inner.auth_cache.get(&hash) {
             Some(key) => key,
             None => {
+                let generation = self.inner.auth_cache.generation();
                 let key = self
                     .inner
                     .store
                     .api_key_by_hash(&hash)
                     .await?
                     .ok_or_else(unauthenticated)?;
-                self.inner.auth_cache.put(hash, &key);
+                self.inner.auth_cache.put(hash, &key, generation);
                 key
             }
         };
@@ -428,9 +429,7 @@ impl Platform {
 /// Recently authenticated keys by the SHA-256 of their secret (never the secret), so a busy
 /// key costs one database lookup per TTL instead of one per request.
 pub(super) struct AuthCache {
-    ttl: std::time::Duration,
-    entries:
-        std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, std::time::Instant)>>,
+    entries: super::cache::TtlCache<String, ApiKeyRecord>,
     /// Requests per key since the last flush, and the UTC day they belong to.
     usage: std::sync::Mutex<(String, std::collections::HashMap<String, u64>)>,
 }
@@ -440,8 +439,7 @@ impl AuthCache {
 
     pub(super) fn new(ttl: std::time::Duration) -> Self {
         Self {
-            ttl,
-            entries: Default::default(),
+            entries: super::cache::TtlCache::new(ttl, Self::MAX_ENTRIES),
             usage: Default::default(),
         }
     }
@@ -472,34 +470,20 @@ impl AuthCache {
         }
     }
 
-    fn get(&self, hash: &str) -> Option<ApiKeyRecord> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(key, _)| key.clone())
+    fn generation(&self) -> u64 {
+        self.entries.generation()
     }
 
-    fn put(&self, hash: String, key: &ApiKeyRecord) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= Self::MAX_ENTRIES {
-            entries.retain(|_, (_, at)| at.elapsed() < self.ttl);
-            if entries.len() >= Self::MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(hash, (key.clone(), std::time::Instant::now()));
+    fn get(&self, hash: &str) -> Option<ApiKeyRecord> {
+        self.entries.get(&hash.to_owned())
+    }
+
+    fn put(&self, hash: String, key: &ApiKeyRecord, generation: u64) {
+        self.entries.put(hash, key.clone(), generation);
     }
 
     fn forget(&self, id: &ApiKeyId) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, (key, _)| &key.id != id);
+        self.entries.forget_where(|_, key| &key.id == id);
     }
 }
 

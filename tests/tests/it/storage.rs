@@ -82,3 +82,68 @@ async fn postgres_storage_scenarios() {
     })
     .await;
 }
+
+/// Two processes on one database: a tenant's account list cached by one is refreshed when it
+/// reads the other's `banking.*` events from the log, and otherwise within the read-cache TTL.
+#[tokio::test]
+async fn cached_accounts_follow_another_processs_changes() {
+    let (_dir, url) = fresh_sqlite_database().expect("temp sqlite");
+    let key = fintech_core::crypto::SecretBox::generate_key();
+    let open = |ttl: std::time::Duration| {
+        let config = Config {
+            database_url: url.clone(),
+            encryption_key: Some(key.clone()),
+            max_connections: 4,
+        };
+        async move {
+            Platform::builder(config)
+                .with_providers(Arc::new(SimProviders::new()))
+                .with_read_cache_ttl(ttl)
+                .build()
+                .await
+                .expect("platform")
+        }
+    };
+    let reader = open(std::time::Duration::from_secs(3600)).await;
+    let writer = open(std::time::Duration::from_secs(3600)).await;
+    let tenant = writer
+        .create_tenant("two-processes", fintech_core::Interface::Sdk)
+        .await
+        .expect("tenant");
+    let p = fintech_core::Principal::system(tenant.id, fintech_core::Interface::Sdk);
+    assert!(reader
+        .bank_accounts(&p, None)
+        .await
+        .expect("read")
+        .is_empty());
+    let token = writer
+        .sandbox_public_token(&p, "ins_109508")
+        .await
+        .expect("token");
+    writer.link_item(&p, &token, None).await.expect("link");
+    assert!(
+        reader
+            .bank_accounts(&p, None)
+            .await
+            .expect("read")
+            .is_empty(),
+        "within its TTL the reader answers what it cached"
+    );
+    assert!(!writer
+        .bank_accounts(&p, None)
+        .await
+        .expect("read")
+        .is_empty());
+    reader
+        .events(&p, Default::default())
+        .await
+        .expect("the reader follows the log");
+    assert!(
+        !reader
+            .bank_accounts(&p, None)
+            .await
+            .expect("read")
+            .is_empty(),
+        "an item_linked event read from the log refreshes the cache"
+    );
+}
