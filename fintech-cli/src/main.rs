@@ -628,6 +628,22 @@ fn limits(a: &LimitArgs) -> fintech_core::Result<KeyLimits> {
     })
 }
 
+/// An amount typed on the command line, in the currency of the payment it applies to.
+async fn in_payment_currency(
+    p: &Platform,
+    op: &Principal,
+    payment: &PaymentId,
+    amount: &Option<String>,
+) -> Result<Option<Money>, Error> {
+    match amount {
+        Some(a) => {
+            let currency = p.payment(op, payment).await?.amount.currency();
+            Ok(Some(money(a, currency.code())?))
+        }
+        None => Ok(None),
+    }
+}
+
 fn idem(key: &Option<String>) -> String {
     let k = key
         .clone()
@@ -1166,13 +1182,7 @@ async fn tenant_command(
             idempotency_key,
         }) => {
             let payment_id = PaymentId::parse(id)?;
-            let amount = match amount {
-                Some(a) => {
-                    let currency = p.payment(op, &payment_id).await?.amount.currency();
-                    Some(money(a, currency.code())?)
-                }
-                None => None,
-            };
+            let amount = in_payment_currency(&p, op, &payment_id, amount).await?;
             let pay = p
                 .capture_payment(op, &payment_id, amount, Some(idem(idempotency_key)))
                 .await?;
@@ -1266,13 +1276,7 @@ async fn tenant_command(
             idempotency_key,
         }) => {
             let payment_id = PaymentId::parse(payment)?;
-            let amount = match amount {
-                Some(a) => {
-                    let currency = p.payment(op, &payment_id).await?.amount.currency();
-                    Some(money(a, currency.code())?)
-                }
-                None => None,
-            };
+            let amount = in_payment_currency(&p, op, &payment_id, amount).await?;
             let r = p
                 .create_refund(
                     op,

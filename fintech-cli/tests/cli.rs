@@ -251,6 +251,54 @@ fn session(s: &Session) {
     let refund = s.ok(&["refunds", "create", &held_id, "--amount", "50"], None);
     assert_eq!(refund["amount"]["amount"], "50.00");
 
+    // authorize in one process, capture part in another, refund in a third
+    let auth = s.ok(
+        &[
+            "payments",
+            "create",
+            "--amount",
+            "80",
+            "--capture",
+            "manual",
+        ],
+        None,
+    );
+    assert_eq!(auth["status"], "requires_capture");
+    let auth_id = auth["id"].as_str().expect("id").to_owned();
+    let captured = s.ok(&["payments", "capture", &auth_id, "--amount", "30"], None);
+    assert_eq!(captured["status"], "succeeded");
+    assert_eq!(captured["amount_captured"]["amount"], "30.00");
+    let (code, _, _) = s.run(&["payments", "capture", &auth_id], None);
+    assert_eq!(code, 5, "a second capture is a conflict");
+    let (code, _, _) = s.run(&["refunds", "create", &auth_id, "--amount", "30.01"], None);
+    assert_eq!(code, 2, "a refund beyond the capture is refused");
+    s.ok(&["refunds", "create", &auth_id], None);
+    let customer = s.ok(&["customers", "create", "--email", "ada@example.com"], None);
+    let customer_id = customer["id"].as_str().expect("id").to_owned();
+    let method = s.ok(
+        &[
+            "customers",
+            "attach",
+            &customer_id,
+            "--payment-method",
+            "pm_card_amex",
+        ],
+        None,
+    );
+    assert_eq!(method["card"]["brand"], "amex");
+    let (code, _, err) = s.run(
+        &[
+            "customers",
+            "attach",
+            &customer_id,
+            "--payment-method",
+            "4242424242424242",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "card data is a usage error");
+    assert!(!err.contains("4242424242"), "{err}");
+
     let order = s.ok(
         &[
             "trading", "orders", "place", "AAPL", "--side", "buy", "--qty", "3",

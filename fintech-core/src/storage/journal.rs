@@ -474,28 +474,7 @@ impl Tx {
             self.queue_webhook_deliveries_for(tenant, &written).await?;
         }
         let hash = audit::record_hash(tenant.as_str(), seq, at_micros, entry, &prev_hash);
-        sqlx::query(
-            "INSERT INTO audit_log (tenant_id, seq, at_micros, actor, interface, action, object_type, object_id, idempotency_key, outcome, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(tenant.as_str())
-        .bind(seq)
-        .bind(at_micros)
-        .bind(&entry.actor)
-        .bind(&entry.interface)
-        .bind(&entry.action)
-        .bind(&entry.object_type)
-        .bind(&entry.object_id)
-        .bind(entry.idempotency_key.as_deref())
-        .bind(&entry.outcome)
-        .bind(&prev_hash)
-        .bind(&hash)
-        .execute(self.conn())
-        .await?;
-        sqlx::query("UPDATE tenant_heads SET audit_hash = $1 WHERE tenant_id = $2")
-            .bind(&hash)
-            .bind(tenant.as_str())
-            .execute(self.conn())
+        self.insert_audit(tenant, seq, at_micros, entry, &prev_hash, &hash)
             .await?;
         Ok((
             written,
@@ -560,11 +539,28 @@ impl Tx {
         let prev_hash: String = col(&row, "audit_hash")?;
         let at_micros = now_micros();
         let hash = audit::record_hash(tenant.as_str(), seq, at_micros, entry, &prev_hash);
-        sqlx::query("UPDATE tenant_heads SET audit_hash = $1 WHERE tenant_id = $2")
-            .bind(&hash)
-            .bind(tenant.as_str())
-            .execute(self.conn())
+        self.insert_audit(tenant, seq, at_micros, entry, &prev_hash, &hash)
             .await?;
+        Ok(AuditRecord {
+            seq,
+            at_micros,
+            entry: entry.clone(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// Writes an audit record whose chain position and hash the caller took from the locked
+    /// tenant head, and moves the head's hash to it.
+    async fn insert_audit(
+        &mut self,
+        tenant: &TenantId,
+        seq: i64,
+        at_micros: i64,
+        entry: &AuditEntry,
+        prev_hash: &str,
+        hash: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_log (tenant_id, seq, at_micros, actor, interface, action, object_type, object_id, idempotency_key, outcome, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -579,17 +575,16 @@ impl Tx {
         .bind(&entry.object_id)
         .bind(entry.idempotency_key.as_deref())
         .bind(&entry.outcome)
-        .bind(&prev_hash)
-        .bind(&hash)
+        .bind(prev_hash)
+        .bind(hash)
         .execute(self.conn())
         .await?;
-        Ok(AuditRecord {
-            seq,
-            at_micros,
-            entry: entry.clone(),
-            prev_hash,
-            hash,
-        })
+        sqlx::query("UPDATE tenant_heads SET audit_hash = $1 WHERE tenant_id = $2")
+            .bind(hash)
+            .bind(tenant.as_str())
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// Stores the response of a claimed idempotency key, in the same transaction as the change.
