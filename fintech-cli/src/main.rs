@@ -1182,7 +1182,7 @@ async fn tenant_command(
             idempotency_key,
         }) => {
             let payment_id = PaymentId::parse(id)?;
-            let amount = in_payment_currency(&p, op, &payment_id, amount).await?;
+            let amount = in_payment_currency(p, op, &payment_id, amount).await?;
             let pay = p
                 .capture_payment(op, &payment_id, amount, Some(idem(idempotency_key)))
                 .await?;
@@ -1276,7 +1276,7 @@ async fn tenant_command(
             idempotency_key,
         }) => {
             let payment_id = PaymentId::parse(payment)?;
-            let amount = in_payment_currency(&p, op, &payment_id, amount).await?;
+            let amount = in_payment_currency(p, op, &payment_id, amount).await?;
             let r = p
                 .create_refund(
                     op,
