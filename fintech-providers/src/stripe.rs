@@ -460,7 +460,7 @@ impl PaymentProvider for Stripe {
             .call(
                 "get_payment",
                 Method::GET,
-                &format!("/v1/payment_intents/{provider_id}"),
+                &format!("/v1/payment_intents/{}", path_segment(provider_id)?),
                 None,
                 None,
             )
@@ -474,7 +474,7 @@ impl PaymentProvider for Stripe {
             .call(
                 "cancel_payment",
                 Method::POST,
-                &format!("/v1/payment_intents/{provider_id}/cancel"),
+                &format!("/v1/payment_intents/{}/cancel", path_segment(provider_id)?),
                 Some(Vec::new()),
                 Some(&key),
             )

@@ -214,7 +214,7 @@ impl Platform {
 
     /// Forgets the cached accounts of a tenant whose bank data just changed here.
     fn accounts_changed(&self, tenant: &crate::id::TenantId) {
-        self.inner.accounts_cache.forget_where(|t, _| t == tenant);
+        self.inner.accounts_cache.forget(tenant);
     }
 
     /// Tells the platform about a tenant's events read from the log (by a live subscriber),

@@ -67,6 +67,13 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         entries.insert(key, (value, Instant::now()));
     }
 
+    /// Drops one entry after a change to it.
+    pub(super) fn forget(&self, key: &K) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(key);
+    }
+
     /// Drops the entries `stale` says are affected by a change.
     pub(super) fn forget_where(&self, stale: impl Fn(&K, &V) -> bool) {
         let mut entries = self.lock();

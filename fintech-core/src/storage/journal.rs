@@ -31,6 +31,20 @@ pub struct IdempotencyRecord {
     pub state: String,
 }
 
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered placeholders
+/// (`($1, $2), ($3, $4)`), which both backends accept.
+fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How long a claim is protected before another caller may take it over (a crashed process).
 const CLAIM_LEASE_MICROS: i64 = 60 * 1_000_000;
 
@@ -367,24 +381,10 @@ impl Tx {
             .execute(self.conn())
             .await?;
         // every posting in one statement: one round trip however many lines
-        let mut sql = String::from(
-            "INSERT INTO postings (journal_id, line, tenant_id, account, currency, amount_minor) VALUES ",
+        let sql = format!(
+            "INSERT INTO postings (journal_id, line, tenant_id, account, currency, amount_minor) VALUES {}",
+            values_rows(entry.postings.len(), 6)
         );
-        for line in 0..entry.postings.len() {
-            let b = line * 6;
-            if line > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6
-            ));
-        }
         let mut q = sqlx::query(&sql);
         for (line, p) in entry.postings.iter().enumerate() {
             q = q
@@ -440,25 +440,10 @@ impl Tx {
             })
             .collect();
         if !written.is_empty() {
-            let mut sql = String::from(
-                "INSERT INTO events (tenant_id, seq, id, event_type, object_id, data, created_at) VALUES ",
+            let sql = format!(
+                "INSERT INTO events (tenant_id, seq, id, event_type, object_id, data, created_at) VALUES {}",
+                values_rows(written.len(), 7)
             );
-            for i in 0..written.len() {
-                let b = i * 7;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                ));
-            }
             let mut q = sqlx::query(&sql);
             for e in &written {
                 q = q
@@ -601,5 +586,14 @@ impl Tx {
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod values_tests {
+    #[test]
+    fn placeholders_number_across_rows() {
+        assert_eq!(super::values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values_rows(0, 3), "");
     }
 }
