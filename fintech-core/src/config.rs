@@ -31,6 +31,15 @@ pub struct Config {
     /// Largest number of pooled database connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// Seconds an idempotency claim is protected before a retry with the same key may take it
+    /// over (a crashed or stuck holder). Operations are cut off at three quarters of it, and a
+    /// late holder cannot complete once taken over.
+    #[serde(default = "default_idempotency_lease_secs")]
+    pub idempotency_lease_secs: u64,
+}
+
+fn default_idempotency_lease_secs() -> u64 {
+    120
 }
 
 fn default_database_url() -> String {
@@ -47,6 +56,7 @@ impl Default for Config {
             database_url: default_database_url(),
             encryption_key: None,
             max_connections: default_max_connections(),
+            idempotency_lease_secs: default_idempotency_lease_secs(),
         }
     }
 }
@@ -60,6 +70,7 @@ impl fmt::Debug for Config {
                 &self.encryption_key.as_ref().map(|_| "[redacted]"),
             )
             .field("max_connections", &self.max_connections)
+            .field("idempotency_lease_secs", &self.idempotency_lease_secs)
             .finish()
     }
 }
@@ -178,6 +189,7 @@ mod tests {
             database_url: "postgres://app:hunter2@db:5432/fintech".into(),
             encryption_key: Some(SecretString::from("c2VjcmV0")),
             max_connections: 3,
+            ..Config::default()
         };
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2") && !s.contains("c2VjcmV0"), "{s}");

@@ -87,6 +87,9 @@ pub enum ConflictCode {
     IdempotencyKeyReused,
     /// A request with the same idempotency key is still running.
     IdempotencyInProgress,
+    /// The request's idempotency claim ran out and a retry took it over; the retry's result
+    /// is the one that counts.
+    IdempotencyLeaseLost,
     /// The object is not in a state that allows the operation.
     InvalidState,
     /// The object already exists.
@@ -99,6 +102,7 @@ impl ConflictCode {
         match self {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyInProgress => "idempotency_in_progress",
+            Self::IdempotencyLeaseLost => "idempotency_lease_lost",
             Self::InvalidState => "invalid_state",
             Self::AlreadyExists => "already_exists",
         }

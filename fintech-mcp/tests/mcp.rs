@@ -26,6 +26,7 @@ async fn world() -> World {
         database_url: format!("sqlite://{}/mcp.db?mode=rwc", dir.path().display()),
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 8,
+        ..Config::default()
     };
     let platform = Platform::builder(config)
         .with_providers(Arc::new(SimProviders::new()))

@@ -43,6 +43,11 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// Whole-request timeout.
     pub timeout: Duration,
+    /// Budget of one call, every attempt and backoff included: no retry starts that could end
+    /// after it, and an attempt is cut off when it runs out. Kept below the platform's
+    /// idempotency lease (default 120 s, operations cut off at 90 s), so a slow provider
+    /// cannot outlive the claim it runs under.
+    pub total: Duration,
     /// Retries.
     pub retry: RetryPolicy,
 }
@@ -52,6 +57,7 @@ impl Default for HttpSettings {
         Self {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
+            total: Duration::from_secs(60),
             retry: RetryPolicy::default(),
         }
     }
@@ -89,6 +95,8 @@ pub(crate) struct Http {
     provider: &'static str,
     client: reqwest::Client,
     retry: RetryPolicy,
+    timeout: Duration,
+    total: Duration,
 }
 
 impl Http {
@@ -104,6 +112,8 @@ impl Http {
             provider,
             client,
             retry: settings.retry,
+            timeout: settings.timeout,
+            total: settings.total,
         })
     }
 
@@ -129,10 +139,16 @@ impl Http {
             .unwrap_or_default();
         let span = tracing::info_span!("provider", provider = self.provider, op = call.operation, method = %call.method, path = %path);
         async {
+            let started = std::time::Instant::now();
+            let over_budget = |pause: Duration| started.elapsed() + pause >= self.total;
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let mut req = self.client.request(call.method.clone(), &call.url);
+                let remaining = self.total.saturating_sub(started.elapsed());
+                let mut req = self
+                    .client
+                    .request(call.method.clone(), &call.url)
+                    .timeout(remaining.min(self.timeout));
                 for (k, v) in &call.headers {
                     req = req.header(k, v.clone());
                 }
@@ -153,15 +169,16 @@ impl Http {
                             .map(Duration::from_secs);
                         let transient =
                             status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                        if transient && !last {
+                        let pause = self.backoff(attempt, retry_after);
+                        if transient && !last && !over_budget(pause) {
                             tracing::debug!(%status, attempt, "transient answer; retrying");
-                            tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                            tokio::time::sleep(pause).await;
                             continue;
                         }
                         let headers = res.headers().clone();
                         let body = match res.bytes().await {
                             Ok(b) => b,
-                            Err(e) if !last => {
+                            Err(e) if !last && !over_budget(self.backoff(attempt, None)) => {
                                 tracing::debug!(error = %e, attempt, "body cut off; retrying");
                                 tokio::time::sleep(self.backoff(attempt, None)).await;
                                 continue;
@@ -175,7 +192,7 @@ impl Http {
                             body,
                         });
                     }
-                    Err(e) if !last => {
+                    Err(e) if !last && !over_budget(self.backoff(attempt, None)) => {
                         tracing::debug!(error = %e, attempt, "no answer; retrying");
                         tokio::time::sleep(self.backoff(attempt, None)).await;
                     }

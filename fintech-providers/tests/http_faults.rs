@@ -29,6 +29,8 @@ struct Broker {
     /// answer mode for the next calls: 0 ok, 1 500, 2 429, 3 hang, 4 always 503
     fault_every: usize,
     always_unavailable: bool,
+    /// the account answers only after 2 s (past every client timeout here)
+    always_slow: bool,
 }
 
 fn order_json(coid: &str) -> Value {
@@ -93,6 +95,10 @@ async fn account(State(b): State<Broker>) -> Response {
     if b.always_unavailable {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
+    if b.always_slow {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     if n % 2 == 0 {
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")]).into_response();
     }
@@ -122,6 +128,18 @@ async fn serve(b: Broker) -> String {
 }
 
 fn client(url: &str) -> Alpaca {
+    client_with(
+        url,
+        Duration::from_secs(60),
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        },
+    )
+}
+
+fn client_with(url: &str, total: Duration, retry: RetryPolicy) -> Alpaca {
     Alpaca::new(
         AlpacaConfig {
             key_id: "PKTEST".into(),
@@ -133,11 +151,8 @@ fn client(url: &str) -> Alpaca {
         HttpSettings {
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_millis(300),
-            retry: RetryPolicy {
-                max_attempts: 4,
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(50),
-            },
+            total,
+            retry,
         },
     )
     .unwrap()
@@ -208,6 +223,32 @@ async fn reads_retry_429_and_stop_at_the_bound() {
         down.requests.load(Ordering::SeqCst),
         4,
         "stops after max_attempts"
+    );
+}
+
+#[tokio::test]
+async fn a_call_stops_retrying_when_its_total_budget_is_spent() {
+    // Every attempt hangs past the 300 ms request timeout; ten attempts would be allowed, but
+    // the 500 ms budget leaves room for two: no retry may outlive the idempotency lease.
+    let slow = Broker {
+        always_slow: true,
+        ..Default::default()
+    };
+    let url = serve(slow.clone()).await;
+    let retry = RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(5),
+    };
+    let err = client_with(&url, Duration::from_millis(500), retry)
+        .account()
+        .await
+        .expect_err("never answers in time");
+    assert!(matches!(err, Error::Provider { .. }), "{err:?}");
+    let attempts = slow.requests.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&attempts),
+        "stopped by the budget, not by max_attempts: {attempts} attempts"
     );
 }
 

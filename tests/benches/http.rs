@@ -112,6 +112,7 @@ async fn bench_backend(
         database_url: url,
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 16,
+        ..Config::default()
     })
     .with_providers(Arc::new(SimProviders::new()))
     .build()

@@ -221,6 +221,7 @@ async fn main() -> anyhow::Result<()> {
         database_url: db_url.clone(),
         encryption_key: Some(key_file.clone()),
         max_connections: 16,
+        ..Config::default()
     })
     .with_providers(Arc::new(SimProviders::new()))
     .build()

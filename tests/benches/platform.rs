@@ -94,6 +94,7 @@ async fn bench_backend(
         database_url: url.to_owned(),
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 16,
+        ..Config::default()
     };
     let platform = Platform::builder(config)
         .with_providers(Arc::new(SimProviders::new()))

@@ -44,6 +44,7 @@ async fn secrets_stay_out_of_logs() {
         database_url: url,
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 4,
+        ..Config::default()
     })
     .with_providers(Arc::new(SimProviders::new()))
     .build()

@@ -59,6 +59,8 @@ pub const SCENARIOS: &[&str] = &[
     "fraud_database_windows_match_memory_windows",
     "manual_capture_moves_money_once_and_releases_the_rest",
     "payment_methods_attach_to_the_tenants_customers",
+    "idempotency_claims_are_fenced",
+    "a_holder_that_lost_its_lease_answers_with_the_winners_result",
 ];
 
 /// Runs the scenario called `name`.
@@ -110,6 +112,10 @@ pub async fn run(name: &str, h: &Harness) {
         }
         "payment_methods_attach_to_the_tenants_customers" => {
             payment_methods_attach_to_the_tenants_customers(h).await
+        }
+        "idempotency_claims_are_fenced" => idempotency_claims_are_fenced(h).await,
+        "a_holder_that_lost_its_lease_answers_with_the_winners_result" => {
+            a_holder_that_lost_its_lease_answers_with_the_winners_result(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -2220,4 +2226,224 @@ pub async fn payment_methods_attach_to_the_tenants_customers(h: &Harness) {
             .any(|r| r.entry.action == "payment_methods.attach"),
         "audited"
     );
+}
+
+/// A claim whose lease ran out is taken over with a new token; the late holder can then
+/// neither complete nor release it, and two payment rows can never share a provider key.
+pub async fn idempotency_claims_are_fenced(h: &Harness) {
+    use crate::storage::{Claim, PaymentRow};
+    let p = tenant(h, "fenced").await;
+    let store = h.platform.store();
+    let t = &p.tenant_id;
+    let short = 50_000; // 50 ms
+    let long = 60_000_000;
+    let Claim::Acquired(late) = store
+        .claim_idempotency(t, "k1", "op", "h", short)
+        .await
+        .expect("claim")
+    else {
+        panic!("a new key is acquired")
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let Claim::Acquired(winner) = store
+        .claim_idempotency(t, "k1", "op", "h", long)
+        .await
+        .expect("take over")
+    else {
+        panic!("an expired claim is taken over")
+    };
+    assert_ne!(late.token, winner.token, "a takeover gets a new token");
+    assert_eq!(
+        late.epoch, winner.epoch,
+        "the claim's epoch survives a takeover"
+    );
+    // the late holder's release changes nothing
+    store
+        .release_idempotency(t, "k1", &late)
+        .await
+        .expect("release");
+    let busy = store.claim_idempotency(t, "k1", "op", "h", long).await;
+    assert!(
+        matches!(
+            busy,
+            Err(Error::Conflict {
+                code: ConflictCode::IdempotencyInProgress,
+                ..
+            })
+        ),
+        "the winner still holds the key: {busy:?}"
+    );
+    // the winner completes; the late holder's completion is refused and rolls back
+    let mut tx = store.begin().await.expect("begin");
+    tx.complete_idempotency(t, "k1", &winner, "\"winner\"")
+        .await
+        .expect("the holder completes");
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    let lost = tx.complete_idempotency(t, "k1", &late, "\"late\"").await;
+    assert!(
+        matches!(
+            lost,
+            Err(Error::Conflict {
+                code: ConflictCode::IdempotencyLeaseLost,
+                ..
+            })
+        ),
+        "a late completion is fenced off: {lost:?}"
+    );
+    drop(tx);
+    assert_eq!(
+        store
+            .claim_idempotency(t, "k1", "op", "h", long)
+            .await
+            .expect("replay"),
+        Claim::Completed("\"winner\"".into())
+    );
+    // a released claim keeps its epoch for the retry (so the provider key is the same)
+    let Claim::Acquired(first) = store
+        .claim_idempotency(t, "k2", "op", "h", long)
+        .await
+        .expect("claim")
+    else {
+        panic!("acquired")
+    };
+    store
+        .release_idempotency(t, "k2", &first)
+        .await
+        .expect("release");
+    let Claim::Acquired(retry) = store
+        .claim_idempotency(t, "k2", "op", "h2", long)
+        .await
+        .expect("retry")
+    else {
+        panic!("a released key is claimed again, even with another request")
+    };
+    assert_eq!(first.epoch, retry.epoch);
+    // two payments cannot point at one provider object
+    let payment = h
+        .platform
+        .create_payment(&p, pay("1.00"), Some("unique".into()))
+        .await
+        .expect("pay");
+    let provider_key: String = sqlx::query_scalar(
+        "SELECT provider_idempotency_key FROM payments WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(t.as_str())
+    .bind(payment.id.as_str())
+    .fetch_one(store.pool())
+    .await
+    .expect("provider key");
+    let mut copy = payment.clone();
+    copy.id = PaymentId::generate();
+    let mut tx = store.begin().await.expect("begin");
+    let dup = tx
+        .insert_payment(
+            t,
+            &PaymentRow {
+                payment: copy,
+                provider_idempotency_key: provider_key,
+                api_key_id: None,
+            },
+        )
+        .await;
+    assert!(
+        dup.is_err(),
+        "a second row with the same provider key is refused"
+    );
+}
+
+/// The scenario of the adversarial pass: a request's claim runs out while its provider call
+/// is slow, a retry with the same key takes over and commits, then the slow request reaches
+/// its final transaction. One payment, one journal entry, one charge; both answers are the
+/// retry's payment.
+pub async fn a_holder_that_lost_its_lease_answers_with_the_winners_result(h: &Harness) {
+    use crate::fraud::{Assessment, FraudScreen, ScreenRequest};
+    /// Holds the first screening until told to go on.
+    struct Gate {
+        first: std::sync::atomic::AtomicBool,
+        entered: tokio::sync::Notify,
+        go: tokio::sync::Notify,
+    }
+    #[async_trait::async_trait]
+    impl FraudScreen for Gate {
+        async fn assess(&self, _req: &ScreenRequest) -> crate::error::Result<Assessment> {
+            if self.first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                self.entered.notify_one();
+                self.go.notified().await;
+            }
+            Ok(Assessment::allow())
+        }
+    }
+    let gate = Arc::new(Gate {
+        first: std::sync::atomic::AtomicBool::new(true),
+        entered: tokio::sync::Notify::new(),
+        go: tokio::sync::Notify::new(),
+    });
+    let config = crate::Config {
+        encryption_key: Some(crate::crypto::SecretBox::generate_key()),
+        ..crate::Config::default()
+    };
+    let platform = crate::Platform::builder(config)
+        .with_store(h.platform.store().clone())
+        .with_providers(h.platform.providers().clone())
+        .with_fraud_screen(gate.clone())
+        .build()
+        .await
+        .expect("platform");
+    let p = tenant(h, "late holder").await;
+    let slow = {
+        let platform = platform.clone();
+        let p = p.clone();
+        tokio::spawn(async move {
+            platform
+                .create_payment(&p, pay("1.00"), Some("slow".into()))
+                .await
+        })
+    };
+    gate.entered.notified().await;
+    // the slow request's lease runs out (as after 60 s of provider retries)
+    sqlx::query(
+        "UPDATE idempotency_keys SET locked_until = 0 WHERE tenant_id = $1 AND idem_key = 'slow'",
+    )
+    .bind(p.tenant_id.as_str())
+    .execute(h.platform.store().pool())
+    .await
+    .expect("expire the lease");
+    let retry = platform
+        .create_payment(&p, pay("1.00"), Some("slow".into()))
+        .await
+        .expect("the retry takes over and completes");
+    gate.go.notify_one();
+    let late = slow
+        .await
+        .expect("task")
+        .expect("the late holder answers with the winner's result");
+    assert_eq!(late, retry, "both answers are the retry's payment");
+    assert_eq!(
+        count(
+            h,
+            "SELECT COUNT(*) FROM payments WHERE tenant_id = $1",
+            &p.tenant_id
+        )
+        .await,
+        1,
+        "one payment row"
+    );
+    assert_eq!(
+        count(
+            h,
+            "SELECT COUNT(*) FROM journal_entries WHERE tenant_id = $1",
+            &p.tenant_id
+        )
+        .await,
+        1,
+        "one journal entry"
+    );
+    assert_eq!((h.charges)(&p.tenant_id), 1, "one charge at the provider");
+    assert_eq!(
+        balance(h, &p, accounts::PROCESSOR_BALANCE).await,
+        usd("1.00"),
+        "the ledger books 1.00"
+    );
+    assert_ledger_balanced(h, &p).await;
 }

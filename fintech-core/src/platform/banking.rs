@@ -117,7 +117,7 @@ impl Platform {
                 finish(
                     &mut tx,
                     p,
-                    Some((&idem.key, &response)),
+                    Some((&idem, &response)),
                     &[(types::ITEM_LINKED, item.id.as_str(), to_value(&item)?)],
                     audit,
                 )

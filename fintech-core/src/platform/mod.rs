@@ -38,7 +38,7 @@ use crate::events::Event;
 use crate::fraud::{FraudScreen, StoredRules};
 use crate::ledger::AccountBalance;
 use crate::provider::ProviderSet;
-use crate::storage::{Claim, Store, Tx};
+use crate::storage::{Claim, ClaimState, Lease, Store, Tx};
 
 pub use banking::SyncProgress;
 pub use fraud::{BacktestRules, CaseQuery};
@@ -58,6 +58,8 @@ struct Inner {
     fraud: Arc<dyn FraudScreen>,
     secrets: SecretBox,
     auth_cache: tenancy::AuthCache,
+    /// How long an idempotency claim is protected before a retry may take it over.
+    lease: std::time::Duration,
     /// A tenant's bank accounts (the unfiltered list), for a busy reader.
     accounts_cache: cache::TtlCache<crate::id::TenantId, Vec<crate::banking::BankAccount>>,
 }
@@ -70,6 +72,7 @@ pub struct PlatformBuilder {
     store: Option<Store>,
     auth_cache_ttl: std::time::Duration,
     read_cache_ttl: std::time::Duration,
+    lease: Option<std::time::Duration>,
 }
 
 impl PlatformBuilder {
@@ -82,6 +85,7 @@ impl PlatformBuilder {
             store: None,
             auth_cache_ttl: std::time::Duration::from_secs(5),
             read_cache_ttl: std::time::Duration::from_secs(1),
+            lease: None,
         }
     }
 
@@ -98,6 +102,16 @@ impl PlatformBuilder {
     /// process that did it, and within this time in other processes sharing the database.
     pub fn with_auth_cache_ttl(mut self, ttl: std::time::Duration) -> Self {
         self.auth_cache_ttl = ttl;
+        self
+    }
+
+    /// How long an idempotency claim is protected before a retry may take it over (default:
+    /// the configuration's `idempotency_lease_secs`, 120 s). An operation under a claim —
+    /// its provider call with every retry included — is cut off at three quarters of it, so
+    /// it ends before a retry could take over; a holder that is late anyway cannot complete
+    /// (the claim is fenced by a token).
+    pub fn with_idempotency_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = Some(lease);
         self
     }
 
@@ -126,6 +140,15 @@ impl PlatformBuilder {
             .providers
             .ok_or_else(|| Error::validation("providers", "a PlatformBuilder needs providers"))?;
         let secrets = self.config.secret_box()?;
+        let lease = self.lease.unwrap_or(std::time::Duration::from_secs(
+            self.config.idempotency_lease_secs,
+        ));
+        if lease < std::time::Duration::from_millis(100) {
+            return Err(Error::validation(
+                "idempotency_lease_secs",
+                "the idempotency lease must be at least 100 ms",
+            ));
+        }
         let store = match self.store {
             Some(s) => s,
             None => Store::connect(&self.config).await?,
@@ -142,6 +165,7 @@ impl PlatformBuilder {
                 fraud,
                 secrets,
                 auth_cache: tenancy::AuthCache::new(self.auth_cache_ttl),
+                lease,
                 accounts_cache: cache::TtlCache::new(self.read_cache_ttl, 10_000),
             }),
         })
@@ -217,8 +241,9 @@ impl Platform {
 
     /// Step 3 around `body`: claims the key, replays a finished result, releases the claim
     /// when `body` fails (it changed nothing durable: any provider side effect is keyed and is
-    /// found again by a retry). `body` must call [`Tx::complete_idempotency`] in its final
-    /// transaction.
+    /// found again by a retry). `body` must call [`Tx::complete_idempotency`] (through
+    /// [`finish`]) in its final transaction, and is cut off at three quarters of the lease.
+    /// A holder that lost its lease to a retry anyway answers with the retry's result.
     async fn idempotent<T, F, Fut>(
         &self,
         p: &Principal,
@@ -236,33 +261,76 @@ impl Platform {
             Some(k) => validate_idempotency_key(&k)?,
             None => uuid::Uuid::new_v4().to_string(),
         };
-        match self
-            .inner
-            .store
-            .claim_idempotency(&p.tenant_id, &key, operation, &request_hash)
-            .await?
-        {
+        let lease = match self.claim(p, &key, operation, &request_hash).await? {
             Claim::Completed(response) => {
                 // Tell a surrounding `track_replay` (the HTTP shell's `Idempotent-Replayed`).
                 let _ = REPLAYED.try_with(|r| r.set(true));
                 return crate::storage::from_json(&response);
             }
-            Claim::Acquired => {}
-        }
-        let provider_key = derive_key(&p.tenant_id.to_string(), &key);
-        let idem = Idem {
-            key: key.clone(),
-            provider_key,
+            Claim::Acquired(lease) => lease,
         };
-        match body(idem).await {
+        let idem = Idem {
+            provider_key: derive_key(&format!("{}:{}", p.tenant_id, lease.epoch), &key),
+            key: key.clone(),
+            lease: lease.clone(),
+        };
+        let deadline = self.inner.lease * 3 / 4;
+        let result = match tokio::time::timeout(deadline, body(idem)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Provider {
+                provider: "platform",
+                code: "timeout".to_owned(),
+                message: format!(
+                    "the operation did not finish within {} ms; retry with the same idempotency key to learn its outcome",
+                    deadline.as_millis()
+                ),
+                request_id: None,
+                retryable: true,
+            }),
+        };
+        match result {
             Ok(v) => Ok(v),
-            Err(e) => {
-                if let Err(release) = self
-                    .inner
-                    .store
-                    .release_idempotency(&p.tenant_id, &key)
-                    .await
-                {
+            Err(e) => self.after_failure(p, &key, &lease, e).await,
+        }
+    }
+
+    /// Claims `key` with this platform's lease.
+    async fn claim(
+        &self,
+        p: &Principal,
+        key: &str,
+        operation: &str,
+        request_hash: &str,
+    ) -> Result<Claim> {
+        let lease = i64::try_from(self.inner.lease.as_micros()).unwrap_or(i64::MAX);
+        self.inner
+            .store
+            .claim_idempotency(&p.tenant_id, key, operation, request_hash, lease)
+            .await
+    }
+
+    /// A claimed operation failed. If this holder still owns the claim, it is released so a
+    /// retry may run; if a retry took it over and finished, its result is the answer (the
+    /// rolled-back attempt changed nothing); if the retry still runs, say so.
+    async fn after_failure<T: DeserializeOwned>(
+        &self,
+        p: &Principal,
+        key: &str,
+        lease: &Lease,
+        e: Error,
+    ) -> Result<T> {
+        let store = &self.inner.store;
+        match store.idempotency_state(&p.tenant_id, key, lease).await {
+            Ok((ClaimState::Done(response), mine)) if !mine => {
+                let _ = REPLAYED.try_with(|r| r.set(true));
+                crate::storage::from_json(&response)
+            }
+            Ok((ClaimState::Running, false)) => Err(Error::conflict(
+                crate::error::ConflictCode::IdempotencyInProgress,
+                "a retry with this idempotency key took the request over and is still running; retry later",
+            )),
+            _ => {
+                if let Err(release) = store.release_idempotency(&p.tenant_id, key, lease).await {
                     tracing::error!(error = %release, "could not release an idempotency claim; it expires with its lease");
                 }
                 Err(e)
@@ -294,27 +362,38 @@ impl Platform {
         Fut: Future<Output = (R, Option<String>)>,
     {
         let key = validate_idempotency_key(key)?;
-        match self
-            .inner
-            .store
-            .claim_idempotency(&p.tenant_id, &key, operation, request_hash)
-            .await?
-        {
+        let lease = match self.claim(p, &key, operation, request_hash).await? {
             Claim::Completed(stored) => return Ok(Replay::Stored(stored)),
-            Claim::Acquired => {}
-        }
+            Claim::Acquired(lease) => lease,
+        };
         let (result, keep) = f().await;
         match keep {
             Some(text) => {
                 let mut tx = self.inner.store.begin().await?;
-                tx.complete_idempotency(&p.tenant_id, &key, &text).await?;
-                tx.commit().await?;
+                match tx
+                    .complete_idempotency(&p.tenant_id, &key, &lease, &text)
+                    .await
+                {
+                    Ok(()) => tx.commit().await?,
+                    Err(e) => {
+                        drop(tx);
+                        if let Ok((ClaimState::Done(stored), false)) = self
+                            .inner
+                            .store
+                            .idempotency_state(&p.tenant_id, &key, &lease)
+                            .await
+                        {
+                            return Ok(Replay::Stored(stored));
+                        }
+                        return Err(e);
+                    }
+                }
             }
             None => {
                 if let Err(e) = self
                     .inner
                     .store
-                    .release_idempotency(&p.tenant_id, &key)
+                    .release_idempotency(&p.tenant_id, &key, &lease)
                     .await
                 {
                     tracing::error!(error = %e, "could not release an idempotency claim; it expires with its lease");
@@ -384,8 +463,12 @@ pub async fn track_replay<F: Future>(operation: F) -> (F::Output, bool) {
 struct Idem {
     /// The caller's key (or the generated one).
     key: String,
-    /// The key sent to the provider: derived from tenant and caller's key, so a retry after a
-    /// crash sends the same one and the provider does not act twice.
+    /// The claim this execution holds; its final transaction completes the key only while
+    /// the lease is still this one's.
+    lease: Lease,
+    /// The key sent to the provider: derived from the tenant, the caller's key and the claim's
+    /// epoch, so a retry after a crash or a failure sends the same one and the provider does
+    /// not act twice, while a key reused after it was purged (24 h) is a new request.
     provider_key: String,
 }
 
@@ -496,12 +579,13 @@ fn validate_text(field: &str, value: &Option<String>, max: usize) -> Result<()> 
 async fn finish(
     tx: &mut Tx,
     p: &Principal,
-    idem: Option<(&str, &str)>,
+    idem: Option<(&Idem, &str)>,
     events: &[(&str, &str, serde_json::Value)],
     audit: AuditEntry,
 ) -> Result<()> {
-    if let Some((key, response)) = idem {
-        tx.complete_idempotency(&p.tenant_id, key, response).await?;
+    if let Some((idem, response)) = idem {
+        tx.complete_idempotency(&p.tenant_id, &idem.key, &idem.lease, response)
+            .await?;
     }
     tx.append_events_and_audit(&p.tenant_id, events, &audit)
         .await?;

@@ -115,7 +115,7 @@ impl Platform {
                 finish(
                     &mut tx,
                     p,
-                    Some((&idem.key, &response)),
+                    Some((&idem, &response)),
                     &[(
                         types::CUSTOMER_CREATED,
                         customer.id.as_str(),
@@ -213,15 +213,7 @@ impl Platform {
                 let reserved = reservation?;
                 let amount = req.amount;
                 let result = self
-                    .create_payment_reserved(
-                        p,
-                        req,
-                        customer,
-                        id,
-                        &idem.key,
-                        &idem.provider_key,
-                        outcome,
-                    )
+                    .create_payment_reserved(p, req, customer, id, &idem, outcome)
                     .await;
                 let release = match &result {
                     Ok(payment) => matches!(
@@ -246,8 +238,7 @@ impl Platform {
         req: NewPayment,
         customer: Option<Customer>,
         id: PaymentId,
-        idem_key: &str,
-        provider_key: &str,
+        idem: &super::Idem,
         outcome: PolicyOutcome,
     ) -> Result<Payment> {
         // 5. fraud screening
@@ -274,7 +265,7 @@ impl Platform {
                 "payments.create",
                 "payment",
                 id.as_str(),
-                Some(idem_key),
+                Some(&idem.key),
                 &e,
             )
             .await?;
@@ -318,7 +309,7 @@ impl Platform {
                     customer: customer.map(|c| c.provider_customer_id),
                     description: payment.description.clone(),
                     capture_method: payment.capture_method,
-                    idempotency_key: provider_key.to_owned(),
+                    idempotency_key: idem.provider_key.clone(),
                 })
                 .await?;
             apply_provider(&mut payment, &pp);
@@ -326,7 +317,7 @@ impl Platform {
         // 7. one transaction
         let row = PaymentRow {
             payment: payment.clone(),
-            provider_idempotency_key: provider_key.to_owned(),
+            provider_idempotency_key: idem.provider_key.clone(),
             api_key_id: api_key_of(p),
         };
         let response = serde_json::to_string(&payment).map_err(Error::internal)?;
@@ -369,10 +360,10 @@ impl Platform {
             "payments.create",
             "payment",
             payment.id.as_str(),
-            Some(idem_key),
+            Some(&idem.key),
             &outcome,
         );
-        finish(&mut tx, p, Some((idem_key, &response)), &events, audit).await?;
+        finish(&mut tx, p, Some((idem, &response)), &events, audit).await?;
         tx.commit().await?;
         Ok(payment)
     }
@@ -910,7 +901,7 @@ impl Platform {
                 finish(
                     &mut tx,
                     p,
-                    Some((&idem.key, &response)),
+                    Some((&idem, &response)),
                     &[(
                         types::REFUND_CREATED,
                         refund.id.as_str(),
@@ -1050,7 +1041,7 @@ impl Platform {
                     Some(&idem.key),
                     &format!("{}: {}", payment.status.as_str(), payment.amount_captured),
                 );
-                finish(&mut tx, p, Some((&idem.key, &response)), &events, audit).await?;
+                finish(&mut tx, p, Some((&idem, &response)), &events, audit).await?;
                 tx.commit().await?;
                 // what was not captured no longer counts against the key's day
                 let released = match payment.status {
@@ -1120,7 +1111,7 @@ impl Platform {
                 finish(
                     &mut tx,
                     p,
-                    Some((&idem.key, &response)),
+                    Some((&idem, &response)),
                     &[(types::PAYMENT_METHOD_ATTACHED, customer_id.as_str(), data)],
                     audit,
                 )

@@ -280,7 +280,7 @@ impl Platform {
                     Some(&idem.key),
                     order.status.as_str(),
                 );
-                finish(&mut tx, p, Some((&idem.key, &response)), &events, audit).await?;
+                finish(&mut tx, p, Some((&idem, &response)), &events, audit).await?;
                 tx.commit().await?;
                 Ok(order)
             },

@@ -14,10 +14,34 @@ use crate::money::{Currency, Money};
 /// The outcome of claiming an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This caller owns the key and must run the operation, then complete or release it.
-    Acquired,
+    /// This caller owns the key and must run the operation, then complete or release it
+    /// with the lease it holds.
+    Acquired(Lease),
     /// The operation already ran: its stored response (JSON).
     Completed(String),
+}
+
+/// A held idempotency claim. The token changes whenever the claim is taken over, so a
+/// completion or release by a holder whose lease ran out changes nothing (a fence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// This holder's token, checked by [`Tx::complete_idempotency`] and
+    /// [`Store::release_idempotency`].
+    pub token: String,
+    /// When the key was first claimed (microseconds); kept across takeovers and releases, so
+    /// anything derived from it (the provider idempotency key) is the same for every retry.
+    pub epoch: i64,
+}
+
+/// What a finished or abandoned claim holds, for the loser of a lease race.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    /// Nobody holds the key any more (deleted or released).
+    Free,
+    /// Another holder runs the operation.
+    Running,
+    /// The operation finished: its stored response.
+    Done(String),
 }
 
 /// A stored idempotency key, as listed for operators.
@@ -45,31 +69,33 @@ fn values_rows(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-/// How long a claim is protected before another caller may take it over (a crashed process).
-const CLAIM_LEASE_MICROS: i64 = 60 * 1_000_000;
-
 impl Store {
-    /// Claims `key` for `operation` with the request's hash. Enforced by the primary key, so it
-    /// holds across processes: concurrent duplicates see `IdempotencyInProgress`; the same key
-    /// with another request is `IdempotencyKeyReused`; a finished one returns its response.
+    /// Claims `key` for `operation` with the request's hash, for `lease_micros`. Enforced by
+    /// the primary key, so it holds across processes: concurrent duplicates see
+    /// `IdempotencyInProgress`; the same key with another request is `IdempotencyKeyReused`; a
+    /// finished one returns its response. A claim whose lease ran out (its holder crashed or
+    /// is too slow) or that was released after a failure is taken over with a new token.
     pub async fn claim_idempotency(
         &self,
         tenant: &TenantId,
         key: &str,
         operation: &str,
         request_hash: &str,
+        lease_micros: i64,
     ) -> Result<Claim> {
         let now = now_micros();
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let insert = sqlx::query(
-            "INSERT INTO idempotency_keys (tenant_id, idem_key, operation, request_hash, state, response, locked_until, created_at)
-             VALUES ($1, $2, $3, $4, 'running', NULL, $5, $6) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
+            "INSERT INTO idempotency_keys (tenant_id, idem_key, operation, request_hash, state, response, locked_until, created_at, lease_token)
+             VALUES ($1, $2, $3, $4, 'running', NULL, $5, $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
         )
         .bind(tenant.as_str())
         .bind(key)
         .bind(operation)
         .bind(request_hash)
-        .bind(now + CLAIM_LEASE_MICROS)
-        .bind(now);
+        .bind(now + lease_micros)
+        .bind(now)
+        .bind(&token);
         let inserted = match self.backend {
             // The claim is visible to every other session as soon as it commits, which is
             // what excludes concurrent duplicates; it need not wait for its own WAL flush. If
@@ -88,17 +114,17 @@ impl Store {
             Backend::Sqlite => insert.execute(&self.pool).await?.rows_affected(),
         };
         if inserted == 1 {
-            return Ok(Claim::Acquired);
+            return Ok(Claim::Acquired(Lease { token, epoch: now }));
         }
         let row = sqlx::query(
-            "SELECT operation, request_hash, state, response, locked_until FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2",
+            "SELECT operation, request_hash, state, response, locked_until, created_at, lease_token FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2",
         )
         .bind(tenant.as_str())
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
-            // Released between our insert and select: the caller may simply retry.
+            // Purged between our insert and select: the caller may simply retry.
             return Err(Error::conflict(
                 ConflictCode::IdempotencyInProgress,
                 "the request with this idempotency key was just released; retry",
@@ -109,7 +135,8 @@ impl Store {
             col(&row, "request_hash")?,
             col(&row, "state")?,
         );
-        if op != operation || hash != request_hash {
+        let released = state == "released";
+        if !released && (op != operation || hash != request_hash) {
             return Err(Error::conflict(
                 ConflictCode::IdempotencyKeyReused,
                 format!("idempotency key {key:?} was already used for a different request ({op}); use a new key"),
@@ -122,25 +149,34 @@ impl Store {
                 .ok_or_else(|| Error::internal("completed idempotency key without a response"));
         }
         let locked_until: i64 = col(&row, "locked_until")?;
-        if locked_until > now {
+        if !released && locked_until > now {
             return Err(Error::conflict(
                 ConflictCode::IdempotencyInProgress,
                 "a request with this idempotency key is in progress; retry later",
             ));
         }
-        // The previous holder's lease ran out (it crashed): take over, once.
+        let epoch: i64 = col(&row, "created_at")?;
+        let old: Option<String> = col(&row, "lease_token")?;
+        // Released after a failure, or the holder's lease ran out: take over, once. The
+        // previous token stops counting, so a late holder cannot complete.
         let took = sqlx::query(
-            "UPDATE idempotency_keys SET locked_until = $1 WHERE tenant_id = $2 AND idem_key = $3 AND state = 'running' AND locked_until = $4",
+            "UPDATE idempotency_keys SET state = 'running', operation = $1, request_hash = $2, locked_until = $3, lease_token = $4
+             WHERE tenant_id = $5 AND idem_key = $6 AND state = $7 AND locked_until = $8 AND COALESCE(lease_token, '') = $9",
         )
-        .bind(now + CLAIM_LEASE_MICROS)
+        .bind(operation)
+        .bind(request_hash)
+        .bind(now + lease_micros)
+        .bind(&token)
         .bind(tenant.as_str())
         .bind(key)
+        .bind(&state)
         .bind(locked_until)
+        .bind(old.unwrap_or_default())
         .execute(&self.pool)
         .await?
         .rows_affected();
         if took == 1 {
-            Ok(Claim::Acquired)
+            Ok(Claim::Acquired(Lease { token, epoch }))
         } else {
             Err(Error::conflict(
                 ConflictCode::IdempotencyInProgress,
@@ -150,24 +186,65 @@ impl Store {
     }
 
     /// Gives a claim back after a failure that changed nothing, so the key can be retried.
-    pub async fn release_idempotency(&self, tenant: &TenantId, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND state = 'running'")
+    /// Only the current holder can: a holder whose lease was taken over changes nothing. The
+    /// row stays (as `released`), keeping the claim's epoch for the retry.
+    pub async fn release_idempotency(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        lease: &Lease,
+    ) -> Result<()> {
+        sqlx::query("UPDATE idempotency_keys SET state = 'released', locked_until = 0 WHERE tenant_id = $1 AND idem_key = $2 AND state = 'running' AND lease_token = $3")
             .bind(tenant.as_str())
             .bind(key)
+            .bind(&lease.token)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
+    /// Where a claim stands, as seen by `lease`'s holder: [`ClaimState::Running`] when someone
+    /// else holds it, or its stored response when it finished.
+    pub async fn idempotency_state(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        lease: &Lease,
+    ) -> Result<(ClaimState, bool)> {
+        let row = sqlx::query(
+            "SELECT state, response, lease_token FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok((ClaimState::Free, false));
+        };
+        let state: String = col(&row, "state")?;
+        let token: Option<String> = col(&row, "lease_token")?;
+        let mine = token.as_deref() == Some(lease.token.as_str());
+        let claim = match state.as_str() {
+            "done" => {
+                ClaimState::Done(col::<Option<String>>(&row, "response")?.ok_or_else(|| {
+                    Error::internal("completed idempotency key without a response")
+                })?)
+            }
+            "running" => ClaimState::Running,
+            _ => ClaimState::Free,
+        };
+        Ok((claim, mine))
+    }
+
     /// Deletes finished keys created before `older_than_micros` (keys are kept at least 24 h).
     pub async fn purge_idempotency(&self, older_than_micros: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1 AND state = 'done'")
-                .bind(older_than_micros)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
+        Ok(sqlx::query(
+            "DELETE FROM idempotency_keys WHERE created_at < $1 AND state IN ('done', 'released')",
         )
+        .bind(older_than_micros)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Reserves `amount` of a key's daily budget atomically: succeeds only if the day's total
@@ -577,15 +654,25 @@ impl Tx {
         &mut self,
         tenant: &TenantId,
         key: &str,
+        lease: &Lease,
         response: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE idempotency_keys SET state = 'done', response = $1 WHERE tenant_id = $2 AND idem_key = $3")
+        let n = sqlx::query("UPDATE idempotency_keys SET state = 'done', response = $1 WHERE tenant_id = $2 AND idem_key = $3 AND state = 'running' AND lease_token = $4")
             .bind(response)
             .bind(tenant.as_str())
             .bind(key)
+            .bind(&lease.token)
             .execute(self.conn())
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(Error::conflict(
+                ConflictCode::IdempotencyLeaseLost,
+                "this request's idempotency claim expired and was taken over by a retry; its result stands",
+            ))
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 
 pub use banking::ItemRow;
 pub use fraud::CaseResolution;
-pub use journal::{Claim, IdempotencyRecord};
+pub use journal::{Claim, ClaimState, IdempotencyRecord, Lease};
 pub use payments::PaymentRow;
 pub use tenancy::{ApiKeyRecord, KeyUsage, Tenant, User};
 pub use trading::OrderRow;

@@ -37,6 +37,7 @@ impl Api {
             database_url: url,
             encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
             max_connections: 16,
+            ..Config::default()
         };
         let platform = Platform::builder(config)
             .with_providers(Arc::new(SimProviders::new()))
@@ -1258,6 +1259,7 @@ async fn metrics_are_exported() {
         database_url: url,
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 4,
+        ..Config::default()
     })
     .with_providers(Arc::new(fintech_server::instrument::Instrumented(
         Arc::new(SimProviders::new()),

@@ -45,6 +45,7 @@ async fn stripe_webhooks_are_verified() {
         database_url: format!("sqlite://{}/in.db?mode=rwc", dir.path().display()),
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 4,
+        ..Config::default()
     })
     .with_providers(Arc::new(SimProviders::new()))
     .build()

@@ -113,6 +113,7 @@ async fn oidc_sign_in_maps_roles_and_refuses_bad_tokens() {
         database_url: format!("sqlite://{}/oidc.db?mode=rwc", dir.path().display()),
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 4,
+        ..Config::default()
     })
     .with_providers(Arc::new(SimProviders::new()))
     .build()

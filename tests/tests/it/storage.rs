@@ -14,6 +14,7 @@ async fn harness(url: &str) -> Harness {
         database_url: url.to_owned(),
         encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
         max_connections: 16,
+        ..Config::default()
     };
     let platform = Platform::builder(config)
         .with_providers(sim.clone())
@@ -94,6 +95,7 @@ async fn cached_accounts_follow_another_processs_changes() {
             database_url: url.clone(),
             encryption_key: Some(key.clone()),
             max_connections: 4,
+            ..Config::default()
         };
         async move {
             Platform::builder(config)

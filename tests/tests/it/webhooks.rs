@@ -90,6 +90,7 @@ async fn platform(url: &str, key: &secrecy::SecretString) -> Platform {
         database_url: url.to_owned(),
         encryption_key: Some(key.clone()),
         max_connections: 8,
+        ..Config::default()
     })
     .with_providers(Arc::new(SimProviders::new()))
     .build()
