@@ -8,7 +8,7 @@
 //! Signature (Stripe's scheme): header `Fintech-Signature: t=<unix seconds>,v1=<hex>` where
 //! `v1 = HMAC-SHA256(secret, "<t>.<raw body>")`. [`verify_signature`] checks one.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -235,38 +235,68 @@ pub fn verify_signature(
     }
 }
 
-/// True for addresses a webhook must not reach unless the deployment allows private targets:
-/// loopback, private ranges, link-local (cloud metadata), CGNAT, unique-local, unspecified,
-/// multicast, documentation and benchmarking ranges.
+/// True for addresses a webhook must not reach unless the deployment allows private targets.
+///
+/// IPv4: loopback, private ranges, link-local (cloud metadata), CGNAT, unspecified
+/// (`0.0.0.0/8`), broadcast, multicast, IETF protocol assignments (`192.0.0.0/24`), the 6to4
+/// relay anycast, documentation, benchmarking and reserved (`240.0.0.0/4`) ranges.
+///
+/// IPv6 is an allowlist: only global unicast (`2000::/3`) passes, so loopback, unspecified,
+/// multicast, link-local (`fe80::/10`), site-local (`fec0::/10`), unique-local (`fc00::/7`),
+/// discard (`100::/64`), local-use NAT64 (`64:ff9b:1::/48`) and every other special range are
+/// refused; within it the IETF protocol block (`2001::/23`, Teredo included) and the
+/// documentation ranges (`2001:db8::/32`, `3fff::/20`) are refused too. Forms that embed an
+/// IPv4 address are judged by that address: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+/// (`::ffff:0:a.b.c.d`), well-known NAT64 (`64:ff9b::a.b.c.d`) and 6to4 (`2002:AABB:CCDD::/48`).
+/// The deprecated IPv4-compatible form (`::a.b.c.d`) is refused whatever it embeds.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
-        }
+        IpAddr::V4(v4) => is_private_v4(v4),
+        IpAddr::V6(v6) => is_private_v6(v6),
     }
+}
+
+fn is_private_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (64..128).contains(&o[1]))
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99)
+        || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+        || o[0] >= 240
+}
+
+fn is_private_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    let o = v6.octets();
+    let low_v4 = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    // ::ffff:a.b.c.d (mapped) and ::ffff:0:a.b.c.d (translated): the IPv4 address is the target
+    if (s[..5] == [0; 5] && s[5] == 0xffff) || (s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0) {
+        return is_private_v4(low_v4);
+    }
+    // 64:ff9b::a.b.c.d: the well-known NAT64 prefix reaches that IPv4 address
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_private_v4(low_v4);
+    }
+    // 2002:AABB:CCDD::/48: 6to4 tunnels to the embedded IPv4 address
+    if s[0] == 0x2002 {
+        return is_private_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    // Everything outside global unicast 2000::/3: ::/96 (unspecified, loopback, the deprecated
+    // IPv4-compatible form), 64:ff9b:1::/48, 100::/64, fc00::/7, fe80::/10, fec0::/10, ff00::/8 …
+    if s[0] & 0xe000 != 0x2000 {
+        return true;
+    }
+    // 2001::/23 (IETF protocol assignments: Teredo, benchmarking, ORCHID), 2001:db8::/32 and
+    // 3fff::/20 (documentation)
+    (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8)) || (s[0] == 0x3fff && s[1] < 0x1000)
 }
 
 /// Checks an endpoint URL: `https` (plain `http` only when private targets are allowed, for
@@ -382,6 +412,75 @@ mod tests {
         }
         assert!(validate_url("https://hooks.example.com/in", false).is_ok());
         assert!(validate_url("http://127.0.0.1:9000/h", true).is_ok());
+    }
+
+    /// IPv6 literals: every form that reaches loopback, private, link-local, unspecified,
+    /// multicast, documentation or other special space is refused; public ones pass.
+    #[test]
+    fn ipv6_literals_are_judged_by_what_they_reach() {
+        let table: &[(&str, bool, &str)] = &[
+            // (host, allowed, what)
+            ("[::ffff:127.0.0.1]", false, "IPv4-mapped loopback"),
+            ("[::ffff:10.0.0.1]", false, "IPv4-mapped private"),
+            ("[::ffff:169.254.169.254]", false, "IPv4-mapped metadata"),
+            ("[::ffff:0:127.0.0.1]", false, "IPv4-translated loopback"),
+            ("[::127.0.0.1]", false, "IPv4-compatible loopback"),
+            ("[::10.0.0.1]", false, "IPv4-compatible private"),
+            ("[::169.254.169.254]", false, "IPv4-compatible metadata"),
+            (
+                "[::8.8.8.8]",
+                false,
+                "IPv4-compatible is deprecated: refused whatever it embeds",
+            ),
+            ("[64:ff9b::127.0.0.1]", false, "NAT64 loopback"),
+            ("[64:ff9b::a9fe:a9fe]", false, "NAT64 metadata"),
+            ("[64:ff9b::192.168.1.1]", false, "NAT64 private"),
+            ("[64:ff9b:1::808:808]", false, "local-use NAT64"),
+            ("[2002:7f00:1::1]", false, "6to4 of loopback"),
+            ("[2002:a00:1::1]", false, "6to4 of 10.0.0.1"),
+            ("[2002:c0a8:101::1]", false, "6to4 of 192.168.1.1"),
+            ("[2002:a9fe:a9fe::]", false, "6to4 of the metadata address"),
+            ("[fec0::1]", false, "site-local"),
+            ("[fc00::1]", false, "unique-local"),
+            ("[fdff:ffff::1]", false, "unique-local"),
+            ("[fe80::1]", false, "link-local"),
+            ("[febf::1]", false, "link-local"),
+            ("[ff02::1]", false, "multicast"),
+            ("[ff0e::1]", false, "global multicast"),
+            ("[::]", false, "unspecified"),
+            ("[::1]", false, "loopback"),
+            ("[100::1]", false, "discard-only"),
+            ("[2001:db8::1]", false, "documentation"),
+            ("[3fff::1]", false, "documentation (RFC 9637)"),
+            ("[2001::1]", false, "Teredo"),
+            ("[2001:2::1]", false, "benchmarking"),
+            ("[5f00::1]", false, "SRv6 SIDs"),
+            ("[2606:4700:4700::1111]", true, "public"),
+            ("[2a00:1450:4001:80b::200e]", true, "public"),
+            ("[::ffff:8.8.8.8]", true, "IPv4-mapped public"),
+            ("[64:ff9b::808:808]", true, "NAT64 of a public address"),
+            ("[2002:808:808::1]", true, "6to4 of a public address"),
+        ];
+        for (host, allowed, what) in table {
+            let url = format!("https://{host}/hook");
+            assert_eq!(validate_url(&url, false).is_ok(), *allowed, "{what}: {url}");
+            assert!(
+                validate_url(&url, true).is_ok(),
+                "allowed for development: {url}"
+            );
+        }
+        // IPv4 ranges beside the usual private ones
+        for ip in [
+            "192.0.0.8",
+            "192.88.99.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "0.1.2.3",
+            "255.255.255.255",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!is_private("8.8.8.8".parse().unwrap()));
     }
 
     #[test]
