@@ -15,6 +15,7 @@ pub mod instrument;
 mod metrics;
 pub mod oidc;
 mod openapi;
+pub mod ops_metrics;
 mod replay;
 mod routes;
 mod session;

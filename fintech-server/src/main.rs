@@ -156,6 +156,8 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         },
     );
+    // webhook backlog, review queue and audit sweep gauges for alerting
+    let ops_metrics = fintech_server::ops_metrics::spawn(platform.clone(), Default::default());
     let router = app(AppState::new(platform.clone(), options));
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -177,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     worker.abort();
     usage.abort();
+    ops_metrics.abort();
     if let Err(e) = platform.flush_key_usage().await {
         tracing::warn!(error = %e, "could not write the last key usage counts");
     }

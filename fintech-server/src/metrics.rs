@@ -39,6 +39,11 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Installs the process-wide recorder now (before background tasks report), if not yet.
+pub(crate) fn install() {
+    handle();
+}
+
 /// Counts and times every request by method, route template and status.
 pub(crate) async fn track(req: Request, next: Next) -> Response {
     handle();

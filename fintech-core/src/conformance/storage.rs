@@ -61,6 +61,7 @@ pub const SCENARIOS: &[&str] = &[
     "payment_methods_attach_to_the_tenants_customers",
     "idempotency_claims_are_fenced",
     "a_holder_that_lost_its_lease_answers_with_the_winners_result",
+    "operations_figures_count_queues_and_failed_audit_chains",
 ];
 
 /// Runs the scenario called `name`.
@@ -116,6 +117,9 @@ pub async fn run(name: &str, h: &Harness) {
         "idempotency_claims_are_fenced" => idempotency_claims_are_fenced(h).await,
         "a_holder_that_lost_its_lease_answers_with_the_winners_result" => {
             a_holder_that_lost_its_lease_answers_with_the_winners_result(h).await
+        }
+        "operations_figures_count_queues_and_failed_audit_chains" => {
+            operations_figures_count_queues_and_failed_audit_chains(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -2446,4 +2450,99 @@ pub async fn a_holder_that_lost_its_lease_answers_with_the_winners_result(h: &Ha
         "the ledger books 1.00"
     );
     assert_ledger_balanced(h, &p).await;
+}
+
+/// The monitoring figures: pending webhook deliveries and open review cases counted across
+/// tenants with the age of the oldest, and the audit sweep counting a tampered chain as failed
+/// while the other tenant's stays verified.
+pub async fn operations_figures_count_queues_and_failed_audit_chains(h: &Harness) {
+    let empty = h.platform.queue_figures().await.expect("figures");
+    assert_eq!(empty, crate::platform::QueueFigures::default());
+    assert_eq!(
+        h.platform.verify_all_audit_chains().await.expect("sweep"),
+        crate::platform::AuditSweep::default()
+    );
+
+    let a = tenant(h, "ops a").await;
+    let b = tenant(h, "ops b").await;
+    for p in [&a, &b] {
+        h.platform
+            .create_webhook_endpoint(
+                p,
+                crate::webhooks::NewWebhookEndpoint {
+                    url: "https://hooks.example.com/fintech".into(),
+                    event_types: vec!["payments.payment_succeeded".into()],
+                },
+                false,
+            )
+            .await
+            .expect("endpoint");
+    }
+    with_rules(h, &a, REVIEW_OVER_100).await;
+    h.platform
+        .create_payment(&a, pay("5.00"), None)
+        .await
+        .expect("payment");
+    let held = h
+        .platform
+        .create_payment(&a, pay("250.00"), None)
+        .await
+        .expect("held");
+    assert_eq!(held.status, PaymentStatus::PendingReview);
+    for i in 0..2 {
+        h.platform
+            .create_payment(&b, pay(&format!("{}.00", i + 1)), None)
+            .await
+            .expect("payment");
+    }
+    let f = h.platform.queue_figures().await.expect("figures");
+    assert_eq!(f.webhook_deliveries_pending, 3, "{f:?}");
+    assert_eq!(f.fraud_cases_open, 1, "{f:?}");
+    assert!(f.webhook_oldest_pending_age < std::time::Duration::from_secs(60));
+
+    // age: backdate the oldest case by an hour
+    sqlx::query("UPDATE fraud_cases SET created_at = created_at - 3600000000 WHERE tenant_id = $1")
+        .bind(a.tenant_id.as_str())
+        .execute(h.platform.store().pool())
+        .await
+        .expect("backdate");
+    let f = h.platform.queue_figures().await.expect("figures");
+    assert!(
+        f.fraud_oldest_open_age >= std::time::Duration::from_secs(3600)
+            && f.fraud_oldest_open_age < std::time::Duration::from_secs(3660),
+        "{f:?}"
+    );
+    let case = &open_cases(h, &a).await[0];
+    h.platform
+        .reject_fraud_case(&operator(&a), &case.id, "not our customer".into())
+        .await
+        .expect("reject");
+    let f = h.platform.queue_figures().await.expect("figures");
+    assert_eq!(f.fraud_cases_open, 0);
+    assert_eq!(f.fraud_oldest_open_age, std::time::Duration::ZERO);
+
+    let sweep = h.platform.verify_all_audit_chains().await.expect("sweep");
+    assert_eq!((sweep.verified, sweep.failed), (2, 0));
+    // delete tenant b's newest audit record behind the guard's back
+    let pool = h.platform.store().pool();
+    let (drop_guard, restore): (&[&str], &[&str]) = match h.platform.store().backend() {
+        Backend::Sqlite => (&["DROP TRIGGER audit_log_no_delete"], &[]),
+        Backend::Postgres => (
+            &["ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change"],
+            &["ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change"],
+        ),
+    };
+    for s in drop_guard {
+        sqlx::query(s).execute(pool).await.expect("disable guard");
+    }
+    sqlx::query("DELETE FROM audit_log WHERE tenant_id = $1 AND seq = (SELECT MAX(seq) FROM audit_log WHERE tenant_id = $1)")
+        .bind(b.tenant_id.as_str())
+        .execute(pool)
+        .await
+        .expect("tamper");
+    for s in restore {
+        sqlx::query(s).execute(pool).await.expect("restore guard");
+    }
+    let sweep = h.platform.verify_all_audit_chains().await.expect("sweep");
+    assert_eq!((sweep.verified, sweep.failed), (1, 1));
 }

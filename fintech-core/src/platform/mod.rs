@@ -12,6 +12,7 @@
 
 mod banking;
 mod fraud;
+mod ops;
 mod payments;
 mod sessions;
 mod tenancy;
@@ -42,6 +43,7 @@ use crate::storage::{Claim, ClaimState, Lease, Store, Tx};
 
 pub use banking::SyncProgress;
 pub use fraud::{BacktestRules, CaseQuery};
+pub use ops::{AuditSweep, QueueFigures};
 pub use payments::PaymentQuery;
 pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};
 pub use trading::OrderQuery;

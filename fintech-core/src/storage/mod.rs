@@ -13,6 +13,7 @@
 mod banking;
 mod fraud;
 mod journal;
+mod ops;
 mod payments;
 mod tenancy;
 mod trading;
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 pub use banking::ItemRow;
 pub use fraud::CaseResolution;
 pub use journal::{Claim, ClaimState, IdempotencyRecord, Lease};
+pub use ops::QueueRow;
 pub use payments::PaymentRow;
 pub use tenancy::{ApiKeyRecord, KeyUsage, Tenant, User};
 pub use trading::OrderRow;
