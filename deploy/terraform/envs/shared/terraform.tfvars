@@ -1,0 +1,2 @@
+github_repository = "example-org/fintech"
+state_bucket      = "example-fintech-terraform-state"
