@@ -1,8 +1,9 @@
 # GitHub Actions signs in to AWS with OIDC (no stored keys):
-#   - release: may push images to the one ECR repository, from tags v* of the repository only;
-#   - deploy-<env>: may run Terraform for that environment (its state under <env>/ in the state bucket,
-#     and the services the stack manages), from the workflow's GitHub environment <env> only,
-#     so prod's required reviewers gate it.
+#   - release: may push images to the one ECR repository, from tags v* (or main, for a manual
+#     run) of the repository only;
+#   - deploy-<env>: may run Terraform for that environment (its state under <env>/ in the
+#     state bucket, and the services the stack manages), from the workflow's GitHub
+#     environments <env>-plan and <env> only; prod's required reviewers gate the apply.
 
 terraform {
   required_version = ">= 1.6"
@@ -89,7 +90,11 @@ data "aws_iam_policy_document" "deploy_assume" {
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:environment:${each.value}"]
+      # the plan job runs in the GitHub environment <env>-plan, the apply job in <env>
+      values = [
+        "repo:${var.github_repository}:environment:${each.value}",
+        "repo:${var.github_repository}:environment:${each.value}-plan",
+      ]
     }
   }
 }
