@@ -60,7 +60,17 @@ impl FromRequestParts<AppState> for Auth {
                 return Err(ApiError::rate_limited(wait.as_secs() + 1));
             }
         }
-        ::metrics::counter!("fintech_api_key_requests_total", "key" => actor).increment(1);
+        let kind = match &principal.actor {
+            Actor::ApiKey(_) => "api_key",
+            Actor::User(_) => "user",
+            Actor::System => "system",
+        };
+        ::metrics::counter!("fintech_authenticated_requests_total", "kind" => kind).increment(1);
+        // Key and user ids are identifiers an operator opts in to exposing (per-key usage is
+        // also in core: `GET /v1/keys/{id}/usage`).
+        if state.options().metrics_id_labels {
+            ::metrics::counter!("fintech_api_key_requests_total", "key" => actor).increment(1);
+        }
         Ok(Auth(principal))
     }
 }

@@ -1,8 +1,9 @@
 //! # fintech-server
 //!
 //! The HTTP API over [`fintech_core::Platform`]: REST under `/v1`, Server-Sent Events, an
-//! OpenAPI 3.1 document, Prometheus metrics and health checks, as [`app`] (a plain
-//! [`axum::Router`], so tests call it without a socket) and a thin binary.
+//! OpenAPI 3.1 document and health checks, as [`app`] (a plain
+//! [`axum::Router`], so tests call it without a socket), Prometheus metrics as [`metrics_app`]
+//! (served on a listen address of their own), and a thin binary.
 //!
 //! Every handler authenticates the bearer API key into a [`fintech_core::Principal`] and calls
 //! one `Platform` method: authorization, validation, idempotency, limits, fraud screening,
@@ -35,6 +36,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, Problem};
+pub use metrics::metrics_app;
 pub use openapi::openapi;
 
 /// Tunables of the HTTP shell (the `Platform` carries everything else).
@@ -61,6 +63,9 @@ pub struct ServerOptions {
     pub mcp: fintech_mcp::http::HttpOptions,
     /// Optional OIDC sign-in (`POST /v1/auth/oidc`); off when `None`.
     pub oidc: Option<oidc::OidcConfig>,
+    /// Label metrics with API key and user ids (`fintech_api_key_requests_total{key}`); off by
+    /// default, so the metrics endpoint exposes no tenant, key or user identifiers.
+    pub metrics_id_labels: bool,
     /// Verification of provider webhooks (`/v1/providers/{stripe,plaid}/webhook`); those
     /// routes answer 404 when `None`.
     pub inbound: Option<Arc<fintech_providers::inbound::InboundVerifier>>,
@@ -78,6 +83,7 @@ impl Default for ServerOptions {
             webhooks_allow_private: false,
             mcp: fintech_mcp::http::HttpOptions::default(),
             oidc: None,
+            metrics_id_labels: false,
             inbound: None,
         }
     }
@@ -131,14 +137,14 @@ impl AppState {
     }
 }
 
-/// The whole HTTP API: `/v1/...`, `/v1/events/stream`, `/healthz`, `/readyz`, `/metrics`,
+/// The whole HTTP API: `/v1/...`, `/v1/events/stream`, `/healthz`, `/readyz`,
 /// `/openapi.json`, `/docs`, and MCP for agents (`/mcp`, legacy `/sse` + `/messages`).
+/// Prometheus metrics are served apart, by [`metrics_app`] on a listener of their own.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = routes::router(&state)
         .merge(sse::router())
         .merge(openapi::router())
-        .merge(metrics::router())
         .layer(DefaultBodyLimit::max(state.options().body_limit))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -177,5 +183,13 @@ pub fn app(state: AppState) -> Router {
         fintech_mcp::McpState::new(state.platform().clone(), fintech_mcp::McpOptions::default()),
         state.options().mcp.clone(),
     );
-    router.with_state(state).merge(mcp)
+    // Unknown paths answer 404 problem+json here, not through the MCP router's authentication
+    // layer (which would make every unknown path a 401).
+    router.with_state(state).merge(mcp).fallback(|| async {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route (see /openapi.json)",
+        )
+    })
 }

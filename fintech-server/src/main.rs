@@ -25,6 +25,14 @@ struct Args {
     /// Address to listen on. Binding beyond loopback exposes the API: put TLS in front.
     #[arg(long, env = "FINTECH_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Address of the Prometheus `/metrics` listener, apart from the API's; `off` disables it.
+    /// Loopback by default: expose it to a scraper on a private interface, never publicly.
+    #[arg(long, env = "FINTECH_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    metrics_addr: MetricsAddr,
+    /// Label metrics with API key and user ids (`fintech_api_key_requests_total{key}`); off by
+    /// default so metrics carry no tenant, key or user identifiers.
+    #[arg(long, env = "FINTECH_METRICS_ID_LABELS")]
+    metrics_id_labels: bool,
     /// Database URL (default: the SQLite file fintech.db in the working directory).
     #[arg(long, env = "FINTECH_DATABASE_URL")]
     database_url: Option<String>,
@@ -71,6 +79,43 @@ struct Args {
     /// Do not create the sandbox tenant and demo data on an empty database.
     #[arg(long)]
     no_demo: bool,
+}
+
+/// Where `/metrics` is served: an address, or `off`.
+#[derive(Debug, Clone, Copy)]
+enum MetricsAddr {
+    Off,
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for MetricsAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "off" | "none" | "" => Ok(MetricsAddr::Off),
+            a => a
+                .parse()
+                .map(MetricsAddr::At)
+                .map_err(|e| format!("{a:?}: {e} (an address like 127.0.0.1:9464, or `off`)")),
+        }
+    }
+}
+
+/// Binds `addr` with TCP_NODELAY on every accepted connection.
+async fn listen(
+    addr: SocketAddr,
+    what: &str,
+) -> anyhow::Result<impl axum::serve::Listener<Addr = SocketAddr>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} address {addr}"))?;
+    // Without TCP_NODELAY, small streamed responses (SSE) wait ~40 ms for delayed ACKs.
+    Ok(axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    }))
 }
 
 #[tokio::main]
@@ -145,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
         rate_limit_burst: args.rate_limit.saturating_mul(2),
         cors_origins: args.cors_origin.clone(),
         webhooks_allow_private: args.allow_private_webhooks,
+        metrics_id_labels: args.metrics_id_labels,
         ..ServerOptions::default()
     };
     // per-key request counts are gathered in memory and written every 10 s
@@ -159,15 +205,20 @@ async fn main() -> anyhow::Result<()> {
     // webhook backlog, review queue and audit sweep gauges for alerting
     let ops_metrics = fintech_server::ops_metrics::spawn(platform.clone(), Default::default());
     let router = app(AppState::new(platform.clone(), options));
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("binding {}", args.addr))?;
-    // Without TCP_NODELAY, small streamed responses (SSE) wait ~40 ms for delayed ACKs.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+    let listener = listen(args.addr, "API").await?;
+    // `/metrics` on its own listener (never the public one), stopped with the server
+    let metrics = match args.metrics_addr {
+        MetricsAddr::Off => None,
+        MetricsAddr::At(addr) => {
+            let metrics_listener = listen(addr, "metrics").await?;
+            tracing::info!(%addr, "metrics at /metrics");
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics_listener, fintech_server::metrics_app()).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }))
         }
-    });
+    };
     tracing::info!(addr = %args.addr, "listening; OpenAPI at /openapi.json, docs at /docs");
     println!("fintech-server listening on http://{}", args.addr);
     axum::serve(listener, router)
@@ -180,6 +231,9 @@ async fn main() -> anyhow::Result<()> {
     worker.abort();
     usage.abort();
     ops_metrics.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     if let Err(e) = platform.flush_key_usage().await {
         tracing::warn!(error = %e, "could not write the last key usage counts");
     }

@@ -1,5 +1,9 @@
 //! Operations endpoints and instrumentation: `/healthz`, `/readyz`, Prometheus `/metrics`,
 //! and the middleware that counts requests by route and status.
+//!
+//! `/metrics` is not on the public router: [`metrics_app`] serves it on a listener of its own
+//! (the binary's `--metrics-addr`, loopback by default). Labels never carry tenant, key or
+//! user ids unless the operator opts in (`ServerOptions::metrics_id_labels`).
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -75,8 +79,9 @@ pub(crate) fn payment_outcome(p: &Payment) {
     }
 }
 
-/// `/metrics` in the Prometheus text format.
-pub(crate) fn router() -> Router<AppState> {
+/// `/metrics` in the Prometheus text format, alone: serve it on its own listen address (the
+/// binary's `--metrics-addr`), never on the public API's.
+pub fn metrics_app() -> Router {
     Router::new().route(
         "/metrics",
         get(|| async {

@@ -1250,8 +1250,24 @@ async fn postgres_two_instances() {
     report("postgres two-instance scenario: 1 passed, 0 failed");
 }
 
+/// The metrics listener's `/metrics` text.
+async fn scrape() -> String {
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .expect("request");
+    let res = fintech_server::metrics_app()
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    assert_eq!(res.status(), StatusCode::OK);
+    String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).into_owned()
+}
+
 /// `/metrics` counts requests by route template and status, payments by outcome, and provider
-/// calls by operation (through the instrumented provider set the binary uses).
+/// calls by operation (through the instrumented provider set the binary uses). It is served by
+/// the metrics listener only (the public router answers 404), and its labels carry no tenant,
+/// key or user ids unless the operator opts in.
 #[tokio::test]
 async fn metrics_are_exported() {
     let (dir, url) = fresh_sqlite_database().expect("sqlite");
@@ -1269,10 +1285,10 @@ async fn metrics_are_exported() {
     .expect("platform");
     let api = Api {
         router: app(AppState::new(platform.clone(), ServerOptions::default())),
-        platform,
+        platform: platform.clone(),
         _dir: Some(dir),
     };
-    let (_, k) = api.tenant_key("metrics", ALL, KeyLimits::default()).await;
+    let (admin, k) = api.tenant_key("metrics", ALL, KeyLimits::default()).await;
     let declined = json!({"amount": {"amount": "3.00", "currency": "USD"}, "payment_method": "pm_card_chargeDeclined"});
     assert_eq!(
         api.call(Method::POST, "/v1/payments", Some(&k), Some(declined), &[])
@@ -1280,20 +1296,61 @@ async fn metrics_are_exported() {
             .status,
         StatusCode::CREATED
     );
-    let req = Request::builder()
-        .uri("/metrics")
-        .body(Body::empty())
-        .expect("request");
-    let res = api.router.clone().oneshot(req).await.expect("infallible");
-    let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes())
-        .into_owned();
+    // not on the public router, with or without a key
+    for bearer in [None, Some(k.as_str())] {
+        assert_eq!(
+            api.call(Method::GET, "/metrics", bearer, None, &[])
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let text = scrape().await;
     for needle in [
         r#"fintech_http_requests_total{method="POST",route="/v1/payments",status="201"}"#,
         r#"fintech_payments_total{status="failed"}"#,
         r#"fintech_fraud_decisions_total{decision="allow"}"#,
         r#"fintech_provider_call_duration_seconds_bucket{provider="sim",domain="payments",operation="create_payment""#,
         "fintech_http_request_duration_seconds_bucket",
+        r#"fintech_authenticated_requests_total{kind="api_key"}"#,
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+    let key_id = platform.api_keys(&admin).await.expect("keys")[0]
+        .id
+        .to_string();
+    for id in [admin.tenant_id.to_string(), key_id] {
+        assert!(!text.contains(&id), "{id} is in the metrics:\n{text}");
+    }
+
+    // an operator may opt in to per-key labels
+    let labelled = app(AppState::new(
+        platform.clone(),
+        ServerOptions {
+            metrics_id_labels: true,
+            ..ServerOptions::default()
+        },
+    ));
+    let (admin, k) = api
+        .tenant_key("metrics-labelled", ALL, KeyLimits::default())
+        .await;
+    let req = Request::builder()
+        .uri("/v1/whoami")
+        .header(header::AUTHORIZATION, format!("Bearer {k}"))
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        labelled.oneshot(req).await.expect("infallible").status(),
+        StatusCode::OK
+    );
+    let key_id = platform.api_keys(&admin).await.expect("keys")[0]
+        .id
+        .to_string();
+    let text = scrape().await;
+    assert!(
+        text.contains(&format!(
+            r#"fintech_api_key_requests_total{{key="{key_id}"}}"#
+        )),
+        "{text}"
+    );
 }
