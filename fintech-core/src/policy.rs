@@ -83,6 +83,62 @@ impl KeyLimits {
         Ok(())
     }
 
+    /// The limits a key created (or changed) by a key with `parent`'s limits gets: each limit
+    /// at most the parent's, and a limit the parent has but the request leaves out inherited
+    /// from it. A requested limit above the parent's, or in another currency, is refused, so
+    /// a delegated key can never spend more than the key that made it.
+    pub fn bounded_by(&self, parent: &KeyLimits) -> Result<KeyLimits> {
+        let pick = |name: &'static str,
+                    asked: &Option<Money>,
+                    bound: &Option<Money>|
+         -> Result<Option<Money>> {
+            match (asked, bound) {
+                (None, b) => Ok(*b),
+                (Some(a), None) => Ok(Some(*a)),
+                (Some(a), Some(b)) => {
+                    if a.currency() != b.currency() {
+                        return Err(Error::Forbidden {
+                            required: format!(
+                                "{name} in {} (the creating key's limits are in {})",
+                                b.currency(),
+                                a.currency()
+                            ),
+                        });
+                    }
+                    if a.checked_cmp(b)?.is_gt() {
+                        return Err(Error::Forbidden {
+                            required: format!(
+                                "{name} at most {b} (a key's limits cannot be looser than those of the key that manages it)"
+                            ),
+                        });
+                    }
+                    Ok(Some(*a))
+                }
+            }
+        };
+        let bounded = KeyLimits {
+            max_per_payment: pick(
+                "max_per_payment",
+                &self.max_per_payment,
+                &parent.max_per_payment,
+            )?,
+            max_per_day: pick("max_per_day", &self.max_per_day, &parent.max_per_day)?,
+            max_order_notional: pick(
+                "max_order_notional",
+                &self.max_order_notional,
+                &parent.max_order_notional,
+            )?,
+            approval_threshold: pick(
+                "approval_threshold",
+                &self.approval_threshold,
+                &parent.approval_threshold,
+            )?,
+            confirm_above: pick("confirm_above", &self.confirm_above, &parent.confirm_above)?,
+        };
+        bounded.validate()?;
+        Ok(bounded)
+    }
+
     fn check_currency(&self, amount: &Money) -> Result<()> {
         match self.currency() {
             Some(c) if c != amount.currency() => Err(Error::LimitExceeded {
@@ -173,6 +229,49 @@ mod tests {
             .check_payment(&Money::parse("1", "EUR").expect("ok"))
             .is_err());
         assert!(KeyLimits::default().check_payment(&usd("1000000")).is_ok());
+    }
+
+    #[test]
+    fn delegated_limits_are_bounded_by_the_creator() {
+        let parent = KeyLimits {
+            max_per_payment: Some(usd("10")),
+            max_per_day: Some(usd("100")),
+            ..Default::default()
+        };
+        // nothing asked: everything inherited
+        assert_eq!(
+            KeyLimits::default().bounded_by(&parent).expect("ok"),
+            parent
+        );
+        // tighter is kept, missing is inherited, a limit the parent lacks may be added
+        let asked = KeyLimits {
+            max_per_payment: Some(usd("5")),
+            approval_threshold: Some(usd("2")),
+            ..Default::default()
+        };
+        let got = asked.bounded_by(&parent).expect("ok");
+        assert_eq!(got.max_per_payment, Some(usd("5")));
+        assert_eq!(got.max_per_day, Some(usd("100")));
+        assert_eq!(got.approval_threshold, Some(usd("2")));
+        // looser, or in another currency, is refused
+        let looser = KeyLimits {
+            max_per_payment: Some(usd("5000")),
+            ..Default::default()
+        };
+        assert!(matches!(
+            looser.bounded_by(&parent),
+            Err(Error::Forbidden { .. })
+        ));
+        let eur = KeyLimits {
+            max_per_day: Some(Money::parse("1", "EUR").expect("ok")),
+            ..Default::default()
+        };
+        assert!(eur.bounded_by(&parent).is_err());
+        // an unlimited parent delegates anything valid
+        assert_eq!(
+            looser.bounded_by(&KeyLimits::default()).expect("ok"),
+            looser
+        );
     }
 
     #[test]

@@ -63,11 +63,16 @@ impl FintechMcp {
         &self.state.platform
     }
 
-    /// The caller: fixed for stdio and legacy SSE sessions, else the principal the HTTP layer
-    /// authenticated and put in the request's extensions.
-    fn principal(&self, ext: &Extensions) -> Result<Principal, McpError> {
+    /// The caller: for stdio and legacy SSE sessions the key they opened with, re-read on
+    /// every call (its current revocation, scopes and limits, within the authentication cache's
+    /// window); else the principal the HTTP layer authenticated for this request.
+    async fn principal(&self, ext: &Extensions) -> Result<Principal, McpError> {
         if let Some(p) = &self.fixed {
-            return Ok(p.clone());
+            return self
+                .platform()
+                .current_principal(p)
+                .await
+                .map_err(|e| McpError::invalid_request(e.to_string(), None));
         }
         ext.get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Principal>())
@@ -1060,7 +1065,7 @@ impl ServerHandler for FintechMcp {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         Ok(ListToolsResult::with_all_items(tools::list_for(&p)))
     }
 
@@ -1076,7 +1081,7 @@ impl ServerHandler for FintechMcp {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         let def = tools::visible(&request.name, &p).ok_or_else(|| {
             McpError::invalid_params(format!("unknown tool {}", request.name), None)
         })?;
@@ -1090,7 +1095,7 @@ impl ServerHandler for FintechMcp {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         Ok(ListResourcesResult::with_all_items(resources::list(&p)))
     }
 
@@ -1099,7 +1104,7 @@ impl ServerHandler for FintechMcp {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         Ok(ListResourceTemplatesResult::with_all_items(
             resources::templates(&p),
         ))
@@ -1110,7 +1115,7 @@ impl ServerHandler for FintechMcp {
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         match resources::read(self.platform(), &p, &request.uri).await {
             Ok(contents) => Ok(ReadResourceResult::new(vec![contents]).into()),
             Err(resources::ReadError::NotFound(m)) => Err(McpError::resource_not_found(
@@ -1133,7 +1138,7 @@ impl ServerHandler for FintechMcp {
         request: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         if !resources::may_subscribe(self.platform(), &p, &request.uri).await {
             return Err(McpError::resource_not_found(
                 format!("no resource {}", request.uri),
@@ -1171,7 +1176,7 @@ impl ServerHandler for FintechMcp {
         request: UnsubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.principal(&ctx.extensions)?;
+        self.principal(&ctx.extensions).await?;
         self.subscriptions.remove(&request.uri);
         Ok(())
     }
@@ -1184,7 +1189,9 @@ impl ServerHandler for FintechMcp {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        let p = self.principal(&context.request_context().extensions)?;
+        let p = self
+            .principal(&context.request_context().extensions)
+            .await?;
         let mut uris = Vec::new();
         for uri in context
             .accepted()
@@ -1234,7 +1241,7 @@ impl ServerHandler for FintechMcp {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         Ok(ListPromptsResult::with_all_items(prompts::list(&p)))
     }
 
@@ -1243,7 +1250,7 @@ impl ServerHandler for FintechMcp {
         request: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let p = self.principal(&ctx.extensions)?;
+        let p = self.principal(&ctx.extensions).await?;
         match prompts::get(
             self.platform(),
             &p,

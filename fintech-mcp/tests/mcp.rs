@@ -1028,3 +1028,64 @@ async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
     }
     c.cancel().await.ok();
 }
+
+/// A session opened over stdio or legacy SSE acts with its key's current state: a lowered
+/// limit refuses the next payment, and a revoked key stops the next call (issue 12: a
+/// payment used to succeed after the key was revoked or its limit lowered).
+#[tokio::test]
+async fn a_fixed_session_sees_its_keys_current_limits_and_revocation() {
+    let w = world().await;
+    let (_, p) = key(
+        &w,
+        "live",
+        AGENT,
+        KeyLimits {
+            max_per_payment: Some(Money::parse("100", "USD").unwrap()),
+            confirm_above: Some(Money::parse("100", "USD").unwrap()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = client(&w, &p, McpOptions::default()).await;
+    let pay = json!({"amount": "40.00", "currency": "USD", "payment_method": "pm_card_visa"});
+    let first = call(&c, "payments_create", pay.clone()).await;
+    assert_ne!(first.is_error, Some(true), "{}", text(&first));
+    let admin = Principal::system(p.tenant_id.clone(), Interface::Sdk);
+    let fintech_core::Actor::ApiKey(id) = &p.actor else {
+        panic!("a key principal")
+    };
+    w.platform
+        .set_key_limits(
+            &admin,
+            id,
+            KeyLimits {
+                max_per_payment: Some(Money::parse("5", "USD").unwrap()),
+                confirm_above: Some(Money::parse("100", "USD").unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("lower the limit");
+    let refused = call(&c, "payments_create", pay.clone()).await;
+    assert_eq!(refused.is_error, Some(true), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("max_per_payment"),
+        "{}",
+        text(&refused)
+    );
+    w.platform.revoke_api_key(&admin, id).await.expect("revoke");
+    let after = c
+        .call_tool(CallToolRequestParams::new("whoami").with_arguments(serde_json::Map::new()))
+        .await;
+    assert!(
+        after.is_err(),
+        "a revoked key's session is refused: {after:?}"
+    );
+    let payments = w
+        .platform
+        .payments(&admin, &Default::default())
+        .await
+        .expect("list");
+    assert_eq!(payments.len(), 1, "only the payment made before the change");
+    c.cancel().await.ok();
+}

@@ -62,6 +62,7 @@ pub const SCENARIOS: &[&str] = &[
     "idempotency_claims_are_fenced",
     "a_holder_that_lost_its_lease_answers_with_the_winners_result",
     "operations_figures_count_queues_and_failed_audit_chains",
+    "delegated_keys_stay_within_their_creators_limits",
 ];
 
 /// Runs the scenario called `name`.
@@ -120,6 +121,9 @@ pub async fn run(name: &str, h: &Harness) {
         }
         "operations_figures_count_queues_and_failed_audit_chains" => {
             operations_figures_count_queues_and_failed_audit_chains(h).await
+        }
+        "delegated_keys_stay_within_their_creators_limits" => {
+            delegated_keys_stay_within_their_creators_limits(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -2545,4 +2549,99 @@ pub async fn operations_figures_count_queues_and_failed_audit_chains(h: &Harness
     }
     let sweep = h.platform.verify_all_audit_chains().await.expect("sweep");
     assert_eq!((sweep.verified, sweep.failed), (1, 1));
+}
+
+/// A developer key limited to 10 USD per payment cannot make a key that pays more: a child
+/// asking for no limits inherits the creator's, a looser request is refused, and changing the
+/// child's limits later obeys the same bound.
+pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
+    let admin = tenant(h, "delegation").await;
+    let scopes = [Scope::Developer, Scope::PaymentsRead, Scope::PaymentsWrite];
+    let dev = agent(
+        h,
+        &admin,
+        &scopes,
+        KeyLimits {
+            max_per_payment: Some(usd("10.00")),
+            ..KeyLimits::default()
+        },
+    )
+    .await;
+    let child = h
+        .platform
+        .create_api_key(
+            &dev,
+            NewApiKey {
+                name: "child".into(),
+                scopes: BTreeSet::from([Scope::PaymentsRead, Scope::PaymentsWrite]),
+                limits: KeyLimits::default(),
+            },
+        )
+        .await
+        .expect("a child key");
+    assert_eq!(
+        child.key.limits.max_per_payment,
+        Some(usd("10.00")),
+        "inherited"
+    );
+    let child_p = h
+        .platform
+        .authenticate(&child.secret, Interface::Http)
+        .await
+        .expect("child authenticates");
+    let err = h
+        .platform
+        .create_payment(&child_p, pay("5000.00"), None)
+        .await
+        .expect_err("the child cannot pay more than its creator");
+    assert!(matches!(err, Error::LimitExceeded { .. }), "{err:?}");
+    let looser = h
+        .platform
+        .create_api_key(
+            &dev,
+            NewApiKey {
+                name: "looser".into(),
+                scopes: BTreeSet::from([Scope::PaymentsWrite]),
+                limits: KeyLimits {
+                    max_per_payment: Some(usd("5000.00")),
+                    ..KeyLimits::default()
+                },
+            },
+        )
+        .await
+        .expect_err("a looser limit is refused");
+    assert!(matches!(looser, Error::Forbidden { .. }), "{looser:?}");
+    let raise = h
+        .platform
+        .set_key_limits(&dev, &child.key.id, KeyLimits::default())
+        .await
+        .expect("clearing the limits re-inherits them");
+    assert_eq!(raise.limits.max_per_payment, Some(usd("10.00")));
+    let err = h
+        .platform
+        .set_key_limits(
+            &dev,
+            &child.key.id,
+            KeyLimits {
+                max_per_payment: Some(usd("11.00")),
+                ..KeyLimits::default()
+            },
+        )
+        .await
+        .expect_err("raising past the creator is refused");
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+    // an admin may set what it likes
+    let admin_set = h
+        .platform
+        .set_key_limits(
+            &admin,
+            &child.key.id,
+            KeyLimits {
+                max_per_payment: Some(usd("50.00")),
+                ..KeyLimits::default()
+            },
+        )
+        .await
+        .expect("admin");
+    assert_eq!(admin_set.limits.max_per_payment, Some(usd("50.00")));
 }

@@ -200,6 +200,12 @@ impl Platform {
             ));
         }
         req.limits.validate()?;
+        // A key made by a non-admin key spends no more than its creator can.
+        let limits = if p.has(Scope::Admin) {
+            req.limits
+        } else {
+            req.limits.bounded_by(&p.limits)?
+        };
         let secret = NewApiKeySecret::generate();
         let key = ApiKeyRecord {
             id: ApiKeyId::generate(),
@@ -207,7 +213,7 @@ impl Platform {
             name: name.to_owned(),
             prefix: secret.prefix(),
             scopes: req.scopes,
-            limits: req.limits,
+            limits,
             created_at: crate::storage::now(),
             last_used_at: None,
             revoked_at: None,
@@ -333,6 +339,11 @@ impl Platform {
     ) -> Result<ApiKeyRecord> {
         self.managed_key(p, id).await?;
         limits.validate()?;
+        let limits = if p.has(Scope::Admin) {
+            limits
+        } else {
+            limits.bounded_by(&p.limits)?
+        };
         let mut tx = self.inner.store.begin().await?;
         if !tx.set_key_limits(&p.tenant_id, id, &limits).await? {
             return Err(Error::not_found("api_key", id));
@@ -395,6 +406,44 @@ impl Platform {
         })
     }
 
+    /// The caller as it stands now: for an API key, its current scopes and limits, or
+    /// `Unauthenticated` once it is revoked — read through the same cache as
+    /// [`Platform::authenticate`], so a change shows within the same window on every
+    /// transport. Long-lived sessions (MCP over stdio or legacy SSE) call it on every request
+    /// instead of keeping the principal they opened with. Other callers are returned as they are.
+    pub async fn current_principal(&self, p: &Principal) -> Result<Principal> {
+        let Actor::ApiKey(id) = &p.actor else {
+            return Ok(p.clone());
+        };
+        let revoked = || Error::Unauthenticated("the API key was revoked".to_owned());
+        let cache = &self.inner.auth_cache;
+        let key = match cache.by_id.get(id) {
+            Some(key) => key,
+            None => {
+                let generation = cache.by_id.generation();
+                let key = self
+                    .inner
+                    .store
+                    .api_key(&p.tenant_id, id)
+                    .await?
+                    .ok_or_else(revoked)?;
+                cache.by_id.put(id.clone(), key.clone(), generation);
+                key
+            }
+        };
+        if key.revoked_at.is_some() {
+            return Err(revoked());
+        }
+        cache.count(&key.id);
+        Ok(Principal {
+            tenant_id: key.tenant_id,
+            actor: Actor::ApiKey(key.id),
+            scopes: key.scopes,
+            interface: p.interface,
+            limits: key.limits,
+        })
+    }
+
     /// Who the caller is, what it may do, what remains of its daily limit, and whether each
     /// provider is simulated, sandbox/paper or live.
     pub async fn whoami(&self, p: &Principal) -> Result<WhoAmI> {
@@ -430,6 +479,8 @@ impl Platform {
 /// key costs one database lookup per TTL instead of one per request.
 pub(super) struct AuthCache {
     entries: super::cache::TtlCache<String, ApiKeyRecord>,
+    /// The same records by key id, for sessions that re-check their key on every call.
+    by_id: super::cache::TtlCache<ApiKeyId, ApiKeyRecord>,
     /// Requests per key since the last flush, and the UTC day they belong to.
     usage: std::sync::Mutex<(String, std::collections::HashMap<String, u64>)>,
 }
@@ -440,6 +491,7 @@ impl AuthCache {
     pub(super) fn new(ttl: std::time::Duration) -> Self {
         Self {
             entries: super::cache::TtlCache::new(ttl, Self::MAX_ENTRIES),
+            by_id: super::cache::TtlCache::new(ttl, Self::MAX_ENTRIES),
             usage: Default::default(),
         }
     }
@@ -484,6 +536,7 @@ impl AuthCache {
 
     fn forget(&self, id: &ApiKeyId) {
         self.entries.forget_where(|_, key| &key.id == id);
+        self.by_id.forget(id);
     }
 }
 
