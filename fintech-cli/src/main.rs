@@ -5,6 +5,7 @@
 //! Exit codes: 0 ok, 2 usage or invalid input, 3 authentication/permission, 4 not found,
 //! 5 conflict, held or over a limit, 6 provider, 1 anything else.
 
+mod cmd;
 mod output;
 
 use std::collections::BTreeSet;
@@ -120,6 +121,9 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         events: Vec<String>,
     },
+    /// Any operation of the catalog by name, arguments as JSON:
+    /// `fintech op payments_timeline --json '{"payment_id": "pay_…"}'`. Alone: lists them.
+    Op(cmd::op::OpArgs),
     /// Shell completion script.
     Completions {
         /// Shell.
@@ -851,6 +855,10 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
         Command::Listen { forward_to, events } => {
             let op = operator(&cli, &p).await?;
             listen(&p, &op, forward_to, events).await?;
+        }
+        Command::Op(args) => {
+            let op = operator(&cli, &p).await?;
+            cmd::op::run(&p, &op, args, fmt).await?;
         }
         cmd => {
             let op = operator(&cli, &p).await?;

@@ -27,6 +27,7 @@ const GROUPS: &[&[&str]] = &[
     &["fraud", "rules"],
     &["fraud", "cases"],
     &["listen"],
+    &["op"],
 ];
 
 /// `--help` of every command matches `tests/snapshots/`; `UPDATE_SNAPSHOTS=1` rewrites them.
@@ -273,6 +274,66 @@ fn session(s: &Session) {
     let (code, _, _) = s.run(&["refunds", "create", &auth_id, "--amount", "30.01"], None);
     assert_eq!(code, 2, "a refund beyond the capture is refused");
     s.ok(&["refunds", "create", &auth_id], None);
+
+    // any catalog operation by name: the timeline was added to core only
+    let timeline = s.ok(
+        &[
+            "op",
+            "payments_timeline",
+            "--json",
+            &format!(r#"{{"payment_id": "{auth_id}"}}"#),
+        ],
+        None,
+    );
+    assert_eq!(timeline["payment"]["id"], auth_id.as_str());
+    let types: Vec<&str> = timeline["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["event"]["type"].as_str())
+        .collect();
+    assert!(
+        types.len() >= 3,
+        "authorized, captured, refunded: {types:?}"
+    );
+    let audited: Vec<&str> = timeline["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["audit"]["interface"].as_str())
+        .collect();
+    assert!(
+        !audited.is_empty() && audited.iter().all(|i| *i == "cli"),
+        "{audited:?}"
+    );
+    let (code, _, err) = s.run(
+        &["op", "payments_timeline", "--json", "{\"payment_id\": 1}"],
+        None,
+    );
+    assert_eq!(code, 2, "bad arguments are a usage error: {err}");
+    let (code, _, _) = s.run(&["op", "no_such_operation"], None);
+    assert_eq!(code, 2);
+    let (code, _, _) = s.run(
+        &[
+            "op",
+            "payments_timeline",
+            "--json",
+            &format!(r#"{{"payment_id": "{auth_id}"}}"#),
+        ],
+        Some(&secret),
+    );
+    assert_eq!(code, 0, "the agent key reads payments");
+    let listed = s.ok(&["op"], Some(&secret));
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("operations")
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"payments_timeline") && !names.contains(&"trading_order_place"),
+        "{names:?}"
+    );
     let customer = s.ok(&["customers", "create", "--email", "ada@example.com"], None);
     let customer_id = customer["id"].as_str().expect("id").to_owned();
     let method = s.ok(
@@ -343,6 +404,30 @@ fn session(s: &Session) {
     let v = s.ok(&["audit", "verify"], None);
     assert_eq!(v["first_bad"], Value::Null);
     assert!(v["records"].as_u64().unwrap_or(0) >= 8);
+}
+
+/// `fintech op` lists exactly the catalog's operations for the operator, with the catalog's
+/// scopes and routes.
+#[test]
+fn op_lists_every_catalog_operation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Session {
+        url: format!("sqlite://{}/op.db?mode=rwc", dir.path().display()),
+        dir,
+    };
+    s.ok(&["init"], None);
+    let listed = s.ok(&["op"], None);
+    let listed = listed.as_array().expect("operations");
+    let names: Vec<&str> = listed.iter().filter_map(|o| o["name"].as_str()).collect();
+    let want: Vec<&str> = fintech_core::catalog::OPERATIONS
+        .iter()
+        .map(|op| op.name)
+        .collect();
+    assert_eq!(names, want);
+    for (o, op) in listed.iter().zip(fintech_core::catalog::OPERATIONS) {
+        assert_eq!(o["scope"], serde_json::json!(op.scope), "{}", op.name);
+        assert_eq!(o["path"], op.path, "{}", op.name);
+    }
 }
 
 #[test]

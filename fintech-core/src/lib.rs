@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod auth;
 pub mod banking;
+pub mod catalog;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -23,16 +23,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use fintech_core::banking::{SpendingGroup, SpendingQuery, TransactionQuery};
-use fintech_core::fraud::{CaseStatus, Decision};
-use fintech_core::id::{
-    BankAccountId, CaseId, CustomerId, ItemId, OrderId, PaymentId, TransactionId,
-};
-use fintech_core::payments::{
-    AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
-};
-use fintech_core::platform::{track_replay, CaseQuery, OrderQuery, PaymentQuery};
-use fintech_core::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
+use fintech_core::catalog::Serve;
+use fintech_core::fraud::Decision;
+use fintech_core::id::{CustomerId, ItemId, PaymentId};
+use fintech_core::payments::{CaptureMethod, NewPayment, NewRefund};
+use fintech_core::platform::track_replay;
+use fintech_core::trading::{OrderRequest, OrderSide, OrderType, TimeInForce};
 use fintech_core::{Error, Money, Platform, Principal};
 
 use crate::confirm::{self, TokenError};
@@ -443,6 +439,8 @@ impl FintechMcp {
         }))
     }
 
+    /// Runs a tool: from the catalog, or by the arms below for the tools MCP renders itself
+    /// (two-step money moves, capture, and sync with progress).
     async fn call(
         &self,
         def: &'static ToolDef,
@@ -450,6 +448,13 @@ impl FintechMcp {
         a: Option<Map<String, Value>>,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
+        if def.op.mcp == Serve::Generic {
+            let args = Value::Object(a.unwrap_or_default());
+            return match def.op.call(self.platform(), &p, args).await {
+                Ok(v) => Ok(ok(def, v)),
+                Err(e) => fail(e),
+            };
+        }
         let platform = self.platform();
         macro_rules! run {
             ($fut:expr, |$v:ident| $body:expr) => {
@@ -460,115 +465,10 @@ impl FintechMcp {
             };
         }
         match def.name {
-            "whoami" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.whoami(&p), |w| json!({ "whoami": w }))
-            }
-            "banking_link_start" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(
-                    platform.create_link_token(&p, &p.actor.to_string()),
-                    |t| json!({ "link_token": t })
-                )
-            }
-            "banking_sandbox_public_token" => {
-                let x: tools::SandboxTokenArgs = args(a)?;
-                run!(
-                    platform.sandbox_public_token(&p, &x.institution_id),
-                    |t| json!({ "public_token": t })
-                )
-            }
-            "banking_link_complete" => {
-                let x: tools::LinkCompleteArgs = args(a)?;
-                run!(
-                    platform.link_item(&p, &x.public_token, None),
-                    |i| json!({ "item": i })
-                )
-            }
-            "banking_items" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.items(&p), |i| json!({ "items": i }))
-            }
-            "banking_accounts" => {
-                let x: tools::AccountsArgs = args(a)?;
-                let item = opt_id(ItemId::parse, "item_id", &x.item_id)?;
-                run!(
-                    platform.bank_accounts(&p, item.as_ref()),
-                    |v| json!({ "accounts": v })
-                )
-            }
-            "banking_balances" => {
-                let _: tools::NoArgs = args(a)?;
-                match platform.bank_accounts(&p, None).await {
-                    Ok(accounts) => match tools::totals(&accounts) {
-                        Ok(t) => Ok(ok(def, json!({ "totals": t, "accounts": accounts }))),
-                        Err(e) => fail(e),
-                    },
-                    Err(e) => fail(e),
-                }
-            }
             "banking_sync" => {
                 let x: tools::ItemArgs = args(a)?;
                 let item = id(ItemId::parse, "item_id", &x.item_id)?;
                 self.sync(def, &p, &item, ctx).await
-            }
-            "banking_remove_item" => {
-                let x: tools::ItemArgs = args(a)?;
-                let item = id(ItemId::parse, "item_id", &x.item_id)?;
-                run!(platform.remove_item(&p, &item), |i| json!({ "item": i }))
-            }
-            "banking_transactions" => {
-                let x: tools::TransactionArgs = args(a)?;
-                let limit = x.limit.unwrap_or(50);
-                let q = TransactionQuery {
-                    account_id: opt_id(BankAccountId::parse, "account_id", &x.account_id)?,
-                    start_date: x.start_date,
-                    end_date: x.end_date,
-                    merchant: x.merchant,
-                    category: x.category,
-                    min_amount: decimal(&x.min_amount, "min_amount")?,
-                    max_amount: decimal(&x.max_amount, "max_amount")?,
-                    starting_after: opt_id(TransactionId::parse, "cursor", &x.cursor)?,
-                    limit: Some(limit),
-                };
-                run!(platform.bank_transactions(&p, &q), |v| {
-                    let next = (v.len() == limit as usize)
-                        .then(|| v.last().map(|t| t.id.to_string()))
-                        .flatten();
-                    json!({ "transactions": v, "next_cursor": next })
-                })
-            }
-            "banking_spending_summary" => {
-                let x: tools::SpendingArgs = args(a)?;
-                let q = SpendingQuery {
-                    account_id: opt_id(BankAccountId::parse, "account_id", &x.account_id)?,
-                    start_date: x.start_date,
-                    end_date: x.end_date,
-                    group_by: match x.group_by {
-                        tools::GroupBy::Category => SpendingGroup::Category,
-                        tools::GroupBy::Merchant => SpendingGroup::Merchant,
-                    },
-                };
-                run!(
-                    platform.spending_summary(&p, &q),
-                    |v| json!({ "buckets": v })
-                )
-            }
-            "payments_customer_create" => {
-                let x: tools::CustomerCreateArgs = args(a)?;
-                let c = NewCustomer {
-                    email: x.email,
-                    name: x.name,
-                };
-                run!(
-                    platform.create_customer(&p, c, None),
-                    |v| json!({ "customer": v })
-                )
-            }
-            "payments_customer_get" => {
-                let x: tools::CustomerArgs = args(a)?;
-                let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
-                run!(platform.customer(&p, &cid), |v| json!({ "customer": v }))
             }
             "payments_create" => {
                 let x: tools::PaymentCreateArgs = args(a)?;
@@ -620,42 +520,6 @@ impl FintechMcp {
                         }
                     }
                 }
-            }
-            "payments_get" => {
-                let x: tools::PaymentArgs = args(a)?;
-                let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-                run!(platform.payment(&p, &pid), |v| json!({ "payment": v }))
-            }
-            "payments_list" => {
-                let x: tools::PaymentListArgs = args(a)?;
-                let limit = x.limit.unwrap_or(50);
-                let q = PaymentQuery {
-                    status: x
-                        .status
-                        .as_deref()
-                        .map(|s| enum_arg(PaymentStatus::parse, "status", s))
-                        .transpose()?,
-                    before: opt_id(PaymentId::parse, "cursor", &x.cursor)?,
-                    limit: Some(limit),
-                };
-                run!(platform.payments(&p, &q), |v| {
-                    let next = (v.len() == limit as usize)
-                        .then(|| v.last().map(|t| t.id.to_string()))
-                        .flatten();
-                    json!({ "payments": v, "next_cursor": next })
-                })
-            }
-            "payments_held" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.held_payments(&p), |v| json!({ "payments": v }))
-            }
-            "payments_cancel" => {
-                let x: tools::PaymentArgs = args(a)?;
-                let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-                run!(
-                    platform.cancel_payment(&p, &pid),
-                    |v| json!({ "payment": v })
-                )
             }
             "payments_refund" => {
                 let x: tools::RefundArgs = args(a)?;
@@ -749,131 +613,7 @@ impl FintechMcp {
                     |v| json!({ "payment": v })
                 )
             }
-            "payments_method_attach" => {
-                let x: tools::AttachArgs = args(a)?;
-                let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
-                let req = AttachPaymentMethod {
-                    payment_method: x.payment_method,
-                };
-                run!(
-                    platform.attach_payment_method(&p, &cid, req, None),
-                    |v| json!({ "payment_method": v })
-                )
-            }
-            "payments_methods_list" => {
-                let x: tools::CustomerArgs = args(a)?;
-                let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
-                run!(
-                    platform.payment_methods(&p, &cid),
-                    |v| json!({ "payment_methods": v })
-                )
-            }
-            "payments_balance" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.payments_balance(&p), |v| json!({ "balances": v }))
-            }
-            "payments_refunds_list" => {
-                let x: tools::PaymentArgs = args(a)?;
-                let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-                run!(platform.refunds(&p, &pid), |v| json!({ "refunds": v }))
-            }
-            "trading_account" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.brokerage_account(&p), |v| json!({ "account": v }))
-            }
-            "trading_positions" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.positions(&p), |v| json!({ "positions": v }))
-            }
-            "trading_quote" => {
-                let x: tools::SymbolArgs = args(a)?;
-                run!(platform.quote(&p, &x.symbol), |v| json!({ "quote": v }))
-            }
-            "trading_asset" => {
-                let x: tools::SymbolArgs = args(a)?;
-                run!(platform.asset(&p, &x.symbol), |v| json!({ "asset": v }))
-            }
-            "trading_clock" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.market_clock(&p), |v| json!({ "clock": v }))
-            }
             "trading_order_place" => self.place_order(def, p, a, ctx).await,
-            "trading_order_get" => {
-                let x: tools::OrderArgs = args(a)?;
-                let oid = id(OrderId::parse, "order_id", &x.order_id)?;
-                let order = match platform.order(&p, &oid).await {
-                    Ok(o) => o,
-                    Err(e) => return fail(e),
-                };
-                run!(
-                    platform.fills(&p, &oid),
-                    |f| json!({ "order": order, "fills": f })
-                )
-            }
-            "trading_orders_list" => {
-                let x: tools::OrderListArgs = args(a)?;
-                let limit = x.limit.unwrap_or(50);
-                let q = OrderQuery {
-                    status: x
-                        .status
-                        .as_deref()
-                        .map(|s| enum_arg(OrderStatus::parse, "status", s))
-                        .transpose()?,
-                    before: opt_id(OrderId::parse, "cursor", &x.cursor)?,
-                    limit: Some(limit),
-                };
-                run!(platform.orders(&p, &q), |v| {
-                    let next = (v.len() == limit as usize)
-                        .then(|| v.last().map(|t| t.id.to_string()))
-                        .flatten();
-                    json!({ "orders": v, "next_cursor": next })
-                })
-            }
-            "trading_orders_held" => {
-                let _: tools::NoArgs = args(a)?;
-                run!(platform.held_orders(&p), |v| json!({ "orders": v }))
-            }
-            "trading_order_cancel" => {
-                let x: tools::OrderArgs = args(a)?;
-                let oid = id(OrderId::parse, "order_id", &x.order_id)?;
-                run!(platform.cancel_order(&p, &oid), |v| json!({ "order": v }))
-            }
-            "fraud_assess" => {
-                let x: tools::AssessArgs = args(a)?;
-                let req = NewPayment {
-                    amount: money(&x.amount, &x.currency, "amount")?,
-                    payment_method: x.payment_method,
-                    customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
-                    payee: x.payee,
-                    description: None,
-                    capture_method: None,
-                };
-                run!(
-                    platform.assess_payment(&p, &req),
-                    |v| json!({ "assessment": v })
-                )
-            }
-            "fraud_cases_list" => {
-                let x: tools::CaseListArgs = args(a)?;
-                let q = CaseQuery {
-                    status: x
-                        .status
-                        .as_deref()
-                        .map(|s| {
-                            serde_json::from_value::<CaseStatus>(json!(s)).map_err(|_| {
-                                McpError::invalid_params(format!("invalid status: {s:?}"), None)
-                            })
-                        })
-                        .transpose()?,
-                    limit: Some(x.limit.unwrap_or(50)),
-                };
-                run!(platform.fraud_cases(&p, &q), |v| json!({ "cases": v }))
-            }
-            "fraud_case_get" => {
-                let x: tools::CaseArgs = args(a)?;
-                let cid = id(CaseId::parse, "case_id", &x.case_id)?;
-                run!(platform.fraud_case(&p, &cid), |v| json!({ "case": v }))
-            }
             other => Err(McpError::invalid_params(
                 format!("unknown tool {other}"),
                 None,

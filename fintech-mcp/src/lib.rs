@@ -22,7 +22,6 @@ mod handler;
 pub mod http;
 mod prompts;
 mod resources;
-mod schema;
 mod tools;
 mod watch;
 

@@ -160,7 +160,7 @@ pub(crate) async fn read(
     let value: Value = match &parsed {
         Uri::Accounts => {
             let accounts = platform.bank_accounts(p, None).await?;
-            json!({ "accounts": accounts, "totals": crate::tools::totals(&accounts)? })
+            json!({ "accounts": accounts, "totals": fintech_core::catalog::totals(&accounts)? })
         }
         Uri::Transactions(id) => {
             let account_id = BankAccountId::parse(id)?;

@@ -175,6 +175,56 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The tool list is the catalog: for a key with one scope, exactly the operations that need
+/// no scope or that scope; for an admin key, all of them. Every tool MCP renders itself has
+/// its arm (a call with no arguments is refused as invalid, not as unknown).
+#[tokio::test]
+async fn every_catalog_operation_is_a_tool_for_exactly_the_keys_its_scope_allows() {
+    use fintech_core::catalog::{Serve, OPERATIONS};
+    let w = world().await;
+    for scope in Scope::ALL {
+        let (_, p) = key(
+            &w,
+            &format!("scope-{scope}"),
+            &[scope],
+            KeyLimits::default(),
+        )
+        .await;
+        let c = client(&w, &p, McpOptions::default()).await;
+        let names: BTreeSet<String> = c
+            .list_all_tools()
+            .await
+            .expect("tools")
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        let want: BTreeSet<String> = OPERATIONS
+            .iter()
+            .filter(|op| scope == Scope::Admin || op.scope.is_none_or(|s| s == scope))
+            .map(|op| op.name.to_owned())
+            .collect();
+        assert_eq!(names, want, "tools of a key with {scope}");
+        for op in OPERATIONS
+            .iter()
+            .filter(|op| op.mcp == Serve::Custom && names.contains(op.name))
+        {
+            let err = c
+                .call_tool(
+                    CallToolRequestParams::new(op.name.to_owned())
+                        .with_arguments(Default::default()),
+                )
+                .await
+                .expect_err("no arguments");
+            assert!(
+                !err.to_string().contains("unknown tool"),
+                "{}: {err}",
+                op.name
+            );
+        }
+        c.cancel().await.ok();
+    }
+}
+
 #[tokio::test]
 async fn a_key_sees_and_calls_only_the_tools_its_scopes_allow() {
     let w = world().await;
@@ -642,6 +692,37 @@ async fn every_tool_answers_on_the_simulator() {
     assert_eq!(
         structured(&refunds)["refunds"][0]["amount"]["amount"],
         "2.50"
+    );
+    // the timeline: added to the core catalog only, served here without MCP code
+    let timeline = run(
+        "payments_timeline",
+        call(&c, "payments_timeline", json!({"payment_id": payment_id})).await,
+    );
+    let timeline = structured(&timeline);
+    assert_eq!(timeline["payment"]["id"], payment_id);
+    assert_eq!(
+        timeline["audit_included"], true,
+        "the key reads the audit log"
+    );
+    let kinds: Vec<&str> = timeline["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        kinds.contains(&"event") && kinds.contains(&"audit"),
+        "{kinds:?}"
+    );
+    assert!(
+        timeline["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"]["object_id"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("ref_"))),
+        "the refund's events are on the payment's timeline"
     );
     let cancel = call(&c, "payments_cancel", json!({"payment_id": payment_id})).await;
     assert_eq!(

@@ -9,6 +9,7 @@
 //! one `Platform` method: authorization, validation, idempotency, limits, fraud screening,
 //! ledger, audit and events all happen in core, the same for every shell.
 
+mod catalog;
 mod error;
 mod extract;
 mod inbound;

@@ -85,6 +85,7 @@ pub fn openapi() -> OpenApi {
             );
         }
     }
+    crate::catalog::document(&mut doc);
     doc
 }
 

@@ -173,6 +173,7 @@ pub(crate) fn router(state: &AppState) -> axum::Router<AppState> {
             state.clone(),
             crate::replay::replayable_post,
         )))
+        .merge(crate::catalog::router())
         .merge(crate::metrics::health_router())
 }
 

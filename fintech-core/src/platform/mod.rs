@@ -16,6 +16,7 @@ mod ops;
 mod payments;
 mod sessions;
 mod tenancy;
+mod timeline;
 mod trading;
 mod webhooks;
 
@@ -46,6 +47,7 @@ pub use fraud::{BacktestRules, CaseQuery};
 pub use ops::{AuditSweep, QueueFigures};
 pub use payments::PaymentQuery;
 pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};
+pub use timeline::{PaymentTimeline, TimelineEntry, TimelineKind};
 pub use trading::OrderQuery;
 
 /// The SDK's entry point. Cheap to clone; share one per process.

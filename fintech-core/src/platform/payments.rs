@@ -134,6 +134,12 @@ impl Platform {
     /// A customer.
     pub async fn customer(&self, p: &Principal, id: &CustomerId) -> Result<Customer> {
         p.require(Scope::PaymentsRead)?;
+        self.customer_row(p, id).await
+    }
+
+    /// The caller's tenant's customer, without a scope check (for operations that checked
+    /// their own scope: attaching a method needs `payments:write`, not also `payments:read`).
+    async fn customer_row(&self, p: &Principal, id: &CustomerId) -> Result<Customer> {
         self.inner
             .store
             .customer(&p.tenant_id, id)
@@ -1069,7 +1075,7 @@ impl Platform {
     ) -> Result<PaymentMethod> {
         p.require(Scope::PaymentsWrite)?;
         validate_payment_method(&req.payment_method)?;
-        let customer = self.customer(p, customer_id).await?;
+        let customer = self.customer_row(p, customer_id).await?;
         #[derive(Serialize)]
         struct AttachRequest<'a> {
             customer_id: &'a CustomerId,

@@ -378,18 +378,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Event {
-                    id: EventId::parse(&col::<String>(r, "id")?)?,
-                    seq: col(r, "seq")?,
-                    event_type: col(r, "event_type")?,
-                    object_id: col(r, "object_id")?,
-                    data: from_json(&col::<String>(r, "data")?)?,
-                    created_at: ts(col(r, "created_at")?),
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
 
     /// Ledger balances of a tenant per account and currency (derived from postings).
@@ -422,7 +411,20 @@ impl Store {
     }
 }
 
-fn audit_from_row(r: &AnyRow) -> Result<AuditRecord> {
+/// An `events` row (`id, seq, event_type, object_id, data, created_at`).
+pub(super) fn event_from_row(r: &AnyRow) -> Result<Event> {
+    Ok(Event {
+        id: EventId::parse(&col::<String>(r, "id")?)?,
+        seq: col(r, "seq")?,
+        event_type: col(r, "event_type")?,
+        object_id: col(r, "object_id")?,
+        data: from_json(&col::<String>(r, "data")?)?,
+        created_at: ts(col(r, "created_at")?),
+    })
+}
+
+/// An `audit_log` row.
+pub(super) fn audit_from_row(r: &AnyRow) -> Result<AuditRecord> {
     Ok(AuditRecord {
         seq: col(r, "seq")?,
         at_micros: col(r, "at_micros")?,

@@ -16,6 +16,7 @@ mod journal;
 mod ops;
 mod payments;
 mod tenancy;
+mod timeline;
 mod trading;
 mod webhooks;
 

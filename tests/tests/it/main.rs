@@ -1,5 +1,6 @@
 //! End-to-end tests across crates. One test binary (fast linking); modules by topic.
 
+mod catalog;
 mod http;
 mod inbound;
 mod oidc;

@@ -1,0 +1,3 @@
+//! Subcommands split out of `main.rs`, by domain.
+
+pub mod op;

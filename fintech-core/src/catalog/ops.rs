@@ -1,0 +1,619 @@
+//! The operations, in a stable order (by domain). Each entry is the whole description of an
+//! operation: to add one, add an entry here and its `Platform` method (docs/ARCHITECTURE.md).
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::args::*;
+#[cfg(feature = "openapi")]
+use super::schema::{balances_output, many, money_move, one, order_output, public_token_output};
+use super::{parse_args, write, Invoke, Method, Operation, Serve, LIVE, READ};
+use crate::banking::{BankAccount, SpendingGroup, SpendingQuery, TransactionQuery};
+use crate::fraud::CaseStatus;
+use crate::id::{BankAccountId, CaseId, CustomerId, ItemId, OrderId, PaymentId, TransactionId};
+use crate::payments::{
+    AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
+};
+use crate::platform::{track_replay, CaseQuery, OrderQuery, PaymentQuery};
+use crate::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
+use crate::{Error, Money, Platform, Principal, Result, Scope};
+
+#[cfg(feature = "openapi")]
+use crate::{
+    banking::{BankTransaction, LinkToken, LinkedItem, SpendingBucket, SyncSummary},
+    fraud::{Assessment, FraudCase},
+    payments::{Customer, Payment, PaymentMethod, ProviderBalance, Refund},
+    platform::{PaymentTimeline, WhoAmI},
+    trading::{Asset, BrokerageAccount, MarketClock, Order, Position, Quote},
+};
+
+/// Output fields that carry provider-originated free text.
+const BANK_TEXT: &[&str] = &["name", "merchant_name", "category", "institution_name"];
+const PAYMENT_TEXT: &[&str] = &["failure_message", "payee", "description"];
+const ORDER_TEXT: &[&str] = &["reject_reason"];
+const ASSET_TEXT: &[&str] = &["name"];
+
+/// One descriptor. `input` is the argument type (its schema and its parser); `invoke` the body
+/// of the invoker, with the parsed arguments bound to the given pattern.
+macro_rules! op {
+    (
+        name: $name:literal, title: $title:literal, description: $description:literal,
+        http: $method:ident $path:literal $(id = $id:literal)?,
+        scope: $scope:expr, moves_money: $moves:literal, effect: $effect:expr,
+        untrusted: $untrusted:expr, rest: $rest:ident, mcp: $mcp:ident,
+        input: $input:ty, output: $output:expr,
+        invoke: |$pl:ident, $p:ident, $x:pat_param| $body:block $(,)?
+    ) => {
+        Operation {
+            name: $name,
+            title: $title,
+            description: $description,
+            method: Method::$method,
+            path: $path,
+            path_id: op!(@id $($id)?),
+            scope: $scope,
+            moves_money: $moves,
+            effect: $effect,
+            untrusted: $untrusted,
+            rest: Serve::$rest,
+            mcp: Serve::$mcp,
+            #[cfg(feature = "schema")]
+            input_schema: super::schema::input::<$input>,
+            #[cfg(feature = "openapi")]
+            output_schema: $output,
+            invoke: {
+                fn invoke<'a>(
+                    $pl: &'a Platform,
+                    $p: &'a Principal,
+                    args: Value,
+                ) -> BoxFuture<'a, Result<Value>> {
+                    Box::pin(async move {
+                        let $x: $input = parse_args(args)?;
+                        $body
+                    })
+                }
+                invoke as Invoke
+            },
+        }
+    };
+    (@id $id:literal) => { Some($id) };
+    (@id) => { None };
+}
+
+/// `{key: value}`.
+fn keyed(key: &str, value: impl Serialize) -> Result<Value> {
+    let value = serde_json::to_value(value).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Value::Object(
+        [(key.to_owned(), value)].into_iter().collect(),
+    ))
+}
+
+/// `{key: items, next_cursor}`: the cursor is the last item's id when the page is full.
+fn page<T: Serialize>(key: &str, items: Vec<T>, limit: u32, id: fn(&T) -> String) -> Result<Value> {
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(id))
+        .flatten();
+    let mut v = keyed(key, items)?;
+    v["next_cursor"] = json!(next);
+    Ok(v)
+}
+
+/// An id argument: one that does not parse is a validation error naming the argument.
+fn id<T>(parse: fn(&str) -> Result<T>, field: &str, raw: &str) -> Result<T> {
+    parse(raw).map_err(|e| match e {
+        Error::Validation { message, .. } => Error::validation(field, message),
+        other => other,
+    })
+}
+
+fn opt_id<T>(parse: fn(&str) -> Result<T>, field: &str, raw: &Option<String>) -> Result<Option<T>> {
+    raw.as_deref().map(|r| id(parse, field, r)).transpose()
+}
+
+fn decimal(raw: &Option<String>, field: &str) -> Result<Option<rust_decimal::Decimal>> {
+    raw.as_deref()
+        .map(|s| {
+            s.parse::<rust_decimal::Decimal>()
+                .map_err(|_| Error::validation(field, format!("{s:?} is not a decimal number")))
+        })
+        .transpose()
+}
+
+/// An amount in the currency of an existing payment.
+async fn in_payment_currency(
+    pl: &Platform,
+    p: &Principal,
+    payment: &PaymentId,
+    amount: &Option<String>,
+) -> Result<Option<Money>> {
+    match amount {
+        None => Ok(None),
+        Some(s) => {
+            let currency = pl.payment(p, payment).await?.amount.currency();
+            Money::parse(s, currency.code()).map(Some)
+        }
+    }
+}
+
+/// Totals per currency of a set of accounts (available falls back to current).
+pub fn totals(accounts: &[BankAccount]) -> Result<Vec<Value>> {
+    let mut sums: BTreeMap<&'static str, (Money, Money)> = BTreeMap::new();
+    for a in accounts {
+        let c = a.current.currency();
+        let entry = sums
+            .entry(c.code())
+            .or_insert_with(|| (Money::zero(c), Money::zero(c)));
+        entry.0 = entry.0.checked_add(&a.current)?;
+        entry.1 = entry
+            .1
+            .checked_add(a.available.as_ref().unwrap_or(&a.current))?;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(code, (current, available))| {
+            json!({ "currency": code, "current": current, "available": available })
+        })
+        .collect())
+}
+
+/// The request of `payments_create` (and of `fraud_assess`, without the capture method).
+fn new_payment(x: &PaymentCreateArgs) -> Result<NewPayment> {
+    Ok(NewPayment {
+        amount: Money::parse(&x.amount, &x.currency)?,
+        payment_method: x.payment_method.clone(),
+        customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
+        payee: x.payee.clone(),
+        description: x.description.clone(),
+        capture_method: x
+            .capture_method
+            .as_deref()
+            .map(CaptureMethod::parse)
+            .transpose()?,
+    })
+}
+
+/// The request of `trading_order_place`: the symbol upper-cased, prices in USD.
+fn order_request(x: &OrderPlaceArgs) -> Result<OrderRequest> {
+    let usd = |s: &Option<String>| s.as_deref().map(|v| Money::parse(v, "USD")).transpose();
+    Ok(OrderRequest {
+        symbol: x.symbol.to_uppercase(),
+        side: OrderSide::parse(&x.side)?,
+        qty: decimal(&Some(x.qty.clone()), "qty")?.unwrap_or_default(),
+        order_type: OrderType::parse(&x.order_type)?,
+        time_in_force: TimeInForce::parse(&x.time_in_force)?,
+        limit_price: usd(&x.limit_price)?,
+        stop_price: usd(&x.stop_price)?,
+    })
+}
+
+/// Every operation, in a stable order.
+pub static OPERATIONS: &[Operation] = &[
+    // ------------------------------------------------------------------ keys
+    op! {
+        name: "whoami", title: "Who am I",
+        description: "The tenant, scopes and limits of this key, what remains of the daily limit today, and whether each provider is simulated, sandbox/paper or live (real money). Call this first.",
+        http: Get "/v1/whoami", scope: None, moves_money: false, effect: READ, untrusted: &[],
+        rest: Custom, mcp: Generic, input: NoArgs, output: || one::<WhoAmI>("whoami"),
+        invoke: |pl, p, _| { keyed("whoami", pl.whoami(p).await?) },
+    },
+    // ------------------------------------------------------------------ banking
+    op! {
+        name: "banking_link_start", title: "Start a bank link",
+        description: "Creates a link token to start linking a bank (Plaid Link or the simulator).",
+        http: Post "/v1/banking/link_tokens", scope: Some(Scope::BankingWrite), moves_money: false,
+        effect: write(false, false), untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || one::<LinkToken>("link_token"),
+        invoke: |pl, p, _| { keyed("link_token", pl.create_link_token(p, &p.actor.to_string()).await?) },
+    },
+    op! {
+        name: "banking_sandbox_public_token", title: "Sandbox public token",
+        description: "Sandbox and simulator only: a public token for an institution, skipping the Link UI.",
+        http: Post "/v1/banking/sandbox/public_tokens", scope: Some(Scope::BankingWrite), moves_money: false,
+        effect: write(false, false), untrusted: &[], rest: Custom, mcp: Generic,
+        input: SandboxTokenArgs, output: public_token_output,
+        invoke: |pl, p, x| { keyed("public_token", pl.sandbox_public_token(p, &x.institution_id).await?) },
+    },
+    op! {
+        name: "banking_link_complete", title: "Complete a bank link",
+        description: "Exchanges a public token and stores the linked item and its accounts.",
+        http: Post "/v1/banking/items", scope: Some(Scope::BankingWrite), moves_money: false,
+        effect: write(false, false), untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
+        input: LinkCompleteArgs, output: || one::<LinkedItem>("item"),
+        invoke: |pl, p, x| { keyed("item", pl.link_item(p, &x.public_token, None).await?) },
+    },
+    op! {
+        name: "banking_items", title: "Linked items", description: "Linked bank items (institutions).",
+        http: Get "/v1/banking/items", scope: Some(Scope::BankingRead), moves_money: false,
+        effect: READ, untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
+        input: NoArgs, output: || many::<LinkedItem>("items", false),
+        invoke: |pl, p, _| { keyed("items", pl.items(p).await?) },
+    },
+    op! {
+        name: "banking_accounts", title: "Bank accounts",
+        description: "Bank accounts with their current and available balances as of the last sync.",
+        http: Get "/v1/accounts", scope: Some(Scope::BankingRead), moves_money: false,
+        effect: READ, untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
+        input: AccountsArgs, output: || many::<BankAccount>("accounts", false),
+        invoke: |pl, p, x| {
+            let item = opt_id(ItemId::parse, "item_id", &x.item_id)?;
+            keyed("accounts", pl.bank_accounts(p, item.as_ref()).await?)
+        },
+    },
+    op! {
+        name: "banking_balances", title: "Balances",
+        description: "Current and available balances per account, and their totals per currency.",
+        http: Get "/v1/banking/balances", scope: Some(Scope::BankingRead), moves_money: false,
+        effect: READ, untrusted: BANK_TEXT, rest: Generic, mcp: Generic,
+        input: NoArgs, output: balances_output,
+        invoke: |pl, p, _| {
+            let accounts = pl.bank_accounts(p, None).await?;
+            Ok(json!({ "totals": totals(&accounts)?, "accounts": accounts }))
+        },
+    },
+    op! {
+        name: "banking_sync", title: "Sync transactions",
+        description: "Pulls every transaction change of a linked item from the provider (all pages). Reports progress; safe to cancel and to run again (an interrupted sync resumes).",
+        http: Post "/v1/banking/items/{id}/sync" id = "item_id", scope: Some(Scope::BankingWrite),
+        moves_money: false, effect: write(false, true), untrusted: &[], rest: Custom, mcp: Custom,
+        input: ItemArgs, output: || one::<SyncSummary>("summary"),
+        invoke: |pl, p, x| {
+            let item = id(ItemId::parse, "item_id", &x.item_id)?;
+            keyed("summary", pl.sync_transactions(p, &item, None).await?)
+        },
+    },
+    op! {
+        name: "banking_remove_item", title: "Remove a linked item",
+        description: "Disconnects a linked bank: removes the item at the provider (its access token stops working, billing ends) and here; its accounts and transactions stop listing and it can no longer be synced. Cannot be undone (link the bank again instead). Removing a removed item answers it again.",
+        http: Delete "/v1/banking/items/{id}" id = "item_id", scope: Some(Scope::BankingWrite),
+        moves_money: false, effect: write(true, true), untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
+        input: ItemArgs, output: || one::<LinkedItem>("item"),
+        invoke: |pl, p, x| {
+            let item = id(ItemId::parse, "item_id", &x.item_id)?;
+            keyed("item", pl.remove_item(p, &item).await?)
+        },
+    },
+    op! {
+        name: "banking_transactions", title: "Search transactions",
+        description: "Stored bank transactions, newest first, filtered by account, dates, merchant, category and amount range, with cursor pagination.",
+        http: Get "/v1/transactions", scope: Some(Scope::BankingRead), moves_money: false,
+        effect: READ, untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
+        input: TransactionArgs, output: || many::<BankTransaction>("transactions", true),
+        invoke: |pl, p, x| {
+            let limit = x.limit.unwrap_or(50);
+            let q = TransactionQuery {
+                account_id: opt_id(BankAccountId::parse, "account_id", &x.account_id)?,
+                start_date: x.start_date,
+                end_date: x.end_date,
+                merchant: x.merchant,
+                category: x.category,
+                min_amount: decimal(&x.min_amount, "min_amount")?,
+                max_amount: decimal(&x.max_amount, "max_amount")?,
+                starting_after: opt_id(TransactionId::parse, "cursor", &x.cursor)?,
+                limit: Some(limit),
+            };
+            page("transactions", pl.bank_transactions(p, &q).await?, limit, |t| t.id.to_string())
+        },
+    },
+    op! {
+        name: "banking_spending_summary", title: "Spending summary",
+        description: "Posted outflows in a date range grouped by category or merchant, largest first.",
+        http: Get "/v1/spending", scope: Some(Scope::BankingRead), moves_money: false,
+        effect: READ, untrusted: &["key"], rest: Custom, mcp: Generic,
+        input: SpendingArgs, output: || many::<SpendingBucket>("buckets", false),
+        invoke: |pl, p, x| {
+            let q = SpendingQuery {
+                account_id: opt_id(BankAccountId::parse, "account_id", &x.account_id)?,
+                start_date: x.start_date,
+                end_date: x.end_date,
+                group_by: match x.group_by {
+                    GroupBy::Category => SpendingGroup::Category,
+                    GroupBy::Merchant => SpendingGroup::Merchant,
+                },
+            };
+            keyed("buckets", pl.spending_summary(p, &q).await?)
+        },
+    },
+    // ------------------------------------------------------------------ payments
+    op! {
+        name: "payments_customer_create", title: "Create a customer",
+        description: "Creates a customer at the payments provider.",
+        http: Post "/v1/customers", scope: Some(Scope::PaymentsWrite), moves_money: false,
+        effect: write(false, false), untrusted: &[], rest: Custom, mcp: Generic,
+        input: CustomerCreateArgs, output: || one::<Customer>("customer"),
+        invoke: |pl, p, x| {
+            let c = NewCustomer { email: x.email, name: x.name };
+            keyed("customer", pl.create_customer(p, c, None).await?)
+        },
+    },
+    op! {
+        name: "payments_customer_get", title: "Get a customer", description: "One customer.",
+        http: Get "/v1/customers/{id}" id = "customer_id", scope: Some(Scope::PaymentsRead),
+        moves_money: false, effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: CustomerArgs, output: || one::<Customer>("customer"),
+        invoke: |pl, p, x| {
+            let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
+            keyed("customer", pl.customer(p, &cid).await?)
+        },
+    },
+    op! {
+        name: "payments_create", title: "Create a payment",
+        description: "Charges a tokenized payment method. Two steps: without confirmation_token it returns a preview (amount, fraud assessment, limits left, what will happen) and a token; call again with identical arguments plus the token to execute once. Large payments may be held for an operator's approval or a fraud review.",
+        http: Post "/v1/payments", scope: Some(Scope::PaymentsWrite), moves_money: true,
+        effect: write(true, false), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Custom,
+        input: PaymentCreateArgs, output: || money_move::<Payment>("payment"),
+        invoke: |pl, p, x| {
+            let req = new_payment(&x)?;
+            let (r, replayed) = track_replay(pl.create_payment(p, req, x.idempotency_key)).await;
+            Ok(json!({ "status": "executed", "payment": r?, "replayed": replayed }))
+        },
+    },
+    op! {
+        name: "payments_get", title: "Get a payment",
+        description: "One payment with its status and fraud assessment.",
+        http: Get "/v1/payments/{id}" id = "payment_id", scope: Some(Scope::PaymentsRead),
+        moves_money: false, effect: READ, untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
+        input: PaymentArgs, output: || one::<Payment>("payment"),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            keyed("payment", pl.payment(p, &pid).await?)
+        },
+    },
+    op! {
+        name: "payments_timeline", title: "Payment timeline",
+        description: "A payment's history in order: every event about it and its refunds, and (for keys that may read the audit log, scope fraud:read) every audit record, oldest first.",
+        http: Get "/v1/payments/{id}/timeline" id = "payment_id", scope: Some(Scope::PaymentsRead),
+        moves_money: false, effect: READ, untrusted: PAYMENT_TEXT, rest: Generic, mcp: Generic,
+        input: PaymentArgs, output: || super::schema::object::<PaymentTimeline>(),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            serde_json::to_value(pl.payment_timeline(p, &pid).await?)
+                .map_err(|e| Error::Internal(e.to_string()))
+        },
+    },
+    op! {
+        name: "payments_list", title: "List payments",
+        description: "Payments, newest first, with cursor pagination.",
+        http: Get "/v1/payments", scope: Some(Scope::PaymentsRead), moves_money: false,
+        effect: READ, untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
+        input: PaymentListArgs, output: || many::<Payment>("payments", true),
+        invoke: |pl, p, x| {
+            let limit = x.limit.unwrap_or(50);
+            let q = PaymentQuery {
+                status: x.status.as_deref().map(PaymentStatus::parse).transpose()?,
+                before: opt_id(PaymentId::parse, "cursor", &x.cursor)?,
+                limit: Some(limit),
+            };
+            page("payments", pl.payments(p, &q).await?, limit, |t| t.id.to_string())
+        },
+    },
+    op! {
+        name: "payments_held", title: "Held payments",
+        description: "Payments waiting for an operator: pending_approval (over the approval threshold) or pending_review (fraud).",
+        http: Get "/v1/payments/held", scope: Some(Scope::PaymentsRead), moves_money: false,
+        effect: READ, untrusted: PAYMENT_TEXT, rest: Generic, mcp: Generic,
+        input: NoArgs, output: || many::<Payment>("payments", false),
+        invoke: |pl, p, _| { keyed("payments", pl.held_payments(p).await?) },
+    },
+    op! {
+        name: "payments_cancel", title: "Cancel a payment",
+        description: "Cancels a payment that has not been charged (held or processing).",
+        http: Post "/v1/payments/{id}/cancel" id = "payment_id", scope: Some(Scope::PaymentsWrite),
+        moves_money: false, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
+        input: PaymentArgs, output: || one::<Payment>("payment"),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            keyed("payment", pl.cancel_payment(p, &pid).await?)
+        },
+    },
+    op! {
+        name: "payments_capture", title: "Capture a payment",
+        description: "Captures a payment created with capture_method manual (status requires_capture), in full or in part: the money moves now, exactly once; the rest of the hold is released. A second capture is refused.",
+        http: Post "/v1/payments/{id}/capture" id = "payment_id", scope: Some(Scope::PaymentsWrite),
+        moves_money: true, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Custom,
+        input: CaptureArgs, output: || one::<Payment>("payment"),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            let amount = in_payment_currency(pl, p, &pid, &x.amount).await?;
+            keyed("payment", pl.capture_payment(p, &pid, amount, x.idempotency_key).await?)
+        },
+    },
+    op! {
+        name: "payments_method_attach", title: "Attach a payment method",
+        description: "Attaches a tokenized payment method (pm_…) to a customer so it can pay again; pay with the returned id. Never pass card data.",
+        http: Post "/v1/customers/{id}/payment_methods" id = "customer_id", scope: Some(Scope::PaymentsWrite),
+        moves_money: false, effect: write(false, true), untrusted: &[], rest: Custom, mcp: Generic,
+        input: AttachArgs, output: || one::<PaymentMethod>("payment_method"),
+        invoke: |pl, p, x| {
+            let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
+            let req = AttachPaymentMethod { payment_method: x.payment_method };
+            keyed("payment_method", pl.attach_payment_method(p, &cid, req, None).await?)
+        },
+    },
+    op! {
+        name: "payments_methods_list", title: "Payment methods of a customer",
+        description: "Payment methods attached to a customer: card brand, last four digits, expiry.",
+        http: Get "/v1/customers/{id}/payment_methods" id = "customer_id", scope: Some(Scope::PaymentsRead),
+        moves_money: false, effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: CustomerArgs, output: || many::<PaymentMethod>("payment_methods", false),
+        invoke: |pl, p, x| {
+            let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
+            keyed("payment_methods", pl.payment_methods(p, &cid).await?)
+        },
+    },
+    op! {
+        name: "payments_balance", title: "Payments balance",
+        description: "The balance at the payments provider per currency: available and pending.",
+        http: Get "/v1/balance", scope: Some(Scope::PaymentsRead), moves_money: false,
+        effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || many::<ProviderBalance>("balances", false),
+        invoke: |pl, p, _| { keyed("balances", pl.payments_balance(p).await?) },
+    },
+    op! {
+        name: "payments_refund", title: "Refund a payment",
+        description: "Refunds part or all of a succeeded payment. Two steps, like payments_create.",
+        http: Post "/v1/refunds", scope: Some(Scope::PaymentsWrite), moves_money: true,
+        effect: write(true, false), untrusted: &[], rest: Custom, mcp: Custom,
+        input: RefundArgs, output: || money_move::<Refund>("refund"),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            let amount = in_payment_currency(pl, p, &pid, &x.amount).await?;
+            let req = NewRefund { payment_id: pid, amount, reason: x.reason };
+            let (r, replayed) = track_replay(pl.create_refund(p, req, x.idempotency_key)).await;
+            Ok(json!({ "status": "executed", "refund": r?, "replayed": replayed }))
+        },
+    },
+    op! {
+        name: "payments_refunds_list", title: "Refunds of a payment", description: "Refunds of one payment.",
+        http: Get "/v1/payments/{id}/refunds" id = "payment_id", scope: Some(Scope::PaymentsRead),
+        moves_money: false, effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: PaymentArgs, output: || many::<Refund>("refunds", false),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            keyed("refunds", pl.refunds(p, &pid).await?)
+        },
+    },
+    // ------------------------------------------------------------------ trading
+    op! {
+        name: "trading_account", title: "Brokerage account",
+        description: "Cash, buying power, equity, and whether the account is paper or live.",
+        http: Get "/v1/brokerage/account", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || one::<BrokerageAccount>("account"),
+        invoke: |pl, p, _| { keyed("account", pl.brokerage_account(p).await?) },
+    },
+    op! {
+        name: "trading_positions", title: "Positions", description: "Open positions with market value and unrealized P/L.",
+        http: Get "/v1/positions", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || many::<Position>("positions", false),
+        invoke: |pl, p, _| { keyed("positions", pl.positions(p).await?) },
+    },
+    op! {
+        name: "trading_quote", title: "Quote", description: "Latest bid and ask of a symbol.",
+        http: Get "/v1/quotes/{symbol}", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: SymbolArgs, output: || one::<Quote>("quote"),
+        invoke: |pl, p, x| { keyed("quote", pl.quote(p, &x.symbol.to_uppercase()).await?) },
+    },
+    op! {
+        name: "trading_asset", title: "Asset",
+        description: "What the broker lists for a symbol: name, exchange, class, status, and whether it is tradable, fractionable, shortable, marginable and easy to borrow. Check before ordering an unfamiliar symbol.",
+        http: Get "/v1/assets/{symbol}", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: LIVE, untrusted: ASSET_TEXT, rest: Custom, mcp: Generic,
+        input: SymbolArgs, output: || one::<Asset>("asset"),
+        invoke: |pl, p, x| { keyed("asset", pl.asset(p, &x.symbol.to_uppercase()).await?) },
+    },
+    op! {
+        name: "trading_clock", title: "Market clock", description: "Whether the market is open, and the next open and close.",
+        http: Get "/v1/clock", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || one::<MarketClock>("clock"),
+        invoke: |pl, p, _| { keyed("clock", pl.market_clock(p).await?) },
+    },
+    op! {
+        name: "trading_order_place", title: "Place an order",
+        description: "Places a market, limit, stop or stop-limit order. Two steps, like payments_create: the preview shows the quote, the estimated notional and the limits left.",
+        http: Post "/v1/orders", scope: Some(Scope::TradingWrite), moves_money: true,
+        effect: write(true, false), untrusted: ORDER_TEXT, rest: Custom, mcp: Custom,
+        input: OrderPlaceArgs, output: || money_move::<Order>("order"),
+        invoke: |pl, p, x| {
+            let req = order_request(&x)?;
+            let (r, replayed) = track_replay(pl.place_order(p, req, x.idempotency_key)).await;
+            Ok(json!({ "status": "executed", "order": r?, "replayed": replayed }))
+        },
+    },
+    op! {
+        name: "trading_order_get", title: "Get an order", description: "One order with its fills.",
+        http: Get "/v1/orders/{id}" id = "order_id", scope: Some(Scope::TradingRead),
+        moves_money: false, effect: READ, untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
+        input: OrderArgs, output: order_output,
+        invoke: |pl, p, x| {
+            let oid = id(OrderId::parse, "order_id", &x.order_id)?;
+            let order = pl.order(p, &oid).await?;
+            Ok(json!({ "order": order, "fills": pl.fills(p, &oid).await? }))
+        },
+    },
+    op! {
+        name: "trading_orders_list", title: "List orders", description: "Orders, newest first, with cursor pagination.",
+        http: Get "/v1/orders", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: READ, untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
+        input: OrderListArgs, output: || many::<Order>("orders", true),
+        invoke: |pl, p, x| {
+            let limit = x.limit.unwrap_or(50);
+            let q = OrderQuery {
+                status: x.status.as_deref().map(OrderStatus::parse).transpose()?,
+                before: opt_id(OrderId::parse, "cursor", &x.cursor)?,
+                limit: Some(limit),
+            };
+            page("orders", pl.orders(p, &q).await?, limit, |o| o.id.to_string())
+        },
+    },
+    op! {
+        name: "trading_orders_held", title: "Held orders",
+        description: "Orders waiting for an operator's approval or a fraud review.",
+        http: Get "/v1/orders/held", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: READ, untrusted: ORDER_TEXT, rest: Generic, mcp: Generic,
+        input: NoArgs, output: || many::<Order>("orders", false),
+        invoke: |pl, p, _| { keyed("orders", pl.held_orders(p).await?) },
+    },
+    op! {
+        name: "trading_order_cancel", title: "Cancel an order", description: "Cancels an open or held order.",
+        http: Post "/v1/orders/{id}/cancel" id = "order_id", scope: Some(Scope::TradingWrite),
+        moves_money: false, effect: write(true, true), untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
+        input: OrderArgs, output: || one::<Order>("order"),
+        invoke: |pl, p, x| {
+            let oid = id(OrderId::parse, "order_id", &x.order_id)?;
+            keyed("order", pl.cancel_order(p, &oid).await?)
+        },
+    },
+    // ------------------------------------------------------------------ fraud
+    op! {
+        name: "fraud_assess", title: "Assess a payment (dry run)",
+        description: "Runs the tenant's fraud rules on a payment without creating it: decision, score and the rules that fired.",
+        http: Post "/v1/fraud/assessments", scope: Some(Scope::PaymentsRead), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: AssessArgs, output: || one::<Assessment>("assessment"),
+        invoke: |pl, p, x| {
+            let req = NewPayment {
+                amount: Money::parse(&x.amount, &x.currency)?,
+                payment_method: x.payment_method,
+                customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
+                payee: x.payee,
+                description: None,
+                capture_method: None,
+            };
+            keyed("assessment", pl.assess_payment(p, &req).await?)
+        },
+    },
+    op! {
+        name: "fraud_cases_list", title: "Fraud cases", description: "Fraud review cases, newest first.",
+        http: Get "/v1/fraud/cases", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: CaseListArgs, output: || many::<FraudCase>("cases", false),
+        invoke: |pl, p, x| {
+            let status = x
+                .status
+                .as_deref()
+                .map(|s| {
+                    serde_json::from_value::<CaseStatus>(json!(s))
+                        .map_err(|_| Error::validation("status", format!("{s:?} is not open, approved or rejected")))
+                })
+                .transpose()?;
+            let q = CaseQuery { status, limit: Some(x.limit.unwrap_or(50)) };
+            keyed("cases", pl.fraud_cases(p, &q).await?)
+        },
+    },
+    op! {
+        name: "fraud_case_get", title: "Get a fraud case", description: "One fraud review case.",
+        http: Get "/v1/fraud/cases/{id}" id = "case_id", scope: Some(Scope::FraudRead),
+        moves_money: false, effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: CaseArgs, output: || one::<FraudCase>("case"),
+        invoke: |pl, p, x| {
+            let cid = id(CaseId::parse, "case_id", &x.case_id)?;
+            keyed("case", pl.fraud_case(p, &cid).await?)
+        },
+    },
+];
