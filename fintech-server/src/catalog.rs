@@ -182,9 +182,26 @@ pub(crate) fn route_key(method: &str, path: &str) -> String {
 /// Adds the generic operations to the document and stamps every catalog operation with its
 /// scope (`security: api_key: [scope]`) and name (`x-fintech-operation`).
 pub(crate) fn document(doc: &mut OpenApi) {
+    // the error answers every operation may give, as the hand-written routes document them
+    let errors: Map<String, Value> = doc
+        .paths
+        .paths
+        .get("/v1/whoami")
+        .and_then(|item| item.get.as_ref())
+        .and_then(|op| serde_json::to_value(&op.responses).ok())
+        .and_then(|v| v.get("responses").cloned().or(Some(v)))
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(status, _)| !status.starts_with('2'))
+        .collect();
     for op in OPERATIONS.iter().filter(|op| op.rest == Serve::Generic) {
+        let mut operation = generic_operation(op, doc);
+        if let Some(Value::Object(responses)) = operation.get_mut("responses") {
+            responses.extend(errors.clone());
+        }
         let item: PathItem = serde_json::from_value(json!({
-            op.method.as_str().to_lowercase(): generic_operation(op, doc),
+            op.method.as_str().to_lowercase(): operation,
         }))
         .unwrap_or_else(|e| panic!("the OpenAPI operation of {}: {e}", op.name));
         match doc.paths.paths.get_mut(op.path) {

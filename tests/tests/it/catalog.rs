@@ -99,6 +99,13 @@ fn the_rest_document_has_every_operation_with_its_scope() {
             assert_eq!(operation["operationId"], op.name);
             let schema = &operation["responses"]["200"]["content"]["application/json"]["schema"];
             assert_eq!(schema["type"], "object", "{}", op.name);
+            for status in ["401", "403", "404", "422"] {
+                assert!(
+                    operation["responses"][status].is_object(),
+                    "{}: {status} is documented",
+                    op.name
+                );
+            }
         }
     }
     let mut uncatalogued = Vec::new();
