@@ -1,0 +1,186 @@
+//! `fintech trigger`: realistic events from the simulator, for developing against them.
+
+use crate::*;
+
+/// `fintech trigger <event>`: makes the simulator produce a realistic event.
+pub(crate) async fn trigger(
+    p: &Platform,
+    sim: &SimProviders,
+    op: &Principal,
+    event: &str,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    let pay = |pm: &str, amount: &str| payment(event, pm, amount);
+    match event {
+        "payment.succeeded" | "payment.failed" => {
+            let pm = if event == "payment.succeeded" {
+                "pm_card_visa"
+            } else {
+                "pm_card_chargeDeclined"
+            };
+            let pay = p.create_payment(op, pay(pm, "25.00"), None).await?;
+            show(
+                fmt,
+                &pay,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&pay)),
+            );
+        }
+        "payment.held" => {
+            let held = held_payment(p, op, pay("pm_card_visa", "25.00")).await?;
+            show(
+                fmt,
+                &held,
+                PAYMENT_HEADERS,
+                payment_rows(std::slice::from_ref(&held)),
+            );
+        }
+        "order.filled" => {
+            let req = OrderRequest {
+                symbol: "AAPL".into(),
+                side: OrderSide::Buy,
+                qty: Decimal::ONE,
+                order_type: OrderType::Market,
+                time_in_force: TimeInForce::Day,
+                limit_price: None,
+                stop_price: None,
+            };
+            let o = p.place_order(op, req, None).await?;
+            show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
+        }
+        "transactions.updated" => transactions_updated(p, sim, op, fmt).await?,
+        "fraud.case_opened" => return fraud_case_opened(p, op, event, fmt).await,
+        other => return Err(usage(format!("unknown event {other}"))),
+    }
+    Ok(())
+}
+
+/// A payment of the triggered event.
+fn payment(event: &str, pm: &str, amount: &str) -> NewPayment {
+    NewPayment {
+        amount: Money::parse(amount, "USD")
+            .unwrap_or_else(|_| Money::zero(fintech_core::Currency::USD)),
+        payment_method: pm.to_owned(),
+        customer_id: None,
+        payee: Some("Triggered Test Merchant".into()),
+        description: Some(format!("fintech trigger {event}")),
+        capture_method: None,
+    }
+}
+
+/// A payment held for approval: made through a short-lived key with an approval threshold,
+/// used once and revoked.
+async fn held_payment(
+    p: &Platform,
+    op: &Principal,
+    req: NewPayment,
+) -> fintech_core::Result<fintech_core::payments::Payment> {
+    let key = p
+        .create_api_key(
+            op,
+            NewApiKey {
+                name: "fintech trigger".into(),
+                scopes: BTreeSet::from([Scope::PaymentsWrite, Scope::PaymentsRead]),
+                limits: KeyLimits {
+                    approval_threshold: Some(Money::from_minor(100, fintech_core::Currency::USD)),
+                    ..Default::default()
+                },
+            },
+        )
+        .await?;
+    let agent = p.authenticate(&key.secret, Interface::Cli).await?;
+    let held = p.create_payment(&agent, req, None).await;
+    p.revoke_api_key(op, &key.key.id).await?;
+    held
+}
+
+/// Catches every item up, lets a simulated day pass, and syncs what it brought.
+async fn transactions_updated(
+    p: &Platform,
+    sim: &SimProviders,
+    op: &Principal,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    let items = p.items(op).await?;
+    if items.is_empty() {
+        return Err(Error::not_found(
+            "item",
+            "(none: run `fintech banking link`)",
+        ));
+    }
+    let mut rows = Vec::new();
+    for item in &items {
+        // Catch up, let a simulated day pass, and sync what it brought.
+        p.sync_transactions(op, &item.id, None).await?;
+        sim.banking_sim(&op.tenant_id).advance();
+        let s = p.sync_transactions(op, &item.id, None).await?;
+        rows.push(vec![
+            item.id.to_string(),
+            s.added.to_string(),
+            s.modified.to_string(),
+            s.removed.to_string(),
+        ]);
+    }
+    show(
+        fmt,
+        &rows,
+        &["ITEM", "ADDED", "MODIFIED", "REMOVED"],
+        rows.clone(),
+    );
+    Ok(())
+}
+
+/// Card testing against the active rule set: small charges on one card until one is held
+/// for review; prints the case.
+async fn fraud_case_opened(
+    p: &Platform,
+    op: &Principal,
+    event: &str,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    if p.fraud_rules(op).await?.is_none() {
+        return Err(Error::not_found(
+                "rule_set",
+                "(none active: load one first, e.g. `fintech fraud rules load fintech-core/rules/starter.toml`)",
+            ));
+    }
+    // Card testing: small charges on one card until the rules hold one for review.
+    for _ in 0..12 {
+        let pay = p
+            .create_payment(op, payment(event, "pm_card_visa", "4.99"), None)
+            .await;
+        match pay {
+            Ok(pay) if pay.status == PaymentStatus::PendingReview => {
+                let cases = p
+                    .fraud_cases(
+                        op,
+                        &fintech_core::platform::CaseQuery {
+                            status: Some(fintech_core::fraud::CaseStatus::Open),
+                            limit: Some(1),
+                        },
+                    )
+                    .await?;
+                show(
+                    fmt,
+                    &cases,
+                    &["CASE", "OBJECT"],
+                    cases
+                        .iter()
+                        .map(|c| vec![c.id.to_string(), c.object_id.clone()])
+                        .collect(),
+                );
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Limit => {
+                return Err(usage(format!(
+                    "the active rules block before they review: {e}"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(usage(
+        "the active rules opened no case after 12 small charges on one card",
+    ))
+}
