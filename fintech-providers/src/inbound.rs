@@ -9,7 +9,8 @@
 //!   `/webhook_verification_key/get` (see [`crate::plaid::Plaid::verify_webhook`]); its `iat`
 //!   must be at most 5 minutes old and its `request_body_sha256` must match the raw body.
 //!
-//! A verified body becomes a [`ProviderEvent`].
+//! A verified body becomes a [`ProviderEvent`], named by an id core deduplicates on (see
+//! [`ProviderEvent::event_id`]).
 
 use std::time::Duration;
 
@@ -24,6 +25,11 @@ use fintech_core::{Error, Result};
 pub struct ProviderEvent {
     /// `stripe`, `plaid`.
     pub provider: &'static str,
+    /// What identifies this event, for deduplication: Stripe's event `id` (`evt_…`, the same
+    /// on every delivery of one event); for Plaid, which gives webhooks no id, `jwt:` and the
+    /// SHA-256 of the `Plaid-Verification` JWT (the same for a replayed request, new for each
+    /// delivery Plaid signs, so two genuine webhooks with identical bodies both count).
+    pub event_id: String,
     /// The provider's event type (`payment_intent.succeeded`, `TRANSACTIONS:SYNC_UPDATES_AVAILABLE`).
     pub kind: String,
     /// The object it is about (a PaymentIntent id, a Plaid item id), when present.
@@ -80,8 +86,14 @@ pub fn verify_stripe(
     }
     let data: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| Error::validation("body", "not JSON"))?;
+    let event_id = data["id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| Error::validation("id", "a Stripe event carries its id"))?
+        .to_owned();
     Ok(ProviderEvent {
         provider: "stripe",
+        event_id,
         kind: data["type"].as_str().unwrap_or_default().to_owned(),
         object_id: data["data"]["object"]["id"].as_str().map(str::to_owned),
         data,
@@ -210,6 +222,7 @@ mod tests {
             .expect("valid");
         assert_eq!(e.kind, "payment_intent.succeeded");
         assert_eq!(e.object_id.as_deref(), Some("pi_1"));
+        assert_eq!(e.event_id, "evt_1");
         // wrong secret
         assert!(verify_stripe(BODY, &good, std::slice::from_ref(&old), tol, now).is_err());
         // rotation on our side: either secret verifies

@@ -160,6 +160,7 @@ impl Plaid {
             serde_json::from_slice(body).map_err(|_| Error::validation("body", "not JSON"))?;
         Ok(crate::inbound::ProviderEvent {
             provider: "plaid",
+            event_id: format!("jwt:{}", hex::encode(sha2::Sha256::digest(verification))),
             kind: format!(
                 "{}:{}",
                 data["webhook_type"].as_str().unwrap_or_default(),

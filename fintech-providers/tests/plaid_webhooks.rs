@@ -89,6 +89,25 @@ async fn plaid_verification_jwts() {
         .expect("valid");
     assert_eq!(e.kind, "TRANSACTIONS:SYNC_UPDATES_AVAILABLE");
     assert_eq!(e.object_id.as_deref(), Some("item_1"));
+    // the event id names this signed request: the same JWT again is the same event, a new
+    // signature over the same body (a new delivery) is another
+    let token = jwt("current", Algorithm::ES256, now - 5, body);
+    let again = jwt("current", Algorithm::ES256, now - 4, body);
+    let first = plaid
+        .verify_webhook(body, &token, now)
+        .await
+        .expect("valid");
+    let replay = plaid
+        .verify_webhook(body, &token, now)
+        .await
+        .expect("valid");
+    let other = plaid
+        .verify_webhook(body, &again, now)
+        .await
+        .expect("valid");
+    assert!(first.event_id.starts_with("jwt:"), "{}", first.event_id);
+    assert_eq!(first.event_id, replay.event_id);
+    assert_ne!(first.event_id, other.event_id);
 
     let tampered = br#"{"webhook_type":"TRANSACTIONS","webhook_code":"SYNC_UPDATES_AVAILABLE","item_id":"item_2"}"#;
     for (what, token, payload) in [

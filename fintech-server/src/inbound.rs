@@ -3,13 +3,16 @@
 //! is the authentication. A verified event moves the matching object forward through core —
 //! a `payment_intent.*` refreshes that payment from Stripe (the body is not trusted for the
 //! new state), a Plaid `TRANSACTIONS` webhook syncs that item in the background — which writes
-//! the usual core events, audit records and ledger entries. 404 when the provider's webhook
-//! verification is not configured; 400 when the signature does not verify.
+//! the usual core events, audit records and ledger entries. Core applies each provider event
+//! once (by Stripe's event id, by the hash of Plaid's verification JWT): a replay within the
+//! signature tolerance answers 200 with `duplicate: true` and changes nothing. 404 when the
+//! provider's webhook verification is not configured; 400 when the signature does not verify.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use fintech_core::platform::Inbound;
 use fintech_core::Interface;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,6 +30,9 @@ pub(crate) struct Received {
     event_type: String,
     /// Whether it concerned an object this server holds.
     matched: bool,
+    /// True when this event was received before (a replay or a duplicate delivery): it was
+    /// acknowledged and not applied again.
+    duplicate: bool,
 }
 
 fn not_configured(provider: &str) -> ApiError {
@@ -69,20 +75,24 @@ pub(crate) async fn stripe_webhook(
         .stripe(&body, signature)
         .ok_or_else(|| not_configured("Stripe"))?
         .map_err(bad_signature)?;
-    let mut matched = false;
+    let (mut matched, mut duplicate) = (false, false);
     if event.kind.starts_with("payment_intent.") {
         if let Some(id) = &event.object_id {
-            matched = s
+            match s
                 .platform()
-                .provider_payment_changed("stripe", id, Interface::Http)
+                .provider_payment_event("stripe", &event.event_id, id, Interface::Http)
                 .await?
-                .is_some();
+            {
+                Inbound::Applied(found) => matched = found.is_some(),
+                Inbound::Duplicate => duplicate = true,
+            }
         }
     }
     Ok(Json(Received {
         received: true,
         event_type: event.kind,
         matched,
+        duplicate,
     }))
 }
 
@@ -110,29 +120,24 @@ pub(crate) async fn plaid_webhook(
         .await
         .ok_or_else(|| not_configured("Plaid"))?
         .map_err(bad_signature)?;
-    let mut matched = false;
+    let (mut matched, mut duplicate) = (false, false);
     if event.kind.starts_with("TRANSACTIONS:") {
-        if let Some(item) = event.object_id.clone() {
-            matched = true;
-            // Plaid wants a quick answer; the sync runs on
-            let platform = s.platform().clone();
-            tokio::spawn(async move {
-                match platform
-                    .provider_item_changed("plaid", &item, Interface::Http)
-                    .await
-                {
-                    Ok(Some(summary)) => tracing::info!(?summary, "synced after a Plaid webhook"),
-                    Ok(None) => {
-                        tracing::info!("Plaid webhook for an item this server does not hold")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "sync after a Plaid webhook failed"),
-                }
-            });
+        if let Some(item) = &event.object_id {
+            // core answers at once and syncs the item in the background
+            match s
+                .platform()
+                .provider_item_event("plaid", &event.event_id, item, Interface::Http)
+                .await?
+            {
+                Inbound::Applied(found) => matched = found,
+                Inbound::Duplicate => duplicate = true,
+            }
         }
     }
     Ok(Json(Received {
         received: true,
         event_type: event.kind,
         matched,
+        duplicate,
     }))
 }

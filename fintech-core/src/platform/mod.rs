@@ -12,6 +12,7 @@
 
 mod banking;
 mod fraud;
+mod inbound;
 mod ops;
 mod payments;
 mod sessions;
@@ -44,6 +45,7 @@ use crate::storage::{Claim, ClaimState, Lease, Store, Tx};
 
 pub use banking::SyncProgress;
 pub use fraud::{BacktestRules, CaseQuery};
+pub use inbound::Inbound;
 pub use ops::{AuditSweep, QueueFigures};
 pub use payments::PaymentQuery;
 pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};

@@ -12,6 +12,7 @@
 
 mod banking;
 mod fraud;
+mod inbound;
 mod journal;
 mod ops;
 mod payments;
@@ -34,6 +35,7 @@ use crate::error::{Error, Result};
 
 pub use banking::ItemRow;
 pub use fraud::CaseResolution;
+pub use inbound::{INBOUND_CLAIM_STALE_MICROS, INBOUND_KEEP_MICROS};
 pub use journal::{Claim, ClaimState, IdempotencyRecord, Lease};
 pub use ops::QueueRow;
 pub use payments::PaymentRow;
