@@ -153,6 +153,12 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The largest amount a caller may give, in minor units of any currency: 10^15 (ten trillion
+/// US dollars, a quadrillion yen). Every stored amount is within it, so sums of stored amounts
+/// cannot overflow `i64` on the way (limits, reservations) and are computed in 128 bits where
+/// rows add up (balances, summaries, velocity windows).
+pub const MAX_MINOR_UNITS: i64 = 1_000_000_000_000_000;
+
 /// An exact amount of one currency.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money {
@@ -175,6 +181,13 @@ impl Money {
         }
         let mut amount = normalized;
         amount.rescale(currency.exponent);
+        let max = Decimal::new(MAX_MINOR_UNITS, currency.exponent);
+        if amount.abs() > max {
+            return Err(Error::validation(
+                "amount",
+                format!("{amount} is above the largest amount accepted, {max} {currency}"),
+            ));
+        }
         Ok(Self { amount, currency })
     }
 
@@ -220,6 +233,14 @@ impl Money {
             amount: Decimal::new(minor, currency.exponent),
             currency,
         }
+    }
+
+    /// From a wide count of minor units (a sum of many stored amounts), or an error when it
+    /// exceeds what a decimal holds (about 7.9 × 10^28).
+    pub fn from_minor_wide(minor: i128, currency: Currency) -> Result<Self> {
+        let amount = Decimal::try_from_i128_with_scale(minor, currency.exponent)
+            .map_err(|_| Error::internal(format!("a sum of {currency} amounts is out of range")))?;
+        Ok(Self { amount, currency })
     }
 
     /// The integer count of minor units, exactly, or an error when it does not fit in `i64`.
@@ -368,6 +389,34 @@ mod tests {
                 .expect("fits"),
             1234
         );
+    }
+
+    #[test]
+    fn amounts_are_capped_so_sums_stay_exact() {
+        // the amount of the adversarial pass: two of these overflowed the ledger sum
+        assert!(usd_err("92233720368547758.07"));
+        assert!(usd_err("10000000000000.01"));
+        assert_eq!(
+            usd("10000000000000.00").to_minor().expect("fits"),
+            MAX_MINOR_UNITS
+        );
+        assert!(Money::parse("-10000000000000.01", "USD").is_err());
+        assert_eq!(
+            Money::parse("1000000000000000", "JPY")
+                .expect("the cap is in minor units")
+                .to_minor()
+                .expect("fits"),
+            MAX_MINOR_UNITS
+        );
+        assert!(Money::parse("1000000000000001", "JPY").is_err());
+        // a wide sum keeps every digit
+        let twice = i128::from(i64::MAX) * 2;
+        let m = Money::from_minor_wide(twice, Currency::USD).expect("in range");
+        assert_eq!(m.amount().to_string(), "184467440737095516.14");
+    }
+
+    fn usd_err(s: &str) -> bool {
+        Money::parse(s, "USD").is_err()
     }
 
     #[test]

@@ -453,6 +453,87 @@ pub trait PaymentProvider: Send + Sync {
     async fn balance(&self) -> Result<Vec<ProviderBalance>>;
 }
 
+/// True when `text` holds something that looks like a card number: 13 to 19 digits that pass
+/// the Luhn check, written together or in groups separated by single spaces or dashes
+/// (`4242 4242 4242 4242`, `4242-4242-4242-4242`), anywhere in the text — also when more
+/// digit groups follow or precede it (a card number and its CVC in one field).
+pub fn contains_card_number(text: &str) -> bool {
+    // digit groups of one run: groups joined by single separators
+    let mut runs: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut groups: Vec<Vec<u8>> = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    let mut pending_separator = false;
+    for c in text.chars() {
+        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+            if pending_separator && !current.is_empty() {
+                groups.push(std::mem::take(&mut current));
+            }
+            pending_separator = false;
+            current.push(d as u8);
+        } else if (c == ' ' || c == '-') && !current.is_empty() && !pending_separator {
+            pending_separator = true;
+        } else {
+            if !current.is_empty() {
+                groups.push(std::mem::take(&mut current));
+            }
+            if !groups.is_empty() {
+                runs.push(std::mem::take(&mut groups));
+            }
+            pending_separator = false;
+        }
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    if !groups.is_empty() {
+        runs.push(groups);
+    }
+    runs.iter().any(|groups| {
+        (0..groups.len()).any(|i| {
+            let mut digits: Vec<u8> = Vec::new();
+            groups[i..].iter().any(|g| {
+                digits.extend_from_slice(g);
+                (13..=19).contains(&digits.len()) && luhn(&digits)
+            })
+        })
+    })
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Refuses free text that holds a card number (see [`contains_card_number`]) without
+/// repeating it.
+pub fn refuse_card_number(field: &str, text: &str) -> Result<()> {
+    if contains_card_number(text) {
+        Err(Error::validation(
+            field,
+            "looks like it contains a card number; card data is never accepted in any field",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Checks that a payment method is a token, refusing anything that looks like a card number
 /// without repeating it.
 pub fn validate_payment_method(pm: &str) -> Result<()> {
@@ -480,6 +561,35 @@ pub fn validate_payment_method(pm: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_numbers_are_found_in_free_text() {
+        for text in [
+            "4242424242424242",
+            "card 4242 4242 4242 4242 cvv 123",
+            "4242-4242-4242-4242",
+            "pay 4242 4242 4242 4242 123 now",
+            "378282246310005",        // amex, 15
+            "6011111111111117",       // discover
+            "x4000056655665556y",     // glued to letters
+            "4242424242424242 12/30", // expiry after it
+        ] {
+            assert!(contains_card_number(text), "{text:?} missed");
+            let err = refuse_card_number("payee", text).expect_err("refused");
+            assert!(!err.to_string().contains("4242"), "not echoed: {err}");
+        }
+        for text in [
+            "Invoice 2024-11-30",
+            "order 1234567890123", // 13 digits, Luhn-invalid
+            "4242424242424241",    // Luhn-invalid
+            "+1 415 555 0100",
+            "Acme Supplies",
+            "4242  4242  4242  4242", // double spaces break the run
+            "",
+        ] {
+            assert!(!contains_card_number(text), "{text:?} flagged");
+        }
+    }
 
     #[test]
     fn card_numbers_are_refused_and_not_echoed() {

@@ -63,6 +63,8 @@ pub const SCENARIOS: &[&str] = &[
     "a_holder_that_lost_its_lease_answers_with_the_winners_result",
     "operations_figures_count_queues_and_failed_audit_chains",
     "delegated_keys_stay_within_their_creators_limits",
+    "amounts_are_capped_and_sums_cannot_overflow",
+    "card_numbers_in_free_text_are_refused_and_never_stored",
 ];
 
 /// Runs the scenario called `name`.
@@ -124,6 +126,12 @@ pub async fn run(name: &str, h: &Harness) {
         }
         "delegated_keys_stay_within_their_creators_limits" => {
             delegated_keys_stay_within_their_creators_limits(h).await
+        }
+        "amounts_are_capped_and_sums_cannot_overflow" => {
+            amounts_are_capped_and_sums_cannot_overflow(h).await
+        }
+        "card_numbers_in_free_text_are_refused_and_never_stored" => {
+            card_numbers_in_free_text_are_refused_and_never_stored(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -2644,4 +2652,134 @@ pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
         .await
         .expect("admin");
     assert_eq!(admin_set.limits.max_per_payment, Some(usd("50.00")));
+}
+
+/// An amount above the cap is refused before anything is written, and balances stay exact
+/// even when stored postings add up past `i64::MAX` (they answered 500 "integer overflow").
+pub async fn amounts_are_capped_and_sums_cannot_overflow(h: &Harness) {
+    let p = tenant(h, "overflow").await;
+    let before = rows(h, &p.tenant_id).await;
+    assert!(
+        Money::parse("92233720368547758.07", "USD").is_err(),
+        "the adversarial amount is refused at parse time"
+    );
+    let biggest = h
+        .platform
+        .create_payment(&p, pay("10000000000000.00"), None)
+        .await
+        .expect("the largest amount is accepted");
+    assert_eq!(biggest.status, PaymentStatus::Succeeded);
+    assert_eq!(rows(h, &p.tenant_id).await[0], before[0] + 1);
+    // rows written before the cap existed (or by hand) still add up exactly
+    let pool = h.platform.store().pool();
+    for (i, minor) in [i64::MAX - 7, i64::MAX - 7].into_iter().enumerate() {
+        let journal = format!("jrn_overflow_{i}");
+        sqlx::query("INSERT INTO journal_entries (id, tenant_id, memo, object_id, created_at) VALUES ($1, $2, 'test', 'x', 0)")
+            .bind(&journal)
+            .bind(p.tenant_id.as_str())
+            .execute(pool)
+            .await
+            .expect("journal");
+        for (line, (account, amount)) in [("test:big", minor), ("test:other", -minor)]
+            .into_iter()
+            .enumerate()
+        {
+            sqlx::query("INSERT INTO postings (journal_id, line, tenant_id, account, currency, amount_minor) VALUES ($1, $2, $3, $4, 'USD', $5)")
+                .bind(&journal)
+                .bind(line as i64)
+                .bind(p.tenant_id.as_str())
+                .bind(account)
+                .bind(amount)
+                .execute(pool)
+                .await
+                .expect("posting");
+        }
+    }
+    let big = balance(h, &p, "test:big").await;
+    assert_eq!(
+        big.amount().to_string(),
+        "184467440737095516.00",
+        "exact past i64"
+    );
+    assert_eq!(balance(h, &p, "test:other").await, big.negated());
+    assert_ledger_balanced(h, &p).await;
+}
+
+/// A card number written into a payee, a description, a customer's name or an idempotency
+/// key is refused as a validation error that does not repeat it, and nothing is written: no
+/// row, event (so no webhook or SSE), idempotency record or audit record holds it.
+pub async fn card_numbers_in_free_text_are_refused_and_never_stored(h: &Harness) {
+    let p = tenant(h, "card data").await;
+    let before = rows(h, &p.tenant_id).await;
+    let pan = "4242 4242 4242 4242 cvc 123";
+    let mut with_payee = pay("1.00");
+    with_payee.payee = Some(pan.into());
+    let mut with_description = pay("1.00");
+    with_description.description = Some(format!("for {pan}"));
+    let attempts = vec![
+        h.platform
+            .create_payment(&p, with_payee, None)
+            .await
+            .map(|_| ()),
+        h.platform
+            .create_payment(&p, with_description, None)
+            .await
+            .map(|_| ()),
+        h.platform
+            .create_payment(&p, pay("1.00"), Some("4242-4242-4242-4242".into()))
+            .await
+            .map(|_| ()),
+        h.platform
+            .create_customer(
+                &p,
+                NewCustomer {
+                    email: None,
+                    name: Some(pan.into()),
+                },
+                None,
+            )
+            .await
+            .map(|_| ()),
+    ];
+    for (i, r) in attempts.into_iter().enumerate() {
+        let err = r.expect_err("card data refused");
+        assert!(
+            matches!(err, Error::Validation { .. }),
+            "attempt {i}: {err:?}"
+        );
+        assert!(
+            !format!("{err} {err:?}").contains("4242"),
+            "attempt {i} echoed it"
+        );
+    }
+    assert_eq!(rows(h, &p.tenant_id).await, before, "nothing written");
+    let pool = h.platform.store().pool();
+    for table in ["idempotency_keys", "customers", "events", "audit_log"] {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
+        ))
+        .bind(p.tenant_id.as_str())
+        .fetch_one(pool)
+        .await
+        .expect("count");
+        let held: i64 = match table {
+            "idempotency_keys" => sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys WHERE tenant_id = $1 AND idem_key LIKE '%4242%'")
+                .bind(p.tenant_id.as_str())
+                .fetch_one(pool)
+                .await
+                .expect("count"),
+            _ => 0,
+        };
+        assert_eq!(held, 0, "{table} holds the card number");
+        if table == "customers" {
+            assert_eq!(n, 0, "no customer was created");
+        }
+    }
+    // the same text without a card number is fine
+    let mut fine = pay("1.00");
+    fine.description = Some("invoice 2024-11-30, order 1234".into());
+    h.platform
+        .create_payment(&p, fine, None)
+        .await
+        .expect("ordinary text");
 }

@@ -492,6 +492,7 @@ pub(crate) fn validate_limit(limit: Option<u32>) -> Result<()> {
 
 fn validate_idempotency_key(k: &str) -> Result<String> {
     let ok = !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic());
+    crate::payments::refuse_card_number("idempotency_key", k)?;
     if ok {
         Ok(k.to_owned())
     } else {
@@ -562,7 +563,8 @@ fn to_value<T: Serialize>(v: &T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::internal(format!("serialize: {e}")))
 }
 
-/// Checks optional free text given by a caller: bounded, no control characters.
+/// Checks optional free text given by a caller: bounded, no control characters, no card
+/// number (refused without being echoed, so it reaches no row, event, webhook or audit record).
 fn validate_text(field: &str, value: &Option<String>, max: usize) -> Result<()> {
     if let Some(v) = value {
         if v.chars().count() > max {
@@ -577,6 +579,7 @@ fn validate_text(field: &str, value: &Option<String>, max: usize) -> Result<()> 
                 "control characters are not allowed",
             ));
         }
+        crate::payments::refuse_card_number(field, v)?;
     }
     Ok(())
 }

@@ -86,6 +86,7 @@ impl Platform {
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(Error::validation("name", "1 to 200 printable characters"));
         }
+        crate::payments::refuse_card_number("name", name)?;
         let tenant = Tenant {
             id: TenantId::generate(),
             name: name.to_owned(),
@@ -193,6 +194,7 @@ impl Platform {
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(Error::validation("name", "1 to 100 printable characters"));
         }
+        crate::payments::refuse_card_number("name", name)?;
         if req.scopes.is_empty() {
             return Err(Error::validation(
                 "scopes",

@@ -365,11 +365,14 @@ impl Store {
             SpendingGroup::Category => "COALESCE(category, 'uncategorized')",
             SpendingGroup::Merchant => "COALESCE(merchant_name, name)",
         };
+        // Totals are exact split sums; the ORDER BY uses a floating sum only to rank (it
+        // cannot overflow on SQLite, and near-equal totals past 2^53 may tie).
         let sql = format!(
-            "SELECT {key} AS k, currency, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n
+            "SELECT {key} AS k, currency, {total}, COUNT(*) AS n
              FROM bank_transactions WHERE tenant_id = $1 AND amount_minor > 0 AND pending = 0 AND item_id IN ({ACTIVE_ITEMS})
              AND ($2 = '' OR account_id = $2) AND ($3 = '' OR tx_date >= $3) AND ($4 = '' OR tx_date <= $4)
-             GROUP BY {key}, currency ORDER BY total DESC, k LIMIT 500"
+             GROUP BY {key}, currency ORDER BY SUM(CAST(amount_minor AS DOUBLE PRECISION)) DESC, k LIMIT 500",
+            total = super::split_sum_sql("amount_minor", "total"),
         );
         let rows = sqlx::query(&sql)
             .bind(tenant.as_str())
@@ -391,7 +394,7 @@ impl Store {
                 let currency = Currency::from_code(&col::<String>(r, "currency")?)?;
                 Ok(SpendingBucket {
                     key: col(r, "k")?,
-                    total: Money::from_minor(col(r, "total")?, currency),
+                    total: Money::from_minor_wide(super::split_sum(r, "total")?, currency)?,
                     count: u64::try_from(col::<i64>(r, "n")?).unwrap_or(0),
                 })
             })

@@ -172,8 +172,11 @@ impl Store {
                     next += 2;
                 }
                 select.push(format!(
-                    "CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS n{j}, \
-                     CAST(COALESCE(SUM(CASE WHEN {cond} AND currency = $3 THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS s{j}"
+                    "CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS n{j}, {}",
+                    super::split_sum_sql(
+                        &format!("CASE WHEN {cond} AND currency = $3 THEN amount_minor ELSE 0 END"),
+                        &format!("s{j}")
+                    )
                 ));
             }
             // The column name comes from a closed enum, never from input.
@@ -199,7 +202,9 @@ impl Store {
                 let n: i64 = col(&row, &format!("n{j}"))?;
                 out[i] = WindowStat {
                     count: u32::try_from(n).unwrap_or(u32::MAX),
-                    sum_minor: col(&row, &format!("s{j}"))?,
+                    // saturates: every threshold is far below i64::MAX
+                    sum_minor: i64::try_from(super::split_sum(&row, &format!("s{j}"))?)
+                        .unwrap_or(i64::MAX),
                 };
                 done[i] = true;
             }

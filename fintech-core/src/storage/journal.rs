@@ -384,7 +384,10 @@ impl Store {
     /// Ledger balances of a tenant per account and currency (derived from postings).
     pub async fn ledger_balances(&self, tenant: &TenantId) -> Result<Vec<AccountBalance>> {
         let rows = sqlx::query(
-            "SELECT account, currency, CAST(SUM(amount_minor) AS BIGINT) AS total FROM postings WHERE tenant_id = $1 GROUP BY account, currency ORDER BY account, currency",
+            &format!(
+                "SELECT account, currency, {} FROM postings WHERE tenant_id = $1 GROUP BY account, currency ORDER BY account, currency",
+                super::split_sum_sql("amount_minor", "total")
+            ),
         )
         .bind(tenant.as_str())
         .fetch_all(&self.pool)
@@ -394,7 +397,7 @@ impl Store {
                 let currency = Currency::from_code(&col::<String>(r, "currency")?)?;
                 Ok(AccountBalance {
                     account: col(r, "account")?,
-                    balance: Money::from_minor(col(r, "total")?, currency),
+                    balance: Money::from_minor_wide(super::split_sum(r, "total")?, currency)?,
                 })
             })
             .collect()

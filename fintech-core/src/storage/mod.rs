@@ -201,6 +201,25 @@ pub(crate) fn ts(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
 
+/// The select list of an overflow-safe `SUM` of an integer expression, as two columns
+/// `{name}_hi` and `{name}_lo` (the sums of each value's billions and of its remainder), which
+/// [`split_sum`] adds up as an `i128`. A plain `SUM` of `BIGINT` minor units raises "integer
+/// overflow" on SQLite once a total passes `i64::MAX`; each part here stays within `i64`
+/// for any number of rows a table can hold.
+pub(crate) fn split_sum_sql(expr: &str, name: &str) -> String {
+    format!(
+        "CAST(COALESCE(SUM(({expr}) / 1000000000), 0) AS BIGINT) AS {name}_hi, \
+         CAST(COALESCE(SUM(({expr}) % 1000000000), 0) AS BIGINT) AS {name}_lo"
+    )
+}
+
+/// The total selected by [`split_sum_sql`] under `name`.
+pub(crate) fn split_sum(row: &sqlx::any::AnyRow, name: &str) -> Result<i128> {
+    let hi: i64 = col(row, &format!("{name}_hi"))?;
+    let lo: i64 = col(row, &format!("{name}_lo"))?;
+    Ok(i128::from(hi) * 1_000_000_000 + i128::from(lo))
+}
+
 /// Reads a column, turning a decode failure into an internal error.
 pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &str) -> Result<T>
 where
