@@ -69,6 +69,10 @@ struct Args {
     /// taken as role names).
     #[arg(long, env = "FINTECH_OIDC_ROLE_MAP", default_value = "")]
     oidc_role_map: String,
+    /// Accept OIDC tokens whose `email_verified` is missing or false (providers that never
+    /// send it); off by default.
+    #[arg(long, env = "FINTECH_OIDC_ALLOW_UNVERIFIED_EMAIL")]
+    oidc_allow_unverified_email: bool,
     /// Log as JSON lines.
     #[arg(long, env = "FINTECH_JSON_LOGS")]
     json_logs: bool,
@@ -177,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
                 tenant,
                 role_claim: args.oidc_role_claim.clone(),
                 role_map: fintech_server::oidc::parse_role_map(&args.oidc_role_map)?,
+                allow_unverified_email: args.oidc_allow_unverified_email,
             })
         }
     };

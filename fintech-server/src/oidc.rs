@@ -6,14 +6,20 @@
 //! Verification: the issuer's discovery document names its JWKS; keys are cached for ten
 //! minutes and refetched (at most every 30 s) when a token names an unknown `kid`. Only
 //! asymmetric algorithms are accepted (RS*, PS*, ES256/384; never HS* or `none`); `iss`, `aud`
-//! and `exp` must match; `email_verified: false` is refused. Roles come from a claim (default
+//! and `exp` must match; `sub` and `email` are required. Roles come from a claim (default
 //! `roles`; a string or a list), each value mapped through the configured map or taken as a
-//! role name (`admin`, `operator`, `developer`, `viewer`); the most privileged wins. The user
-//! is created on first sign-in and follows the provider's role afterwards.
+//! role name (`admin`, `operator`, `developer`, `viewer`); the most privileged wins.
+//!
+//! Core decides the rest ([`fintech_core::Platform::login_federated`]): the user is linked by
+//! (issuer, subject), created on its first sign-in unless a user with that e-mail exists
+//! (refused: no takeover by e-mail), follows the provider's role afterwards, and an e-mail
+//! the provider has not verified (`email_verified` missing or false) is refused unless
+//! [`OidcConfig::allow_unverified_email`].
 
 use std::time::{Duration, Instant};
 
 use fintech_core::id::TenantId;
+use fintech_core::platform::FederatedIdentity;
 use fintech_core::Role;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -35,6 +41,9 @@ pub struct OidcConfig {
     /// Claim values mapped to roles (`fintech-admins` → admin); unmapped values are taken as
     /// role names.
     pub role_map: Vec<(String, Role)>,
+    /// Accept tokens whose `email_verified` is missing or false (for providers that never
+    /// send it and verify addresses themselves). Off by default.
+    pub allow_unverified_email: bool,
 }
 
 /// Why a token was refused (logged at debug level; the client only sees "invalid token").
@@ -82,10 +91,6 @@ impl Oidc {
 
     pub(crate) fn tenant(&self) -> &TenantId {
         &self.config.tenant
-    }
-
-    pub(crate) fn issuer(&self) -> &str {
-        &self.config.issuer
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, Refusal> {
@@ -140,8 +145,13 @@ impl Oidc {
         found.ok_or_else(|| Refusal(format!("unknown key id {kid:?}")))
     }
 
-    /// Verifies an ID token; the user's e-mail and mapped role.
-    pub(crate) async fn verify(&self, token: &str) -> Result<(String, Role), Refusal> {
+    /// Whether tokens without a verified e-mail are accepted (core enforces it).
+    pub(crate) fn allow_unverified_email(&self) -> bool {
+        self.config.allow_unverified_email
+    }
+
+    /// Verifies an ID token; the identity it vouches for and the mapped role.
+    pub(crate) async fn verify(&self, token: &str) -> Result<(FederatedIdentity, Role), Refusal> {
         let header = decode_header(token).map_err(|e| Refusal(format!("header: {e}")))?;
         if !matches!(
             header.alg,
@@ -166,9 +176,18 @@ impl Oidc {
         let claims = decode::<Value>(token, &key, &v)
             .map_err(|e| Refusal(format!("token: {e}")))?
             .claims;
-        if claims.get("email_verified") == Some(&Value::Bool(false)) {
-            return Err(Refusal("e-mail not verified".into()));
-        }
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Refusal("no sub claim".into()))?
+            .to_owned();
+        // a boolean, or the string some providers send
+        let email_verified = match claims.get("email_verified") {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) => Some(s == "true"),
+            _ => None,
+        };
         let email = claims
             .get("email")
             .and_then(Value::as_str)
@@ -196,7 +215,15 @@ impl Oidc {
                     self.config.role_claim
                 ))
             })?;
-        Ok((email, role))
+        Ok((
+            FederatedIdentity {
+                issuer: self.config.issuer.clone(),
+                subject,
+                email,
+                email_verified,
+            },
+            role,
+        ))
     }
 }
 

@@ -157,7 +157,7 @@ pub(crate) async fn oidc_login(
             "OIDC sign-in is not configured on this server",
         ));
     };
-    let (email, role) = oidc.verify(&req.id_token).await.map_err(|r| {
+    let (identity, role) = oidc.verify(&req.id_token).await.map_err(|r| {
         tracing::info!(reason = %r.0, "OIDC token refused");
         ApiError::from(fintech_core::Error::Unauthenticated(
             "the identity token is not valid for this server".into(),
@@ -165,7 +165,13 @@ pub(crate) async fn oidc_login(
     })?;
     let session = s
         .platform()
-        .login_federated(oidc.tenant(), &email, role, oidc.issuer(), Interface::Http)
+        .login_federated(
+            oidc.tenant(),
+            &identity,
+            role,
+            oidc.allow_unverified_email(),
+            Interface::Http,
+        )
         .await?;
     tokens(&s, session)
 }

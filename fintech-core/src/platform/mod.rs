@@ -21,7 +21,7 @@ mod timeline;
 mod trading;
 mod webhooks;
 
-pub use sessions::{Session, REFRESH_TTL_SECS};
+pub use sessions::{FederatedIdentity, Session, REFRESH_TTL_SECS};
 
 mod cache;
 

@@ -9,12 +9,26 @@ use sha2::{Digest, Sha256};
 
 use super::{audit_entry, finish, Platform};
 use crate::auth::{Interface, Principal, Role, Scope};
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
 use crate::id::{TenantId, UserId};
 use crate::storage::{now_micros, User};
 
 /// How long a refresh token lives.
 pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+
+/// An identity a trusted identity provider vouches for: the claims of an OIDC ID token whose
+/// signature, issuer, audience and expiry the shell has verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedIdentity {
+    /// The provider (`iss`).
+    pub issuer: String,
+    /// The account at the provider (`sub`): what the user is linked by.
+    pub subject: String,
+    /// The e-mail the provider gives (`email`).
+    pub email: String,
+    /// The provider's `email_verified`; `None` when the token does not say.
+    pub email_verified: Option<bool>,
+}
 
 /// A signed-in user and the refresh token (`frt_…`) to show the client once.
 pub struct Session {
@@ -94,30 +108,91 @@ impl Platform {
     }
 
     /// Signs a user in on the word of a trusted identity provider (OIDC): the HTTP shell has
-    /// verified the provider's signed token and mapped its claims to `role`. The user is
-    /// created on first sign-in and its role follows the provider's on every sign-in.
+    /// verified the provider's signed token and mapped its claims to `role`.
+    ///
+    /// The user is found by the identity's `(issuer, subject)` link, never by e-mail. On the
+    /// first sign-in of an identity a user is created and linked, unless a user with that
+    /// e-mail already exists in the tenant (a password user, or one linked to another
+    /// identity): that is refused with `Conflict(already_exists)` and nothing is created or
+    /// changed, so a provider account cannot take over a local one by claiming its address.
+    /// The e-mail must be verified by the provider (`email_verified: true`) unless
+    /// `allow_unverified_email`. The linked user's role follows the provider's on every
+    /// sign-in.
     pub async fn login_federated(
         &self,
         tenant: &TenantId,
-        email: &str,
+        identity: &FederatedIdentity,
         role: Role,
-        issuer: &str,
+        allow_unverified_email: bool,
         interface: Interface,
     ) -> Result<Session> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = identity.email.trim().to_ascii_lowercase();
         if email.is_empty() || email.len() > 254 || !email.contains('@') {
             return Err(Error::validation(
                 "email",
                 "the identity token carries no valid e-mail",
             ));
         }
+        let issuer = identity.issuer.as_str();
+        let subject = identity.subject.as_str();
+        if issuer.is_empty() || issuer.len() > 1024 || subject.is_empty() || subject.len() > 255 {
+            return Err(Error::validation(
+                "sub",
+                "the identity token carries no valid issuer and subject",
+            ));
+        }
         if self.inner.store.tenant(tenant).await?.is_none() {
             return Err(Error::not_found("tenant", tenant));
         }
-        let existing = self.inner.store.user_credentials(tenant, &email).await?;
+        let anon = Principal::system(tenant.clone(), interface);
+        if identity.email_verified != Some(true) && !allow_unverified_email {
+            let err = Error::Unauthenticated(
+                "the identity provider has not verified this e-mail address".to_owned(),
+            );
+            self.audit_denial(
+                &anon,
+                "auth.login_federated",
+                "identity",
+                issuer,
+                None,
+                &err,
+            )
+            .await?;
+            return Err(err);
+        }
+        let linked =
+            match self
+                .inner
+                .store
+                .federated_user(tenant, issuer, subject)
+                .await?
+            {
+                Some(id) => {
+                    Some(self.inner.store.user(tenant, &id).await?.ok_or_else(|| {
+                        Error::internal("a federated identity links a missing user")
+                    })?)
+                }
+                None => None,
+            };
+        if linked.is_none()
+            && self
+                .inner
+                .store
+                .user_credentials(tenant, &email)
+                .await?
+                .is_some()
+        {
+            let err = Error::conflict(
+                ConflictCode::AlreadyExists,
+                "a user with this e-mail already exists and is not linked to this identity; federated sign-in never takes over an existing account by e-mail (sign in with its password, or use another address at the identity provider)",
+            );
+            self.audit_denial(&anon, "auth.login_federated", "user", &email, None, &err)
+                .await?;
+            return Err(err);
+        }
         let mut tx = self.inner.store.begin().await?;
-        let user = match existing {
-            Some((mut user, _)) => {
+        let user = match linked {
+            Some(mut user) => {
                 if user.role != role {
                     tx.set_user_role(tenant, &user.id, role).await?;
                     user.role = role;
@@ -132,7 +207,10 @@ impl Platform {
                     role,
                     created_at: crate::storage::now(),
                 };
+                // a concurrent first sign-in with the same e-mail makes this a conflict
                 tx.insert_user(&user, None).await?;
+                tx.insert_federated_identity(tenant, issuer, subject, &user.id)
+                    .await?;
                 user
             }
         };

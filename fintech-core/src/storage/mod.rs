@@ -12,6 +12,7 @@
 
 mod banking;
 mod fraud;
+mod identities;
 mod inbound;
 mod journal;
 mod ops;

@@ -1,7 +1,10 @@
 //! OIDC sign-in against a local identity provider of the test's own (discovery + JWKS over
 //! real HTTP), with ES256 ID tokens signed here: valid tokens sign in with the mapped role and
 //! the session works on the API; wrong audience, issuer, key, algorithm, expiry, unverified
-//! e-mail or no role are refused.
+//! e-mail or no role are refused. Identities are linked by (issuer, subject): an identity
+//! never takes over an existing user by e-mail (a password user or another identity's), and
+//! a token without a verified e-mail is refused unless configured otherwise (SQLite and
+//! PostgreSQL).
 
 use std::sync::Arc;
 
@@ -9,10 +12,11 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use fintech_core::{Config, Interface, Platform, Role};
+use fintech_core::{Config, Interface, Platform, Principal, Role};
 use fintech_providers::SimProviders;
 use fintech_server::oidc::OidcConfig;
 use fintech_server::{app, AppState, ServerOptions};
+use fintech_tests::{fresh_postgres_database, fresh_sqlite_database, postgres_url, report};
 use http_body_util::BodyExt;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -131,6 +135,7 @@ async fn oidc_sign_in_maps_roles_and_refuses_bad_tokens() {
             role_claim: "groups".into(),
             role_map: fintech_server::oidc::parse_role_map("fintech-admins=admin,ops=operator")
                 .unwrap(),
+            allow_unverified_email: false,
         }),
         ..ServerOptions::default()
     };
@@ -221,4 +226,148 @@ async fn oidc_sign_in_maps_roles_and_refuses_bad_tokens() {
     let plain = app(AppState::new(platform.clone(), ServerOptions::default()));
     let (status, _) = post(&plain, "/v1/auth/oidc", None, json!({ "id_token": "x" })).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn linking_scenario(backend: &str, url: String) {
+    let issuer = provider().await;
+    let platform = Platform::builder(Config {
+        database_url: url,
+        encryption_key: Some(fintech_core::crypto::SecretBox::generate_key()),
+        max_connections: 4,
+        ..Config::default()
+    })
+    .with_providers(Arc::new(SimProviders::new()))
+    .build()
+    .await
+    .unwrap();
+    let tenant = platform
+        .create_tenant("linking", Interface::Http)
+        .await
+        .unwrap();
+    let admin = Principal::system(tenant.id.clone(), Interface::Http);
+    let router_with = |allow_unverified_email: bool| {
+        app(AppState::new(
+            platform.clone(),
+            ServerOptions {
+                oidc: Some(OidcConfig {
+                    issuer: issuer.clone(),
+                    audience: AUDIENCE.into(),
+                    tenant: tenant.id.clone(),
+                    role_claim: "roles".into(),
+                    role_map: vec![],
+                    allow_unverified_email,
+                }),
+                ..ServerOptions::default()
+            },
+        ))
+    };
+    let router = router_with(false);
+    let now = chrono::Utc::now().timestamp();
+    let claims = |sub: &str, email: &str, role: &str| {
+        json!({ "iss": issuer, "aud": AUDIENCE, "sub": sub, "email": email,
+                "email_verified": true, "roles": [role], "iat": now, "exp": now + 300 })
+    };
+    let sign_in = |router: Router, claims: Value| async move {
+        post(
+            &router,
+            "/v1/auth/oidc",
+            None,
+            json!({ "id_token": token(KEY, Algorithm::ES256, claims) }),
+        )
+        .await
+    };
+    let users = || async { platform.users(&admin).await.unwrap() };
+
+    // a local password user
+    let ops = platform
+        .create_user(&admin, "ops@example.com", Role::Viewer)
+        .await
+        .unwrap();
+    platform
+        .set_user_password(&admin, &ops.id, "correct horse battery")
+        .await
+        .unwrap();
+
+    // an identity with its e-mail (verified, with an admin role) does not take it over
+    let (status, body) = sign_in(
+        router.clone(),
+        claims("attacker", "OPS@example.com", "admin"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "already_exists", "{body}");
+    let now_users = users().await;
+    assert_eq!(now_users.len(), 1, "nothing created");
+    assert_eq!(now_users[0].role, Role::Viewer, "the role is unchanged");
+    platform
+        .login(
+            &tenant.id,
+            "ops@example.com",
+            "correct horse battery",
+            Interface::Http,
+        )
+        .await
+        .expect("the password still signs in");
+
+    // an e-mail the provider has not verified (claim missing or false): refused, nothing made
+    let mut missing = claims("u-new", "new@example.com", "viewer");
+    missing.as_object_mut().unwrap().remove("email_verified");
+    let mut unverified = claims("u-new", "new@example.com", "viewer");
+    unverified["email_verified"] = json!(false);
+    for (what, c) in [("missing", missing.clone()), ("false", unverified)] {
+        let (status, body) = sign_in(router.clone(), c).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+    }
+    assert_eq!(users().await.len(), 1);
+    // … unless the deployment says its provider verifies addresses without saying so
+    let (status, body) = sign_in(router_with(true), missing).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(users().await.len(), 2);
+
+    // a new identity is created and linked; the same subject with another e-mail is the same
+    // user, whose role follows the provider's
+    let (status, body) = sign_in(
+        router.clone(),
+        claims("u-ada", "ada@example.com", "operator"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sign_in(
+        router.clone(),
+        claims("u-ada", "ada.lovelace@example.com", "viewer"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let now_users = users().await;
+    assert_eq!(now_users.len(), 3, "linked by subject, not by e-mail");
+    let ada = now_users
+        .iter()
+        .find(|u| u.email == "ada@example.com")
+        .expect("ada");
+    assert_eq!(ada.role, Role::Viewer);
+    // another identity claiming ada's e-mail is refused too
+    let (status, body) = sign_in(
+        router.clone(),
+        claims("u-mallory", "ada@example.com", "admin"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(users().await.len(), 3);
+    report(&format!("{backend} oidc linking: 1 passed, 0 failed"));
+}
+
+#[tokio::test]
+async fn sqlite_oidc_links_by_subject() {
+    let (_dir, url) = fresh_sqlite_database().expect("sqlite");
+    linking_scenario("sqlite", url).await;
+}
+
+#[tokio::test]
+async fn postgres_oidc_links_by_subject() {
+    let Some(server) = postgres_url() else { return };
+    linking_scenario(
+        "postgres",
+        fresh_postgres_database(&server).await.expect("db"),
+    )
+    .await;
 }
