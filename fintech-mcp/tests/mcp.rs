@@ -289,6 +289,7 @@ async fn no_tool_or_resource_reaches_another_tenants_objects() {
         ("payments_cancel", json!({ "payment_id": payment_id })),
         ("payments_refunds_list", json!({ "payment_id": payment_id })),
         ("payments_refund", json!({ "payment_id": payment_id })),
+        ("payments_timeline", json!({ "payment_id": payment_id })),
     ] {
         let r = call(&m, tool, args).await;
         assert_eq!(r.is_error, Some(true), "{tool}: {}", text(&r));
@@ -724,6 +725,35 @@ async fn every_tool_answers_on_the_simulator() {
                 .is_some_and(|o| o.starts_with("ref_"))),
         "the refund's events are on the payment's timeline"
     );
+    // the logs, the ledger and the rules (fraud:read)
+    let events = run(
+        "events_list",
+        call(&c, "events_list", json!({"limit": 500})).await,
+    );
+    assert!(
+        structured(&events)["events"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["object_id"] == payment_id)),
+        "the payment's events are in the log"
+    );
+    let records = run(
+        "audit_list",
+        call(&c, "audit_list", json!({"after": 0})).await,
+    );
+    assert!(structured(&records)["records"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty()));
+    let verified = run("audit_verify", call(&c, "audit_verify", json!({})).await);
+    assert!(structured(&verified)["verification"]["first_bad"].is_null());
+    run(
+        "ledger_balances",
+        call(&c, "ledger_balances", json!({})).await,
+    );
+    let rules = run(
+        "fraud_rules_get",
+        call(&c, "fraud_rules_get", json!({})).await,
+    );
+    assert!(structured(&rules).get("rule_set").is_some());
     let cancel = call(&c, "payments_cancel", json!({"payment_id": payment_id})).await;
     assert_eq!(
         cancel.is_error,
@@ -793,6 +823,23 @@ async fn every_tool_answers_on_the_simulator() {
         "trading_order_get",
         call(&c, "trading_order_get", json!({"order_id": order_id})).await,
     );
+    let fills = run(
+        "trading_order_fills",
+        call(&c, "trading_order_fills", json!({"order_id": order_id})).await,
+    );
+    assert!(structured(&fills)["fills"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty()));
+    let bars = run(
+        "trading_bars",
+        call(
+            &c,
+            "trading_bars",
+            json!({"symbol": "aapl", "timeframe": "1Hour", "limit": 3}),
+        )
+        .await,
+    );
+    assert_eq!(structured(&bars)["bars"].as_array().map(Vec::len), Some(3));
     run(
         "trading_orders_list",
         call(&c, "trading_orders_list", json!({})).await,

@@ -427,3 +427,39 @@ pub struct CaseArgs {
     /// The case (`case_…`).
     pub case_id: String,
 }
+
+/// A page of a sequence-numbered log (events, audit records).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogArgs {
+    /// Only entries after this sequence number (default 0: from the beginning).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
+    pub after: Option<i64>,
+    /// Page size, 1 to 500 (default 100).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 500)))]
+    pub limit: Option<u32>,
+}
+
+/// Arguments of `trading_bars`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BarArgs {
+    /// Ticker symbol, e.g. `AAPL`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,11}$"))
+    )]
+    pub symbol: String,
+    /// Bar width (default `1Day`).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["1Min", "1Hour", "1Day"])))]
+    pub timeframe: Option<String>,
+    /// How many bars, 1 to 1000 (default 30).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
+    pub limit: Option<u32>,
+}

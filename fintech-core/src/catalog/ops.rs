@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 use super::args::*;
 #[cfg(feature = "openapi")]
-use super::schema::{balances_output, many, money_move, one, order_output, public_token_output};
+use super::schema::{
+    balances_output, many, money_move, one, one_or_null, order_output, public_token_output,
+};
 use super::{parse_args, write, Invoke, Method, Operation, Serve, LIVE, READ};
 use crate::banking::{BankAccount, SpendingGroup, SpendingQuery, TransactionQuery};
 use crate::fraud::CaseStatus;
@@ -17,17 +19,21 @@ use crate::id::{BankAccountId, CaseId, CustomerId, ItemId, OrderId, PaymentId, T
 use crate::payments::{
     AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
 };
-use crate::platform::{track_replay, CaseQuery, OrderQuery, PaymentQuery};
-use crate::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
+use crate::platform::{track_replay, CaseQuery, LogQuery, OrderQuery, PaymentQuery};
+use crate::trading::{BarTimeframe, OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
 use crate::{Error, Money, Platform, Principal, Result, Scope};
 
 #[cfg(feature = "openapi")]
 use crate::{
+    audit::{AuditRecord, AuditVerification},
     banking::{BankTransaction, LinkToken, LinkedItem, SpendingBucket, SyncSummary},
-    fraud::{Assessment, FraudCase},
+    events::Event,
+    fraud::{Assessment, FraudCase, StoredRuleSet},
+    ledger::AccountBalance,
     payments::{Customer, Payment, PaymentMethod, ProviderBalance, Refund},
     platform::{PaymentTimeline, WhoAmI},
     trading::{Asset, BrokerageAccount, MarketClock, Order, Position, Quote},
+    trading::{Bar, Fill},
 };
 
 /// Output fields that carry provider-originated free text.
@@ -514,6 +520,22 @@ pub static OPERATIONS: &[Operation] = &[
         invoke: |pl, p, _| { keyed("clock", pl.market_clock(p).await?) },
     },
     op! {
+        name: "trading_bars", title: "Price bars", description: "Recent OHLCV bars of a symbol, oldest first.",
+        http: Get "/v1/bars/{symbol}", scope: Some(Scope::TradingRead), moves_money: false,
+        effect: LIVE, untrusted: &[], rest: Custom, mcp: Generic,
+        input: BarArgs, output: || many::<Bar>("bars", false),
+        invoke: |pl, p, x| {
+            let timeframe = match x.timeframe.as_deref() {
+                None => BarTimeframe::Day,
+                Some(t) => serde_json::from_value(json!(t)).map_err(|_| {
+                    Error::validation("timeframe", format!("{t:?} is not 1Min, 1Hour or 1Day"))
+                })?,
+            };
+            let bars = pl.bars(p, &x.symbol.to_uppercase(), timeframe, x.limit.unwrap_or(30)).await?;
+            keyed("bars", bars)
+        },
+    },
+    op! {
         name: "trading_order_place", title: "Place an order",
         description: "Places a market, limit, stop or stop-limit order. Two steps, like payments_create: the preview shows the quote, the estimated notional and the limits left.",
         http: Post "/v1/orders", scope: Some(Scope::TradingWrite), moves_money: true,
@@ -534,6 +556,16 @@ pub static OPERATIONS: &[Operation] = &[
             let oid = id(OrderId::parse, "order_id", &x.order_id)?;
             let order = pl.order(p, &oid).await?;
             Ok(json!({ "order": order, "fills": pl.fills(p, &oid).await? }))
+        },
+    },
+    op! {
+        name: "trading_order_fills", title: "Fills of an order", description: "The executions of one order, oldest first.",
+        http: Get "/v1/orders/{id}/fills" id = "order_id", scope: Some(Scope::TradingRead),
+        moves_money: false, effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: OrderArgs, output: || many::<Fill>("fills", false),
+        invoke: |pl, p, x| {
+            let oid = id(OrderId::parse, "order_id", &x.order_id)?;
+            keyed("fills", pl.fills(p, &oid).await?)
         },
     },
     op! {
@@ -615,5 +647,52 @@ pub static OPERATIONS: &[Operation] = &[
             let cid = id(CaseId::parse, "case_id", &x.case_id)?;
             keyed("case", pl.fraud_case(p, &cid).await?)
         },
+    },
+    op! {
+        name: "fraud_rules_get", title: "Active fraud rules",
+        description: "The tenant's active fraud rule set (version, rules, who loaded it), or null when none is active.",
+        http: Get "/v1/fraud/rules", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || one_or_null::<StoredRuleSet>("rule_set"),
+        invoke: |pl, p, _| { keyed("rule_set", pl.fraud_rules(p).await?) },
+    },
+    // ------------------------------------------------------------------ logs
+    op! {
+        name: "events_list", title: "Events",
+        description: "The tenant's event log, oldest first, paged by sequence number (`after`).",
+        http: Get "/v1/events", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &["data"], rest: Custom, mcp: Generic,
+        input: LogArgs, output: || many::<Event>("events", false),
+        invoke: |pl, p, x| {
+            let q = LogQuery { after: x.after.unwrap_or(0), limit: x.limit };
+            keyed("events", pl.events(p, q).await?)
+        },
+    },
+    op! {
+        name: "audit_list", title: "Audit log",
+        description: "The tenant's hash-chained audit records (who did what, through which interface), oldest first, paged by sequence number (`after`).",
+        http: Get "/v1/audit", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &["outcome"], rest: Custom, mcp: Generic,
+        input: LogArgs, output: || many::<AuditRecord>("records", false),
+        invoke: |pl, p, x| {
+            let q = LogQuery { after: x.after.unwrap_or(0), limit: x.limit };
+            keyed("records", pl.audit_log(p, q).await?)
+        },
+    },
+    op! {
+        name: "audit_verify", title: "Verify the audit chain",
+        description: "Recomputes the tenant's audit hash chain and names the first record that fails, if any.",
+        http: Get "/v1/audit/verify", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || one::<AuditVerification>("verification"),
+        invoke: |pl, p, _| { keyed("verification", pl.verify_audit(p).await?) },
+    },
+    op! {
+        name: "ledger_balances", title: "Ledger balances",
+        description: "Balances of the double-entry ledger per account and currency (sums of postings).",
+        http: Get "/v1/ledger/balances", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: NoArgs, output: || many::<AccountBalance>("balances", false),
+        invoke: |pl, p, _| { keyed("balances", pl.ledger_balances(p).await?) },
     },
 ];

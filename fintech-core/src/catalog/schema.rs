@@ -268,3 +268,11 @@ pub fn object<T: ToSchema>() -> Map<String, Value> {
     }
     root
 }
+
+/// `{key: T | null}`.
+#[cfg(feature = "openapi")]
+pub fn one_or_null<T: ToSchema>(key: &str) -> Map<String, Value> {
+    let mut o = Out::new();
+    let s = o.of::<T>();
+    o.field(key, nullable(s)).build()
+}
