@@ -6,7 +6,8 @@
 //!   match is enough. Comparison is constant-time; the timestamp must be within the tolerance
 //!   (300 s by default) to stop replays.
 //! * Plaid: `Plaid-Verification` is an ES256 JWT whose `kid` names a key fetched from
-//!   `/webhook_verification_key/get` (see [`crate::plaid::Plaid::verify_webhook`]); its `iat`
+//!   `/webhook_verification_key/get` (see [`crate::plaid::Plaid::verify_webhook`]; unknown key
+//!   ids are remembered and lookups are bounded per minute); its `iat`
 //!   must be at most 5 minutes old and its `request_body_sha256` must match the raw body.
 //!
 //! A verified body becomes a [`ProviderEvent`], named by an id core deduplicates on (see

@@ -83,8 +83,67 @@ impl std::fmt::Debug for PlaidConfig {
 pub struct Plaid {
     config: PlaidConfig,
     http: Http,
-    /// Webhook verification keys by `kid`.
-    webhook_keys: tokio::sync::Mutex<std::collections::HashMap<String, Value>>,
+    /// Webhook verification keys by `kid`, key ids Plaid does not know, and the lookup budget.
+    webhook_keys: tokio::sync::Mutex<WebhookKeys>,
+}
+
+/// How long a key id Plaid said it does not know is remembered as unknown.
+pub const UNKNOWN_KEY_ID_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Verification-key lookups (`/webhook_verification_key/get`) this process makes at most per
+/// minute, whatever the key ids; a webhook naming a new key id beyond that is refused (Plaid
+/// retries it) until the minute is over. Known keys are cached and need no lookup.
+pub const MAX_KEY_LOOKUPS_PER_MINUTE: u32 = 10;
+/// Unknown key ids remembered at most (expired ones are dropped first; when still full, a new
+/// unknown id is simply not remembered: the lookup budget bounds it anyway).
+const MAX_UNKNOWN_KEY_IDS: usize = 10_000;
+
+/// The webhook key cache: keys by id, unknown ids with when they were found unknown, and the
+/// current minute's lookup count. Unauthenticated requests choose the key id, so neither a
+/// repeated nor a fresh unknown id may cost an outbound call each.
+#[derive(Default)]
+struct WebhookKeys {
+    known: std::collections::HashMap<String, Value>,
+    unknown: std::collections::HashMap<String, std::time::Instant>,
+    window: Option<(std::time::Instant, u32)>,
+}
+
+impl WebhookKeys {
+    fn is_unknown(&mut self, kid: &str) -> bool {
+        match self.unknown.get(kid) {
+            Some(at) if at.elapsed() < UNKNOWN_KEY_ID_TTL => true,
+            Some(_) => {
+                self.unknown.remove(kid);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn remember_unknown(&mut self, kid: &str) {
+        if self.unknown.len() >= MAX_UNKNOWN_KEY_IDS {
+            self.unknown
+                .retain(|_, at| at.elapsed() < UNKNOWN_KEY_ID_TTL);
+        }
+        if self.unknown.len() < MAX_UNKNOWN_KEY_IDS {
+            self.unknown
+                .insert(kid.to_owned(), std::time::Instant::now());
+        }
+    }
+
+    /// Takes one lookup from this minute's budget; false when it is spent.
+    fn take_lookup(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let (start, used) = match self.window {
+            Some((start, used)) if now.duration_since(start).as_secs() < 60 => (start, used),
+            _ => (now, 0),
+        };
+        if used >= MAX_KEY_LOOKUPS_PER_MINUTE {
+            self.window = Some((start, used));
+            return false;
+        }
+        self.window = Some((start, used + 1));
+        true
+    }
 }
 
 impl std::fmt::Debug for Plaid {
@@ -171,12 +230,30 @@ impl Plaid {
         })
     }
 
+    /// The verification key `kid` names: from the cache, or looked up at Plaid within the
+    /// per-minute budget. A key id Plaid does not know is remembered for
+    /// [`UNKNOWN_KEY_ID_TTL`], so a repeated forged id costs no further call.
     async fn webhook_key(&self, kid: &str) -> Result<Value> {
+        let unknown =
+            || Error::Unauthenticated("Plaid webhook verification: unknown key id".into());
+        if kid.is_empty() || kid.len() > 128 || !kid.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(unknown());
+        }
+        // held across the lookup: concurrent webhooks with new ids queue, within the budget
         let mut cache = self.webhook_keys.lock().await;
-        if let Some(k) = cache.get(kid) {
+        if let Some(k) = cache.known.get(kid) {
             return Ok(k.clone());
         }
-        let body = self
+        if cache.is_unknown(kid) {
+            return Err(unknown());
+        }
+        if !cache.take_lookup() {
+            tracing::warn!("Plaid webhook key lookups are over budget this minute; refused");
+            return Err(Error::Unauthenticated(
+                "Plaid webhook verification: too many new key ids; try again later".into(),
+            ));
+        }
+        let body = match self
             .post(
                 "webhook_key",
                 "/webhook_verification_key/get",
@@ -184,14 +261,27 @@ impl Plaid {
                 true,
             )
             .await
-            .map_err(|_| {
-                Error::Unauthenticated("Plaid webhook verification: unknown key id".into())
-            })?;
+        {
+            Ok(body) => body,
+            Err(e) => {
+                // Plaid answered that it does not know the id (not an outage): remember it
+                if !matches!(
+                    e,
+                    Error::Provider {
+                        retryable: true,
+                        ..
+                    }
+                ) {
+                    cache.remember_unknown(kid);
+                }
+                return Err(unknown());
+            }
+        };
         let key = body["key"].clone();
         if !key.is_object() {
             return Err(malformed("verification key"));
         }
-        cache.insert(kid.to_owned(), key.clone());
+        cache.known.insert(kid.to_owned(), key.clone());
         Ok(key)
     }
 

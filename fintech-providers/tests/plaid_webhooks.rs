@@ -145,3 +145,75 @@ async fn plaid_verification_jwts() {
         );
     }
 }
+
+/// Unauthenticated requests choose the key id: a repeated unknown id is looked up once, and
+/// fresh unknown ids are looked up at most `MAX_KEY_LOOKUPS_PER_MINUTE` times, counted by the
+/// stand-in for Plaid. Known keys keep verifying without lookups.
+#[tokio::test]
+async fn unknown_key_ids_are_cached_and_lookups_bounded() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let counted = lookups.clone();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let app = Router::new().route(
+        "/webhook_verification_key/get",
+        post(move |req: Json<Value>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            keys(req)
+        }),
+    );
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let plaid = Plaid::new(
+        PlaidConfig {
+            client_id: "c".into(),
+            secret: "s".to_owned().into(),
+            environment: PlaidEnvironment::Custom(url),
+            client_name: "t".into(),
+        },
+        HttpSettings {
+            timeout: Duration::from_secs(5),
+            ..HttpSettings::default()
+        },
+    )
+    .unwrap();
+    let body = br#"{"webhook_type":"TRANSACTIONS","webhook_code":"SYNC_UPDATES_AVAILABLE","item_id":"item_1"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let calls = || lookups.load(Ordering::SeqCst);
+
+    // the real key, looked up once and cached
+    let good = jwt("current", Algorithm::ES256, now, body);
+    plaid.verify_webhook(body, &good, now).await.expect("valid");
+    assert_eq!(calls(), 1);
+
+    // one forged key id, many times: one lookup
+    let forged = jwt("forged", Algorithm::ES256, now, body);
+    for _ in 0..50 {
+        let r = plaid.verify_webhook(body, &forged, now).await;
+        assert!(
+            matches!(r, Err(fintech_core::Error::Unauthenticated(_))),
+            "{r:?}"
+        );
+    }
+    assert_eq!(calls(), 2, "a known-unknown id costs no call");
+
+    // a fresh forged id every time: lookups stop at the budget
+    for i in 0..50 {
+        let token = jwt(&format!("forged-{i}"), Algorithm::ES256, now, body);
+        let r = plaid.verify_webhook(body, &token, now).await;
+        assert!(
+            matches!(r, Err(fintech_core::Error::Unauthenticated(_))),
+            "{r:?}"
+        );
+    }
+    let budget = fintech_providers::plaid::MAX_KEY_LOOKUPS_PER_MINUTE as usize;
+    assert_eq!(calls(), budget, "at most {budget} lookups a minute");
+
+    // the cached key still verifies, with no lookup
+    plaid
+        .verify_webhook(body, &good, now)
+        .await
+        .expect("still valid");
+    assert_eq!(calls(), budget);
+}
