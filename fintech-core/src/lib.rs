@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod fraud;
 pub mod id;
+pub mod json;
 pub mod ledger;
 pub mod money;
 pub mod payments;

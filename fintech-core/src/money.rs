@@ -362,7 +362,8 @@ impl Serialize for Money {
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let repr = MoneyRepr::deserialize(d)?;
-        Money::parse(&repr.amount.0, &repr.currency).map_err(serde::de::Error::custom)
+        Money::parse(&repr.amount.0, &repr.currency)
+            .map_err(|e| serde::de::Error::custom(format_args!("{}{e}", crate::json::VALUE_ERROR)))
     }
 }
 

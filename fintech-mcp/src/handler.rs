@@ -190,7 +190,7 @@ fn refused(code: &str, message: &str) -> CallToolResult {
 }
 
 fn args<T: DeserializeOwned>(a: Option<Map<String, Value>>) -> Result<T, McpError> {
-    serde_json::from_value(Value::Object(a.unwrap_or_default()))
+    fintech_core::json::from_value(Value::Object(a.unwrap_or_default()))
         .map_err(|e| McpError::invalid_params(format!("invalid arguments: {e}"), None))
 }
 

@@ -113,13 +113,13 @@ pub fn router(state: McpState, options: HttpOptions) -> Router {
         owners: Arc::default(),
         sse: Arc::default(),
     };
-    let mcp =
-        Router::new()
-            .route_service("/mcp", streamable)
-            .layer(middleware::from_fn_with_state(
-                shared.clone(),
-                bind_sessions,
-            ));
+    let mcp = Router::new()
+        .route_service("/mcp", streamable)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            bind_sessions,
+        ))
+        .layer(middleware::from_fn_with_state(shared.clone(), strict_json));
     let legacy = Router::new()
         .route("/sse", get(sse_open))
         .route("/messages", post(sse_message));
@@ -155,6 +155,35 @@ fn host_allowed(allowed: &[String], host: &str) -> bool {
         let a = a.to_ascii_lowercase();
         a == host || a == name
     })
+}
+
+/// Refuses a POSTed message that repeats a key in any object (JSON-RPC parse error, 400)
+/// before rmcp parses it (a parsed message keeps only the last of two equal keys, so a tool's
+/// arguments could differ from what a proxy or a log reader saw).
+async fn strict_json(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, s.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+    };
+    if let Err(e) = fintech_core::json::check_text(&bytes) {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": { "code": -32700, "message": e.to_string() },
+            })
+            .to_string(),
+        )
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// 403 unless `Host` is allowed and `Origin`, when present, is on an allowed host or listed.
@@ -391,6 +420,12 @@ async fn sse_message(
             _ => return plain(StatusCode::NOT_FOUND, "session not found"),
         }
     };
+    if let Err(e) = fintech_core::json::check_text(&body) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            &format!("not a JSON-RPC message: {e}"),
+        );
+    }
     let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {

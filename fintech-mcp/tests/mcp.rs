@@ -933,6 +933,19 @@ async fn http_guards_reject_bad_host_origin_key_and_foreign_sessions() {
             .status(),
         401
     );
+    // a message that repeats a key is refused before it reaches a tool (issue 12)
+    let twice = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"},"capabilities":{}}}"#;
+    let r = post(Some(&alice)).body(twice).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key"),
+        "{body}"
+    );
     let r = post(Some(&alice))
         .header("host", "evil.example.com")
         .json(&init)

@@ -161,7 +161,7 @@ fn body_args(headers: &HeaderMap, body: &[u8]) -> ApiResult<Map<String, Value>> 
             "send the body as application/json",
         ));
     }
-    match serde_json::from_slice(body) {
+    match fintech_core::json::from_slice(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::bad_request(
             "the request body must be a JSON object",

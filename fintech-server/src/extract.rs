@@ -88,14 +88,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<serde_json::Value>::from_request(req, state).await {
-            // Every body is a JSON object: serde would otherwise read a struct from an array.
-            Ok(axum::Json(v)) if !v.is_object() => Err(ApiError::bad_request(
-                "the request body must be a JSON object",
-            )),
-            Ok(axum::Json(v)) => serde_json::from_value(v)
-                .map(Body)
-                .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}"))),
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let essence = v.split(';').next().unwrap_or_default().trim();
+                essence.eq_ignore_ascii_case("application/json")
+                    || essence.to_ascii_lowercase().ends_with("+json")
+            });
+        if !json_type {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request",
+                "send the body as application/json",
+            ));
+        }
+        // Strict JSON (fintech_core::json): a repeated key or an array where an object belongs
+        // is refused at any depth, so what a proxy or reviewer reads is what runs.
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => match fintech_core::json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) if !v.is_object() => Err(ApiError::bad_request(
+                    "the request body must be a JSON object",
+                )),
+                Ok(v) => fintech_core::json::from_value(v)
+                    .map(Body)
+                    .map_err(|e| match e {
+                        // an amount out of range or too precise: a value error, 422
+                        fintech_core::Error::Validation { ref field, .. } if field != "body" => {
+                            ApiError::from(e)
+                        }
+                        e => ApiError::bad_request(format!("invalid request body: {e}")),
+                    }),
+                Err(e) => Err(ApiError::bad_request(format!("invalid request body: {e}"))),
+            },
             // A body that does not parse into the type (syntax, types, unknown fields) is a
             // 400; size (413) and content type (415) keep their own statuses. Values that parse
             // but are invalid are core validation errors: 422.

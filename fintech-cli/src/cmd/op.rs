@@ -47,7 +47,7 @@ pub async fn run(
         }
         Some(s) => s.to_owned(),
     };
-    let value: serde_json::Value = serde_json::from_str(&raw)
+    let value: serde_json::Value = fintech_core::json::from_slice(raw.as_bytes())
         .map_err(|e| Error::validation("json", format!("not JSON: {e}")))?;
     let result = op.call(platform, principal, value).await?;
     println!(

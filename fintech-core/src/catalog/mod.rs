@@ -204,5 +204,5 @@ pub(crate) fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T> {
         Value::Null => Value::Object(Map::new()),
         other => other,
     };
-    serde_json::from_value(args).map_err(|e| Error::validation("arguments", e.to_string()))
+    crate::json::from_value(args).map_err(|e| Error::validation("arguments", e.to_string()))
 }

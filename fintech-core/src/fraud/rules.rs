@@ -587,9 +587,8 @@ impl RuleSetSpec {
             RuleFormat::Toml => {
                 toml::from_str(source).map_err(|e| Error::validation("rules", e.to_string()))
             }
-            RuleFormat::Json => {
-                serde_json::from_str(source).map_err(|e| Error::validation("rules", e.to_string()))
-            }
+            RuleFormat::Json => crate::json::from_slice(source.as_bytes())
+                .map_err(|e| Error::validation("rules", e.to_string())),
         }
     }
 }

@@ -86,6 +86,26 @@ impl Api {
         }
     }
 
+    /// Sends a body exactly as written (JSON that a `Value` cannot hold, such as a repeated key).
+    async fn raw(&self, method: Method, path: &str, key: &str, body: &str) -> Reply {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     async fn tenant_key(
         &self,
         name: &str,
@@ -313,12 +333,51 @@ async fn idempotency_and_strict_bodies(api: &Api) {
         .call(Method::POST, "/v1/payments", Some(&k), Some(big), &[])
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Strict JSON (issue 12): the same key twice, at the top or nested, and an array where an
+    // object belongs are 400; an amount past the cap is 422; nothing is charged for any.
+    for (raw, why) in [
+        (
+            r#"{"amount":{"amount":"1.00","currency":"USD"},"payment_method":"pm_card_visa","amount":{"amount":"900.00","currency":"USD"}}"#,
+            "duplicate key",
+        ),
+        (
+            r#"{"amount":{"amount":"1.00","amount":"900.00","currency":"USD"},"payment_method":"pm_card_visa"}"#,
+            "duplicate key",
+        ),
+        (
+            r#"{"amount":["1.00","USD"],"payment_method":"pm_card_visa"}"#,
+            "invalid",
+        ),
+    ] {
+        let r = api.raw(Method::POST, "/v1/payments", &k, raw).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{raw}: {:?}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap_or_default().contains(why),
+            "{raw}: {:?}",
+            r.body
+        );
+    }
+    let huge = json!({"amount": {"amount": "92233720368547758.07", "currency": "USD"}, "payment_method": "pm_card_visa"});
+    let r = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(huge), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    let card = json!({"amount": {"amount": "5.00", "currency": "USD"}, "payment_method": "pm_card_visa", "payee": "4242 4242 4242 4242"});
+    let r = api
+        .call(Method::POST, "/v1/payments", Some(&k), Some(card), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert!(!r.body.to_string().contains("4242"), "echoed: {}", r.body);
     let list = api
         .platform
         .payments(&admin, &Default::default())
         .await
         .expect("list");
     assert_eq!(list.len(), 1, "only the first payment exists");
+    let balances = api
+        .call(Method::GET, "/v1/ledger/balances", Some(&k), None, &[])
+        .await;
+    assert_eq!(balances.status, StatusCode::OK, "{:?}", balances.body);
 }
 
 /// 50 concurrent requests with one key create exactly one payment.
