@@ -81,11 +81,98 @@ impl McpState {
 /// Serves one session over stdin/stdout until the client closes it. Nothing but protocol is
 /// written to stdout; log to stderr.
 pub async fn serve_stdio(state: McpState, principal: Principal) -> anyhow::Result<()> {
+    serve_lines(state, principal, tokio::io::stdin(), tokio::io::stdout()).await
+}
+
+/// Serves one session over newline-delimited JSON-RPC (the stdio transport) on any pipe pair.
+/// Each incoming line is read strictly first: a message that repeats a key in any object is
+/// answered with a JSON-RPC error (`-32600`, with its id when it has one) and never reaches
+/// the handler, since a parsed message would keep only the last of the two values.
+pub async fn serve_lines<R, W>(
+    state: McpState,
+    principal: Principal,
+    input: R,
+    output: W,
+) -> anyhow::Result<()>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use rmcp::ServiceExt;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // rmcp reads `to_rmcp` and writes `from_rmcp`; whole lines from it and our refusals share
+    // one writer, so they never interleave.
+    let (mut to_rmcp, rmcp_in) = tokio::io::duplex(256 * 1024);
+    let (rmcp_out, from_rmcp) = tokio::io::duplex(256 * 1024);
+    let (lines, mut outgoing) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::spawn(async move {
+        let mut output = output;
+        while let Some(line) = outgoing.recv().await {
+            if output.write_all(&line).await.is_err() || output.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let replies = lines.clone();
+    let forwarder = tokio::spawn(async move {
+        let mut from_rmcp = BufReader::new(from_rmcp);
+        loop {
+            let mut line = Vec::new();
+            match from_rmcp.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if replies.send(line).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut input = BufReader::new(input);
+        loop {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let text = line.trim_ascii();
+            let refused = !text.is_empty()
+                && serde_json::from_slice::<serde_json::Value>(text).is_ok()
+                && fintech_core::json::check_text(text).is_err();
+            if refused {
+                let id = serde_json::from_slice::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(serde_json::Value::Null);
+                let mut reply = serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": id,
+                    "error": {
+                        "code": -32600,
+                        "message": "invalid message: a key is repeated in an object; each key may appear once",
+                    },
+                })
+                .to_string()
+                .into_bytes();
+                reply.push(b'\n');
+                if lines.send(reply).await.is_err() {
+                    break;
+                }
+            } else if to_rmcp.write_all(&line).await.is_err() {
+                break;
+            }
+        }
+        // end of input: rmcp sees end of file and the session ends
+        drop(to_rmcp);
+    });
     let service = state
         .handler(Some(principal))
-        .serve(rmcp::transport::stdio())
+        .serve((rmcp_in, rmcp_out))
         .await?;
     service.waiting().await?;
+    // everything rmcp wrote reaches the output before this returns (the process may exit next)
+    let _ = forwarder.await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
     Ok(())
 }

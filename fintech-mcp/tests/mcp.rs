@@ -1230,3 +1230,56 @@ async fn a_fixed_session_sees_its_keys_current_limits_and_revocation() {
     assert_eq!(payments.len(), 1, "only the payment made before the change");
     c.cancel().await.ok();
 }
+
+/// Over stdio, a message that repeats a key is answered with an error carrying its id and
+/// never reaches a tool; well-formed messages on the same pipe still work.
+#[tokio::test]
+async fn stdio_refuses_a_message_with_a_repeated_key() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let w = world().await;
+    let (_, p) = key(&w, "stdio", AGENT, KeyLimits::default()).await;
+    let state = McpState::new(w.platform.clone(), McpOptions::default());
+    let (mut client_w, server_r) = tokio::io::duplex(64 * 1024);
+    let (server_w, client_r) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(fintech_mcp::serve_lines(
+        state,
+        p.clone(),
+        server_r,
+        server_w,
+    ));
+    let mut lines = BufReader::new(client_r).lines();
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+    client_w
+        .write_all(format!("{init}\n").as_bytes())
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(answer["id"], 1, "{answer}");
+    client_w
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+        .await
+        .unwrap();
+    let twice = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"payments_create","arguments":{"amount":"1.00","currency":"USD","payment_method":"pm_card_visa","amount":"900.00"}}}"#;
+    client_w
+        .write_all(format!("{twice}\n").as_bytes())
+        .await
+        .unwrap();
+    let refused: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(refused["id"], 7, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    let ok = r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+    client_w
+        .write_all(format!("{ok}\n").as_bytes())
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(answer["id"], 8, "{answer}");
+    assert!(answer.get("result").is_some(), "{answer}");
+    let admin = Principal::system(p.tenant_id.clone(), Interface::Sdk);
+    let payments = w
+        .platform
+        .payments(&admin, &Default::default())
+        .await
+        .expect("list");
+    assert!(payments.is_empty(), "nothing was charged");
+}
