@@ -275,6 +275,60 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_in_one_currency_refuses_operations_in_another() {
+        // only a USD daily limit: an EUR payment must not slip past it (a surviving mutant
+        // turned `check_currency` into `Ok(())`)
+        let limits = KeyLimits {
+            max_per_day: Some(usd("100")),
+            ..Default::default()
+        };
+        let eur = Money::parse("1", "EUR").expect("ok");
+        assert!(matches!(
+            limits.check_payment(&eur),
+            Err(Error::LimitExceeded {
+                limit: "currency",
+                ..
+            })
+        ));
+        assert!(matches!(
+            limits.check_order(&eur),
+            Err(Error::LimitExceeded {
+                limit: "currency",
+                ..
+            })
+        ));
+        assert!(limits.check_payment(&usd("1")).is_ok());
+    }
+
+    #[test]
+    fn zero_and_negative_limits_are_refused_each() {
+        for bad in ["0", "-1"] {
+            let limits = KeyLimits {
+                max_per_payment: Some(usd(bad)),
+                ..Default::default()
+            };
+            assert!(limits.validate().is_err(), "{bad} accepted");
+        }
+        assert!(KeyLimits {
+            max_per_payment: Some(usd("0.01")),
+            ..Default::default()
+        }
+        .validate()
+        .is_ok());
+    }
+
+    #[test]
+    fn empty_means_no_limit_at_all() {
+        assert!(KeyLimits::default().is_empty());
+        assert!(!KeyLimits {
+            confirm_above: Some(usd("1")),
+            ..Default::default()
+        }
+        .is_empty());
+        assert_eq!(KeyLimits::default().currency(), None);
+    }
+
+    #[test]
     fn limits_must_share_a_currency() {
         let limits = KeyLimits {
             max_per_payment: Some(usd("100")),
