@@ -241,7 +241,7 @@ async fn a_key_sees_and_calls_only_the_tools_its_scopes_allow() {
     assert!(
         names
             .iter()
-            .all(|n| n == "whoami" || n.starts_with("banking_")),
+            .all(|n| n == "whoami" || n == "tenant_get" || n.starts_with("banking_")),
         "{names:?}"
     );
     assert!(!names.contains("banking_sync"), "sync needs banking:write");
@@ -754,6 +754,16 @@ async fn every_tool_answers_on_the_simulator() {
         call(&c, "fraud_rules_get", json!({})).await,
     );
     assert!(structured(&rules).get("rule_set").is_some());
+    let version = call(&c, "fraud_rules_version", json!({"version": 99})).await;
+    assert_eq!(
+        version.is_error,
+        Some(true),
+        "no such version: {}",
+        text(&version)
+    );
+    called.borrow_mut().insert("fraud_rules_version");
+    let tenant = run("tenant_get", call(&c, "tenant_get", json!({})).await);
+    assert_eq!(structured(&tenant)["tenant"]["name"], "all");
     let cancel = call(&c, "payments_cancel", json!({"payment_id": payment_id})).await;
     assert_eq!(
         cancel.is_error,

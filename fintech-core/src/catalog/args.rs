@@ -463,3 +463,73 @@ pub struct BarArgs {
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
     pub limit: Option<u32>,
 }
+
+/// An operator's decision on a held payment or order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HeldPaymentDecision {
+    /// The held payment (`pay_…`).
+    pub payment_id: String,
+    /// Why (kept in the audit log).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 500)))]
+    pub comment: Option<String>,
+}
+
+/// An operator's decision on a held order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HeldOrderDecision {
+    /// The held order (`ord_…`).
+    pub order_id: String,
+    /// Why (kept in the audit log).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 500)))]
+    pub comment: Option<String>,
+}
+
+/// An operator's resolution of a fraud case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CaseResolution {
+    /// The case (`fcs_…`).
+    pub case_id: String,
+    /// Why (required; kept in the audit log).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 500)))]
+    pub comment: String,
+}
+
+/// One API key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KeyArgs {
+    /// The key (`key_…`).
+    pub key_id: String,
+}
+
+/// Deliveries of one webhook endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryListArgs {
+    /// The endpoint (`whe_…`).
+    pub endpoint_id: String,
+    /// At most this many, 1 to 500 (default 50).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 500)))]
+    pub limit: Option<u32>,
+}
+
+/// One version of the fraud rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RulesVersionArgs {
+    /// The version (1, 2, 3 …).
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub version: i64,
+}

@@ -15,7 +15,10 @@ use super::schema::{
 use super::{parse_args, write, Invoke, Method, Operation, Serve, LIVE, READ};
 use crate::banking::{BankAccount, SpendingGroup, SpendingQuery, TransactionQuery};
 use crate::fraud::CaseStatus;
-use crate::id::{BankAccountId, CaseId, CustomerId, ItemId, OrderId, PaymentId, TransactionId};
+use crate::id::{
+    ApiKeyId, BankAccountId, CaseId, CustomerId, ItemId, OrderId, PaymentId, TransactionId,
+    WebhookEndpointId,
+};
 use crate::payments::{
     AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
 };
@@ -32,8 +35,10 @@ use crate::{
     ledger::AccountBalance,
     payments::{Customer, Payment, PaymentMethod, ProviderBalance, Refund},
     platform::{PaymentTimeline, WhoAmI},
+    storage::{ApiKeyRecord, KeyUsage, Tenant, User},
     trading::{Asset, BrokerageAccount, MarketClock, Order, Position, Quote},
     trading::{Bar, Fill},
+    webhooks::{WebhookDelivery, WebhookEndpoint},
 };
 
 /// Output fields that carry provider-originated free text.
@@ -694,5 +699,131 @@ pub static OPERATIONS: &[Operation] = &[
         effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
         input: NoArgs, output: || many::<AccountBalance>("balances", false),
         invoke: |pl, p, _| { keyed("balances", pl.ledger_balances(p).await?) },
+    },
+    // ------------------------------------------------------------------ approvals
+    op! {
+        name: "payments_approve", title: "Approve a held payment",
+        description: "Approves a payment held for approval or review: it is sent to the provider, exactly once however many approvals race. The creator of a payment cannot approve it.",
+        http: Post "/v1/payments/{id}/approve" id = "payment_id", scope: Some(Scope::ApprovalsWrite),
+        moves_money: true, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
+        input: HeldPaymentDecision, output: || one::<Payment>("payment"),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            keyed("payment", pl.approve_payment(p, &pid, x.comment).await?)
+        },
+    },
+    op! {
+        name: "payments_reject", title: "Reject a held payment",
+        description: "Rejects a held payment: money never moves.",
+        http: Post "/v1/payments/{id}/reject" id = "payment_id", scope: Some(Scope::ApprovalsWrite),
+        moves_money: false, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
+        input: HeldPaymentDecision, output: || one::<Payment>("payment"),
+        invoke: |pl, p, x| {
+            let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
+            keyed("payment", pl.reject_payment(p, &pid, x.comment).await?)
+        },
+    },
+    op! {
+        name: "trading_order_approve", title: "Approve a held order",
+        description: "Approves an order held for approval or review: it is sent to the broker, exactly once.",
+        http: Post "/v1/orders/{id}/approve" id = "order_id", scope: Some(Scope::ApprovalsWrite),
+        moves_money: true, effect: write(true, true), untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
+        input: HeldOrderDecision, output: || one::<Order>("order"),
+        invoke: |pl, p, x| {
+            let oid = id(OrderId::parse, "order_id", &x.order_id)?;
+            keyed("order", pl.approve_order(p, &oid, x.comment).await?)
+        },
+    },
+    op! {
+        name: "trading_order_reject", title: "Reject a held order",
+        description: "Rejects a held order: it is never sent to the broker.",
+        http: Post "/v1/orders/{id}/reject" id = "order_id", scope: Some(Scope::ApprovalsWrite),
+        moves_money: false, effect: write(true, true), untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
+        input: HeldOrderDecision, output: || one::<Order>("order"),
+        invoke: |pl, p, x| {
+            let oid = id(OrderId::parse, "order_id", &x.order_id)?;
+            keyed("order", pl.reject_order(p, &oid, x.comment).await?)
+        },
+    },
+    op! {
+        name: "fraud_case_approve", title: "Approve a fraud case",
+        description: "Approves an open review case (comment required): the held payment or order proceeds, exactly once.",
+        http: Post "/v1/fraud/cases/{id}/approve" id = "case_id", scope: Some(Scope::ApprovalsWrite),
+        moves_money: true, effect: write(true, true), untrusted: &[], rest: Custom, mcp: Generic,
+        input: CaseResolution, output: || one::<FraudCase>("case"),
+        invoke: |pl, p, x| {
+            let cid = id(CaseId::parse, "case_id", &x.case_id)?;
+            keyed("case", pl.approve_fraud_case(p, &cid, x.comment).await?)
+        },
+    },
+    op! {
+        name: "fraud_case_reject", title: "Reject a fraud case",
+        description: "Rejects an open review case (comment required): the held operation is cancelled and money never moves.",
+        http: Post "/v1/fraud/cases/{id}/reject" id = "case_id", scope: Some(Scope::ApprovalsWrite),
+        moves_money: false, effect: write(true, true), untrusted: &[], rest: Custom, mcp: Generic,
+        input: CaseResolution, output: || one::<FraudCase>("case"),
+        invoke: |pl, p, x| {
+            let cid = id(CaseId::parse, "case_id", &x.case_id)?;
+            keyed("case", pl.reject_fraud_case(p, &cid, x.comment).await?)
+        },
+    },
+    op! {
+        name: "fraud_rules_version", title: "A version of the fraud rules",
+        description: "One stored version of the tenant's fraud rule set, active or not.",
+        http: Get "/v1/fraud/rules/{version}", scope: Some(Scope::FraudRead), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: RulesVersionArgs, output: || one::<StoredRuleSet>("rule_set"),
+        invoke: |pl, p, x| { keyed("rule_set", pl.fraud_rules_version(p, x.version).await?) },
+    },
+    // ------------------------------------------------------------------ tenancy
+    op! {
+        name: "tenant_get", title: "Tenant", description: "The caller's tenant.",
+        http: Get "/v1/tenant", scope: None, moves_money: false, effect: READ, untrusted: &[],
+        rest: Custom, mcp: Generic, input: NoArgs, output: || one::<Tenant>("tenant"),
+        invoke: |pl, p, _| { keyed("tenant", pl.tenant(p).await?) },
+    },
+    op! {
+        name: "keys_list", title: "API keys",
+        description: "API keys of the tenant: prefixes, scopes, limits and last use, never secrets.",
+        http: Get "/v1/keys", scope: Some(Scope::Developer), moves_money: false, effect: READ,
+        untrusted: &[], rest: Custom, mcp: Generic, input: NoArgs,
+        output: || many::<ApiKeyRecord>("keys", false),
+        invoke: |pl, p, _| { keyed("keys", pl.api_keys(p).await?) },
+    },
+    op! {
+        name: "key_usage", title: "Usage of an API key", description: "Requests per UTC day of a key, newest first.",
+        http: Get "/v1/keys/{id}/usage" id = "key_id", scope: Some(Scope::Developer), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: KeyArgs, output: || many::<KeyUsage>("usage", false),
+        invoke: |pl, p, x| {
+            let kid = id(ApiKeyId::parse, "key_id", &x.key_id)?;
+            keyed("usage", pl.api_key_usage(p, &kid).await?)
+        },
+    },
+    op! {
+        name: "users_list", title: "Users", description: "Users of the tenant and their roles.",
+        http: Get "/v1/users", scope: Some(Scope::Admin), moves_money: false, effect: READ,
+        untrusted: &[], rest: Custom, mcp: Generic, input: NoArgs,
+        output: || many::<User>("users", false),
+        invoke: |pl, p, _| { keyed("users", pl.users(p).await?) },
+    },
+    op! {
+        name: "webhook_endpoints_list", title: "Webhook endpoints",
+        description: "The tenant's webhook endpoints (URLs and event filters; never signing secrets).",
+        http: Get "/v1/webhook_endpoints", scope: Some(Scope::Developer), moves_money: false,
+        effect: READ, untrusted: &[], rest: Custom, mcp: Generic, input: NoArgs,
+        output: || many::<WebhookEndpoint>("endpoints", false),
+        invoke: |pl, p, _| { keyed("endpoints", pl.webhook_endpoints(p).await?) },
+    },
+    op! {
+        name: "webhook_deliveries_list", title: "Webhook deliveries",
+        description: "Deliveries of one endpoint, newest first, with their attempts and status.",
+        http: Get "/v1/webhook_endpoints/{id}/deliveries" id = "endpoint_id", scope: Some(Scope::Developer),
+        moves_money: false, effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
+        input: DeliveryListArgs, output: || many::<WebhookDelivery>("deliveries", false),
+        invoke: |pl, p, x| {
+            let eid = id(WebhookEndpointId::parse, "endpoint_id", &x.endpoint_id)?;
+            keyed("deliveries", pl.webhook_deliveries(p, &eid, x.limit).await?)
+        },
     },
 ];

@@ -142,6 +142,12 @@ impl Platform {
     /// One review case, with the assessment that opened it.
     pub async fn fraud_case(&self, p: &Principal, id: &CaseId) -> Result<FraudCase> {
         p.require(Scope::FraudRead)?;
+        self.case_row(p, id).await
+    }
+
+    /// The caller's tenant's case, without a scope check (resolving a case needs
+    /// `approvals:write`, not also `fraud:read`).
+    async fn case_row(&self, p: &Principal, id: &CaseId) -> Result<FraudCase> {
         self.inner
             .store
             .fraud_case(&p.tenant_id, id)
@@ -169,7 +175,7 @@ impl Platform {
             }
             other => return Err(Error::internal(format!("case of unknown object {other}"))),
         }
-        self.fraud_case(p, id).await
+        self.case_row(p, id).await
     }
 
     /// Rejects an open case (operator, comment required): the held operation is cancelled and
@@ -192,7 +198,7 @@ impl Platform {
             }
             other => return Err(Error::internal(format!("case of unknown object {other}"))),
         }
-        self.fraud_case(p, id).await
+        self.case_row(p, id).await
     }
 
     async fn case_to_resolve(
@@ -209,7 +215,7 @@ impl Platform {
             ));
         }
         validate_text("comment", &Some(comment.to_owned()), 1000)?;
-        let case = self.fraud_case(p, id).await?;
+        let case = self.case_row(p, id).await?;
         if case.status != CaseStatus::Open {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
