@@ -5,8 +5,9 @@
 //! Exit codes: 0 ok, 2 usage or invalid input, 3 authentication/permission, 4 not found,
 //! 5 conflict, held or over a limit, 6 provider, 1 anything else.
 
-mod cmd;
+#[macro_use]
 mod output;
+mod cmd;
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -139,6 +140,13 @@ enum TenantCmd {
     Create {
         /// Name.
         name: String,
+    },
+    /// Show the tenant's settings, or change them (admin; every change is audited).
+    Settings {
+        /// Let a single operator approve the payments and orders they created themselves
+        /// (off by default: a second person approves; API keys never approve their own).
+        #[arg(long)]
+        allow_self_approval: Option<bool>,
     },
 }
 
@@ -507,19 +515,30 @@ enum RulesCmd {
         #[arg(long)]
         version: Option<i64>,
     },
-    /// Load and activate a rule file (TOML, or JSON with --format json).
+    /// Load and activate a rule file (TOML, or JSON with --format json), or the starter set.
     Load {
         /// The file (see docs/fraud.md).
-        file: std::path::PathBuf,
+        #[arg(required_unless_present = "starter", conflicts_with = "starter")]
+        file: Option<std::path::PathBuf>,
+        /// The starter rule set shipped in this binary (card testing, velocity, structuring,
+        /// large amounts, sanctioned countries, order checks; docs/fraud.md).
+        #[arg(long)]
+        starter: bool,
         /// Source format.
         #[arg(long, value_parser = ["toml", "json"], default_value = "toml")]
         format: String,
     },
     /// Load a rule file with every rule in shadow mode: recorded on assessments, never
     /// enforced, so operators see what it would have done.
+    ///
+    /// It replaces the active rule set: until another is loaded, nothing is held or blocked.
+    /// Asks to confirm on a terminal; scripts pass --yes.
     Shadow {
         /// The file (TOML).
         file: std::path::PathBuf,
+        /// Replace the enforced rules without asking (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
     },
     /// Replay rules over labelled history and report precision, recall and volume flagged.
     Backtest {
@@ -652,7 +671,7 @@ fn idem(key: &Option<String>) -> String {
     let k = key
         .clone()
         .unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4()));
-    eprintln!("idempotency key: {k}");
+    note!("idempotency key: {k}");
     k
 }
 
@@ -704,6 +723,7 @@ fn payment_rows(ps: &[fintech_core::payments::Payment]) -> Vec<Vec<String>> {
                 p.id.to_string(),
                 p.status.as_str().into(),
                 p.amount.to_string(),
+                p.amount_captured.to_string(),
                 p.amount_refunded.to_string(),
                 opt(&p.payee),
                 opt(&p.failure_code),
@@ -747,7 +767,7 @@ fn method_rows(ms: &[fintech_core::payments::PaymentMethod]) -> Vec<Vec<String>>
 }
 
 const PAYMENT_HEADERS: &[&str] = &[
-    "ID", "STATUS", "AMOUNT", "REFUNDED", "PAYEE", "FAILURE", "CREATED",
+    "ID", "STATUS", "AMOUNT", "CAPTURED", "REFUNDED", "PAYEE", "FAILURE", "CREATED",
 ];
 
 fn order_rows(os: &[fintech_core::trading::Order]) -> Vec<Vec<String>> {
@@ -777,15 +797,45 @@ const ORDER_HEADERS: &[&str] = &[
     "AVG PRICE",
 ];
 
+/// Said once, where a database is set up, so nobody assumes screening is on.
+const NO_RULES_NOTICE: &str = "no fraud rules are active: every payment and order is allowed; load the starter set with `fintech fraud rules load --starter` (docs/fraud.md)";
+
+/// What to do about a payment held by `pay`, for the person who just created it.
+async fn held_hint(p: &Platform, op: &Principal, pay: &fintech_core::payments::Payment) -> String {
+    let id = &pay.id;
+    let why = if pay.status == PaymentStatus::PendingReview {
+        "held for fraud review"
+    } else {
+        "held for approval (over the key's approval threshold)"
+    };
+    if pay.created_by != op.actor.to_string() {
+        return format!("{why}: approve with `fintech approvals approve {id}`");
+    }
+    let self_ok = !matches!(op.actor, fintech_core::Actor::ApiKey(_))
+        && p.tenant_settings(op)
+            .await
+            .is_ok_and(|s| s.allow_self_approval);
+    if self_ok {
+        return format!(
+            "{why}: this tenant allows self-approval, so `fintech approvals approve {id}` (audited as approved by its creator)"
+        );
+    }
+    let as_key = if matches!(op.actor, fintech_core::Actor::ApiKey(_)) {
+        format!("the operator approves it without this key: `fintech approvals approve {id}` (unset FINTECH_API_KEY / --api-key)")
+    } else {
+        format!(
+            "a second person must approve it (whoever created a hold cannot approve it): add one with `fintech users create EMAIL --role operator` (they approve over HTTP or MCP), or give one a key with `fintech keys create --name approver --scopes approvals:write,payments:read` to run `fintech --api-key fk_… approvals approve {id}`; a single-operator tenant can allow self-approval: `fintech tenants settings --allow-self-approval true` (audited)"
+        )
+    };
+    format!("{why}: {as_key}")
+}
+
 async fn run(cli: Cli) -> fintech_core::Result<()> {
     let fmt = Format::resolve(cli.output);
     if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "fintech",
-            &mut std::io::stdout(),
-        );
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "fintech", &mut script);
+        output::bytes(&script);
         return Ok(());
     }
     let sim = Arc::new(SimProviders::new());
@@ -793,17 +843,21 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
     match &cli.command {
         Command::Completions { .. } => {}
         Command::Init { tenant_name } => {
-            let t = p.create_tenant(tenant_name, Interface::Cli).await?;
+            let t = p.init_tenant(tenant_name, Interface::Cli).await?;
             show(
                 fmt,
                 &t,
                 &["TENANT", "NAME"],
                 vec![vec![t.id.to_string(), t.name.clone()]],
             );
+            let op = Principal::system(t.id.clone(), Interface::Cli);
+            if p.fraud_rules(&op).await?.is_none() {
+                note!("{NO_RULES_NOTICE}");
+            }
         }
         Command::Migrate => {
             p.store().migrate().await?;
-            eprintln!("migrations applied");
+            note!("migrations applied");
         }
         Command::Config(ConfigCmd::Show) => {
             let mut config = Config::load()?;
@@ -838,6 +892,32 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
                 .map(|t| vec![t.id.to_string(), t.name.clone(), t.created_at.to_rfc3339()])
                 .collect();
             show(fmt, &ts, &["ID", "NAME", "CREATED"], rows);
+        }
+        Command::Tenants(TenantCmd::Settings {
+            allow_self_approval,
+        }) => {
+            let op = operator(&cli, &p).await?;
+            let settings = match allow_self_approval {
+                Some(v) => {
+                    p.set_tenant_settings(
+                        &op,
+                        fintech_core::storage::TenantSettings {
+                            allow_self_approval: *v,
+                        },
+                    )
+                    .await?
+                }
+                None => p.tenant_settings(&op).await?,
+            };
+            show(
+                fmt,
+                &settings,
+                &["SETTING", "VALUE"],
+                vec![vec![
+                    "allow_self_approval".into(),
+                    settings.allow_self_approval.to_string(),
+                ]],
+            );
         }
         Command::Tenants(TenantCmd::Create { name }) => {
             let t = p.create_tenant(name, Interface::Cli).await?;
@@ -892,6 +972,41 @@ async fn tenant_command(
     Ok(())
 }
 
+/// `fraud rules shadow` replaces what is enforced: say so, and go on only when confirmed.
+async fn confirm_shadow(p: &Platform, op: &Principal, yes: bool) -> fintech_core::Result<()> {
+    let active = p.fraud_rules(op).await?;
+    let Some(active) = active else {
+        return Ok(()); // nothing enforced now, nothing turned off
+    };
+    let warning = format!(
+        "this replaces the active rule set (version {}) with one that enforces nothing: until another set is loaded, no payment or order is held for review or blocked",
+        active.version
+    );
+    if yes {
+        note!("warning: {warning}");
+        return Ok(());
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(usage(format!(
+            "{warning}; pass --yes to do it without a terminal to confirm on"
+        )));
+    }
+    note!("warning: {warning}");
+    {
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), "turn enforcement off? [y/N] ");
+    }
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| usage(format!("reading the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(usage("not confirmed; the active rules stay enforced"))
+    }
+}
+
 fn read_file(path: &std::path::Path) -> fintech_core::Result<String> {
     std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
 }
@@ -908,15 +1023,26 @@ async fn fraud_rules(
         RulesCmd::Show { version: None } => p.fraud_rules(op).await?.ok_or_else(|| {
             Error::not_found("rule_set", "(none loaded: every operation is allowed)")
         })?,
-        RulesCmd::Load { file, format } => {
-            let format = if format == "json" {
-                RuleFormat::Json
-            } else {
-                RuleFormat::Toml
-            };
-            p.set_fraud_rules(op, &read_file(file)?, format).await?
-        }
-        RulesCmd::Shadow { file } => {
+        RulesCmd::Load {
+            file,
+            starter,
+            format,
+        } => match (file, starter) {
+            (Some(file), false) => {
+                let format = if format == "json" {
+                    RuleFormat::Json
+                } else {
+                    RuleFormat::Toml
+                };
+                p.set_fraud_rules(op, &read_file(file)?, format).await?
+            }
+            _ => {
+                p.set_fraud_rules(op, fintech_core::fraud::STARTER_RULES, RuleFormat::Toml)
+                    .await?
+            }
+        },
+        RulesCmd::Shadow { file, yes } => {
+            confirm_shadow(p, op, *yes).await?;
             let mut doc: toml::Table = read_file(file)?
                 .parse()
                 .map_err(|e| Error::validation("rules", format!("not TOML: {e}")))?;
@@ -969,7 +1095,7 @@ async fn fraud_rules(
     match fmt {
         Format::Json => show(fmt, &stored, &[], vec![]),
         Format::Table => {
-            eprintln!(
+            note!(
                 "rule set version {} ({}), loaded by {} at {}",
                 stored.version,
                 if stored.format == RuleFormat::Json {
@@ -980,7 +1106,7 @@ async fn fraud_rules(
                 stored.created_by,
                 stored.created_at.to_rfc3339()
             );
-            println!("{}", stored.source);
+            out!("{}", stored.source);
         }
     }
     Ok(())
@@ -994,7 +1120,7 @@ async fn listen(
 ) -> fintech_core::Result<()> {
     let target = reqwest::Url::parse(url).map_err(|e| usage(format!("--forward-to: {e}")))?;
     let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
-    eprintln!("forwarding events to {target}; signing secret for this session: {secret}");
+    note!("forwarding events to {target}; signing secret for this session: {secret}");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -1045,8 +1171,8 @@ async fn listen(
                 .send()
                 .await;
             match res {
-                Ok(r) => eprintln!("--> {} {} [{}]", e.event_type, e.id, r.status().as_u16()),
-                Err(err) => eprintln!(
+                Ok(r) => note!("--> {} {} [{}]", e.event_type, e.id, r.status().as_u16()),
+                Err(err) => note!(
                     "--> {} {} [failed: {}]",
                     e.event_type,
                     e.id,
@@ -1073,7 +1199,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             ExitCode::from(match e.kind() {
                 ErrorKind::Validation => 2,
                 ErrorKind::Unauthenticated | ErrorKind::Forbidden => 3,

@@ -1,6 +1,52 @@
 //! Printing: aligned tables for people, one JSON document for programs (`--output json`).
+//!
+//! Everything the CLI prints goes through [`line`] / [`out!`] (stdout) and [`note!`] (stderr):
+//! a reader that goes away early (`fintech completions bash | head`) ends the program quietly
+//! instead of a panic on the closed pipe.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+
+/// Prints a formatted line on stdout (see [`line`]).
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::output::line(format_args!($($t)*))
+    };
+}
+
+/// Prints a formatted line on stderr; a closed stderr is ignored (there is no one to tell).
+#[macro_export]
+macro_rules! note {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// Writes `text` and a newline to stdout. When the reader has closed the pipe, the program
+/// exits with success at once: the reader took what it wanted, and nothing more can be said.
+pub fn line(text: impl std::fmt::Display) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        stdout_failed(e);
+    }
+}
+
+/// Writes raw bytes to stdout, with the same closed-pipe handling as [`line`].
+pub fn bytes(b: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(b).and_then(|()| out.flush()) {
+        stdout_failed(e);
+    }
+}
+
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    note!("error: writing to stdout: {e}");
+    std::process::exit(1);
+}
 
 use serde::Serialize;
 
@@ -29,10 +75,7 @@ impl Format {
 /// Prints `value` as JSON, or as a table of `rows` under `headers`.
 pub fn show<T: Serialize>(format: Format, value: &T, headers: &[&str], rows: Vec<Vec<String>>) {
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
-        ),
+        Format::Json => line(serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())),
         Format::Table => print_table(headers, &rows),
     }
 }
@@ -47,7 +90,7 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
-    let line = |cells: Vec<&str>| {
+    let row = |cells: Vec<&str>| {
         let mut out = String::new();
         for (i, c) in cells.iter().enumerate() {
             let pad = widths[i].saturating_sub(c.chars().count());
@@ -56,14 +99,14 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&" ".repeat(pad + 2));
             }
         }
-        println!("{}", out.trim_end());
+        line(out.trim_end());
     };
-    line(headers.to_vec());
+    row(headers.to_vec());
     for r in rows {
-        line(r.iter().map(String::as_str).collect());
+        row(r.iter().map(String::as_str).collect());
     }
     if rows.is_empty() {
-        println!("(none)");
+        line("(none)");
     }
 }
 

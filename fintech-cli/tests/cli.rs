@@ -544,3 +544,247 @@ fn listen_forwards_triggered_events() {
         fintech_core::webhooks::verify_signature(&secret, sig, body.as_bytes(), now, 300).is_ok()
     );
 }
+
+fn fresh_sqlite() -> Session {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fintech.db").display()
+    );
+    Session { dir, url }
+}
+
+impl Session {
+    /// Runs with a table on stdout (as on a terminal): (exit code, stdout, stderr).
+    fn table(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::cargo_bin("fintech")
+            .expect("binary")
+            .current_dir(self.dir.path())
+            .env("FINTECH_DATABASE_URL", &self.url)
+            .env_remove("FINTECH_API_KEY")
+            .env_remove("FINTECH_TENANT")
+            .args(args)
+            .args(["--output", "table"])
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+/// `fintech init` on a database that is already set up creates nothing, exits 5 and says
+/// which tenant exists and how to go on; the first init says that no fraud rules are active.
+#[test]
+fn init_twice_refuses_and_names_the_tenant() {
+    let s = fresh_sqlite();
+    let (code, first, err) = s.run(&["init"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("no fraud rules are active") && err.contains("--starter"),
+        "{err}"
+    );
+    let id = first["id"].as_str().expect("id").to_owned();
+    let (code, _, err) = s.run(&["init"], None);
+    assert_eq!(code, 5, "a second init is a conflict: {err}");
+    assert!(err.contains(&id) && err.contains("sandbox"), "{err}");
+    assert!(err.contains("fintech tenants create"), "{err}");
+    let (code, _, _) = s.run(&["init", "--tenant-name", "other"], None);
+    assert_eq!(code, 5);
+    let tenants = s.ok(&["tenants", "list"], None);
+    assert_eq!(tenants.as_array().map(Vec::len), Some(1), "{tenants}");
+    // a deliberate second tenant is still possible
+    s.ok(&["tenants", "create", "second"], None);
+    assert_eq!(
+        s.ok(&["tenants", "list"], None).as_array().map(Vec::len),
+        Some(2)
+    );
+}
+
+/// A reader that closes the pipe early (`fintech completions bash | head`) ends the program
+/// quietly with success, for completions and for table and JSON output alike.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let s = fresh_sqlite();
+    s.ok(&["init"], None);
+    for args in [
+        &["completions", "bash"][..],
+        &["audit", "list", "--output", "json"],
+        &["tenants", "list", "--output", "table"],
+    ] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("fintech"))
+            .current_dir(s.dir.path())
+            .env("FINTECH_DATABASE_URL", &s.url)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+/// Starter rules from the binary; `fraud rules shadow` asks before it turns enforcement off;
+/// a hold the operator made says that a second person approves and how, and the tenant's
+/// audited self-approval setting lets a single operator approve their own hold.
+#[test]
+fn rules_shadow_holds_and_self_approval() {
+    let s = fresh_sqlite();
+    s.ok(&["init"], None);
+    let rules = s.ok(&["fraud", "rules", "load", "--starter"], None);
+    assert_eq!(rules["version"], 1);
+    assert!(rules["source"]
+        .as_str()
+        .is_some_and(|src| src.contains("name = \"starter\"")));
+    let (code, _, _) = s.run(&["fraud", "rules", "load"], None);
+    assert_eq!(code, 2, "a file or --starter is required");
+
+    // shadow: refused without a terminal unless --yes, and nothing changes
+    std::fs::write(
+        s.dir.path().join("candidate.toml"),
+        "name = \"candidate\"\nreview_score = 50\nblock_score = 100\n[[rule]]\nname = \"big\"\naction = \"block\"\nwhen.amount_above = { amount = { USD = \"1.00\" } }\n",
+    )
+    .expect("write");
+    let (code, _, err) = s.run(&["fraud", "rules", "shadow", "candidate.toml"], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--yes") && err.contains("enforces nothing"),
+        "{err}"
+    );
+    assert_eq!(s.ok(&["fraud", "rules", "show"], None)["version"], 1);
+    let (code, shadowed, err) = s.run(
+        &["fraud", "rules", "shadow", "candidate.toml", "--yes"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert_eq!(shadowed["version"], 2);
+    s.ok(&["fraud", "rules", "load", "--starter"], None);
+
+    // an operator's own hold: the hint names the way forward, approve is refused as creator
+    let (code, held, err) = s.run(&["payments", "create", "--amount", "12000"], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(held["status"], "pending_review", "{held}");
+    let held_id = held["id"].as_str().expect("id").to_owned();
+    assert!(
+        err.contains("second person")
+            && err.contains("fintech users create")
+            && err.contains("--allow-self-approval"),
+        "{err}"
+    );
+    let (code, _, err) = s.run(&["approvals", "approve", &held_id], None);
+    assert_eq!(code, 3, "{err}");
+    assert!(!err.contains("missing scope"), "{err}");
+    assert!(err.contains("second person"), "{err}");
+    let settings = s.ok(&["tenants", "settings"], None);
+    assert_eq!(settings["allow_self_approval"], false);
+    let settings = s.ok(
+        &["tenants", "settings", "--allow-self-approval", "true"],
+        None,
+    );
+    assert_eq!(settings["allow_self_approval"], true);
+    let approved = s.ok(
+        &["approvals", "approve", &held_id, "--comment", "solo"],
+        None,
+    );
+    assert_eq!(approved["status"], "succeeded");
+    let audit = s.ok(&["audit", "list", "--limit", "500"], None);
+    let records = audit.as_array().expect("records");
+    assert!(records.iter().any(|r| r["action"] == "tenants.settings"
+        && r["outcome"] == "ok: allow_self_approval true (was false)"));
+    assert!(records.iter().any(|r| r["action"] == "payments.approve"
+        && r["object_id"] == held_id.as_str()
+        && r["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("by its creator"))));
+}
+
+/// With the starter rules loaded, the walkthrough's own payments on the default card do not
+/// make `trigger` fail, and a case opened by `trigger fraud.case_opened` can be approved by
+/// the operator who ran it.
+#[test]
+fn walkthrough_defaults_do_not_collide_with_the_starter_rules() {
+    let s = fresh_sqlite();
+    s.ok(&["init"], None);
+    s.ok(&["fraud", "rules", "load", "--starter"], None);
+    for amount in ["10", "11", "12", "13", "14", "15"] {
+        s.run(&["payments", "create", "--amount", amount], None);
+    }
+    for _ in 0..3 {
+        let paid = s.ok(&["trigger", "payment.succeeded"], None);
+        assert_eq!(paid["status"], "succeeded", "{paid}");
+    }
+    let cases = s.ok(&["trigger", "fraud.case_opened"], None);
+    let case = cases[0]["id"].as_str().expect("case").to_owned();
+    assert!(case.starts_with("fcs_"));
+    let resolved = s.ok(
+        &["fraud", "cases", "approve", &case, "--comment", "checked"],
+        None,
+    );
+    assert_eq!(resolved["status"], "approved");
+}
+
+/// The payments table shows what was captured.
+#[test]
+fn the_capture_table_shows_the_captured_amount() {
+    let s = fresh_sqlite();
+    s.ok(&["init"], None);
+    let auth = s.ok(
+        &[
+            "payments",
+            "create",
+            "--amount",
+            "80",
+            "--capture",
+            "manual",
+        ],
+        None,
+    );
+    let id = auth["id"].as_str().expect("id").to_owned();
+    let (code, out, err) = s.table(&["payments", "capture", &id, "--amount", "30"]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    let header = lines.next().expect("header");
+    let row = lines.next().expect("row");
+    let at = header.find("CAPTURED").expect("a CAPTURED column");
+    assert!(row[at..].starts_with("30.00 USD"), "{out}");
+    let amount = header.find("AMOUNT").expect("AMOUNT");
+    assert!(row[amount..].starts_with("80.00 USD"), "{out}");
+}
+
+/// Fractional shares only for market day orders: a fractional `fok` is refused (by core, so
+/// every shell refuses it) and nothing is placed; the clock's next open and close differ.
+#[test]
+fn fractional_quantities_only_for_market_day_orders() {
+    let s = fresh_sqlite();
+    s.ok(&["init"], None);
+    let (code, _, err) = s.run(
+        &[
+            "trading", "orders", "place", "AAPL", "--side", "buy", "--qty", "0.5", "--tif", "fok",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("market day orders only"), "{err}");
+    assert_eq!(
+        s.ok(&["trading", "orders", "list"], None)
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let day = s.ok(
+        &[
+            "trading", "orders", "place", "AAPL", "--side", "buy", "--qty", "0.5",
+        ],
+        None,
+    );
+    assert_eq!(day["status"], "filled", "{day}");
+    let clock = s.ok(&["trading", "clock"], None);
+    assert_ne!(clock["next_open"], clock["next_close"], "{clock}");
+}

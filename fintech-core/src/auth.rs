@@ -277,9 +277,7 @@ impl Principal {
         if self.has(scope) {
             Ok(())
         } else {
-            Err(Error::Forbidden {
-                required: scope.as_str().to_owned(),
-            })
+            Err(Error::missing_scope(scope.as_str()))
         }
     }
 }

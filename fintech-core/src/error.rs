@@ -25,9 +25,11 @@ pub enum Error {
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
     /// The principal is known but its scopes or role do not allow the operation.
-    #[error("forbidden: missing scope `{required}`")]
+    #[error("forbidden: {required}")]
     Forbidden {
-        /// The scope the operation needs.
+        /// What the operation needs and the principal lacks: a scope (`missing scope
+        /// `payments:write``, see [`Error::missing_scope`]) or a condition (another approver,
+        /// limits no looser than the creating key's).
         required: String,
     },
     /// The object does not exist for this principal's tenant.
@@ -143,6 +145,13 @@ impl Error {
         Self::Validation {
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Forbidden`] naming the scope the principal lacks.
+    pub fn missing_scope(scope: impl fmt::Display) -> Self {
+        Self::Forbidden {
+            required: format!("missing scope `{scope}`"),
         }
     }
 

@@ -99,7 +99,7 @@ impl KeyLimits {
                     if a.currency() != b.currency() {
                         return Err(Error::Forbidden {
                             required: format!(
-                                "{name} in {} (the creating key's limits are in {})",
+                                "{name} in {}: the creating key's limits are in {}",
                                 b.currency(),
                                 a.currency()
                             ),
@@ -108,7 +108,7 @@ impl KeyLimits {
                     if a.checked_cmp(b)?.is_gt() {
                         return Err(Error::Forbidden {
                             required: format!(
-                                "{name} at most {b} (a key's limits cannot be looser than those of the key that manages it)"
+                                "{name} at most {b}: a key's limits cannot be looser than those of the key that manages it"
                             ),
                         });
                     }

@@ -246,14 +246,25 @@ impl OrderRequest {
                 }
             }
         }
-        if self.order_type == OrderType::Market
-            && matches!(self.time_in_force, TimeInForce::Gtc)
-            && self.qty.fract() != Decimal::ZERO
-        {
-            return Err(Error::validation(
-                "time_in_force",
-                "fractional market orders must be day orders",
-            ));
+        if self.qty.fract() != Decimal::ZERO {
+            if self.order_type != OrderType::Market {
+                return Err(Error::validation(
+                    "qty",
+                    format!(
+                        "fractional quantities are for market day orders only, not {} orders; order a whole number of shares",
+                        self.order_type
+                    ),
+                ));
+            }
+            if self.time_in_force != TimeInForce::Day {
+                return Err(Error::validation(
+                    "time_in_force",
+                    format!(
+                        "fractional quantities are for market day orders only, not {}; use day or a whole number of shares",
+                        self.time_in_force
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -518,5 +529,29 @@ mod tests {
             OrderType::StopLimit
         );
         assert!(TimeInForce::parse("forever").is_err());
+
+        // fractional shares: market day orders only
+        let mut r = req();
+        r.qty = Decimal::new(15, 1);
+        assert!(r.validate().is_ok(), "fractional market day");
+        for tif in [
+            TimeInForce::Gtc,
+            TimeInForce::Fok,
+            TimeInForce::Ioc,
+            TimeInForce::Opg,
+            TimeInForce::Cls,
+        ] {
+            r.time_in_force = tif;
+            let e = r.validate().expect_err("fractional, not day");
+            assert!(
+                e.to_string().contains("market day orders only"),
+                "{tif:?}: {e}"
+            );
+        }
+        let mut r = req();
+        r.qty = Decimal::new(15, 1);
+        r.order_type = OrderType::Limit;
+        r.limit_price = Some(Money::parse("10", "USD").expect("ok"));
+        assert!(r.validate().is_err(), "fractional limit");
     }
 }

@@ -302,6 +302,11 @@ async fn bootstrap(platform: &Platform, args: &Args) -> anyhow::Result<()> {
         "tenant {} ({}): admin API key, shown once:\n\n    {}\n\ntry: curl -H 'Authorization: Bearer {}' http://{}/v1/whoami",
         tenant.name, tenant.id, key.secret, key.secret, args.addr
     );
+    if platform.fraud_rules(&admin).await?.is_none() {
+        println!(
+            "no fraud rules are active: every payment and order is allowed; load the starter set with `fintech fraud rules load --starter` (docs/fraud.md)"
+        );
+    }
     Ok(())
 }
 

@@ -750,10 +750,7 @@ async fn approvals(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<A
         Vec::new()
     };
     if !p.has(Scope::PaymentsRead) && !p.has(Scope::TradingRead) {
-        return Err(fintech_core::Error::Forbidden {
-            required: Scope::PaymentsRead.as_str().to_owned(),
-        }
-        .into());
+        return Err(fintech_core::Error::missing_scope(Scope::PaymentsRead.as_str()).into());
     }
     Ok(Json(Approvals { payments, orders }))
 }

@@ -40,7 +40,20 @@ pub(crate) async fn approvals(
             if id.starts_with("pay_") {
                 let pid = PaymentId::parse(id)?;
                 let pay = if approve {
-                    p.approve_payment(op, &pid, comment.clone()).await?
+                    match p.approve_payment(op, &pid, comment.clone()).await {
+                        Ok(pay) => pay,
+                        Err(e) => {
+                            // Refused as its creator: say how to get a second approver.
+                            if e.kind() == ErrorKind::Forbidden && op.has(Scope::ApprovalsWrite) {
+                                if let Ok(pay) = p.payment(op, &pid).await {
+                                    if pay.created_by == op.actor.to_string() {
+                                        note!("{}", held_hint(p, op, &pay).await);
+                                    }
+                                }
+                            }
+                            return Err(e);
+                        }
+                    }
                 } else {
                     p.reject_payment(op, &pid, comment.clone()).await?
                 };

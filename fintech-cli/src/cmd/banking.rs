@@ -105,7 +105,7 @@ pub(crate) async fn banking(
             show(
                 fmt,
                 &txns,
-                &["DATE", "AMOUNT", "NAME", "CATEGORY", ""],
+                &["ID", "DATE", "AMOUNT", "NAME", "CATEGORY", ""],
                 transaction_rows(&txns),
             );
         }
@@ -133,6 +133,7 @@ fn transaction_rows(txns: &[fintech_core::banking::BankTransaction]) -> Vec<Vec<
     txns.iter()
         .map(|t| {
             vec![
+                t.id.to_string(),
                 t.date.to_string(),
                 t.amount.to_string(),
                 t.name.clone(),
@@ -157,14 +158,17 @@ async fn sync(
     let progress = move |s: fintech_core::platform::SyncProgress| {
         let n = s.changes;
         if tty {
-            eprint!("\rsyncing… {n} changes");
+            {
+                use std::io::Write as _;
+                let _ = write!(std::io::stderr(), "\rsyncing… {n} changes");
+            }
         } else {
-            eprintln!("synced {n} changes");
+            note!("synced {n} changes");
         }
     };
     let summary = p.sync_transactions(op, item, Some(&progress)).await?;
     if tty {
-        eprintln!();
+        note!("");
     }
     Ok(summary)
 }

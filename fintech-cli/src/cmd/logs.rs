@@ -70,7 +70,7 @@ pub(crate) async fn audit(
                 let Some(last) = page.last() else { break };
                 after = last.seq;
                 for r in &page {
-                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                    out!("{}", serde_json::to_string(r).unwrap_or_default());
                 }
             }
         }
@@ -143,7 +143,7 @@ pub(crate) async fn events(
                     )
                     .await?;
                 for e in &page {
-                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                    out!("{}", serde_json::to_string(e).unwrap_or_default());
                     after = e.seq;
                 }
                 if page.is_empty() {

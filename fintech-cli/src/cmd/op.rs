@@ -50,10 +50,7 @@ pub async fn run(
     let value: serde_json::Value = fintech_core::json::from_slice(raw.as_bytes())
         .map_err(|e| Error::validation("json", format!("not JSON: {e}")))?;
     let result = op.call(platform, principal, value).await?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&result).unwrap_or_else(|_| "null".into())
-    );
+    crate::output::line(serde_json::to_string_pretty(&result).unwrap_or_else(|_| "null".into()));
     Ok(())
 }
 

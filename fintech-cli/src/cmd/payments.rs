@@ -38,7 +38,7 @@ pub(crate) async fn payments(
                 payment_rows(std::slice::from_ref(&pay)),
             );
             if pay.status.is_held() {
-                eprintln!("held for approval: fintech approvals approve {}", pay.id);
+                note!("{}", held_hint(p, op, &pay).await);
             }
         }
         PaymentCmd::Get { id } => {

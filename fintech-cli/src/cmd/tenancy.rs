@@ -44,7 +44,7 @@ pub(crate) async fn users(
             };
             p.set_user_password(op, &UserId::parse(user)?, &password)
                 .await?;
-            eprintln!("password set");
+            note!("password set");
         }
     }
     Ok(())
@@ -77,7 +77,7 @@ pub(crate) async fn keys(
                     },
                 )
                 .await?;
-            eprintln!("the secret is shown once; store it now");
+            note!("the secret is shown once; store it now");
             show(
                 fmt,
                 &created,
@@ -116,7 +116,7 @@ pub(crate) async fn keys(
         }
         KeyCmd::Revoke { id } => {
             p.revoke_api_key(op, &ApiKeyId::parse(id)?).await?;
-            eprintln!("revoked {id}");
+            note!("revoked {id}");
         }
         KeyCmd::Limits { id, limits: l } => {
             let k = p

@@ -13,8 +13,9 @@ pub(crate) async fn trigger(
     let pay = |pm: &str, amount: &str| payment(event, pm, amount);
     match event {
         "payment.succeeded" | "payment.failed" => {
+            let card = quiet_test_card(p, op).await?;
             let pm = if event == "payment.succeeded" {
-                "pm_card_visa"
+                card
             } else {
                 "pm_card_chargeDeclined"
             };
@@ -27,7 +28,8 @@ pub(crate) async fn trigger(
             );
         }
         "payment.held" => {
-            let held = held_payment(p, op, pay("pm_card_visa", "25.00")).await?;
+            let card = quiet_test_card(p, op).await?;
+            let held = held_payment(p, op, pay(card, "25.00")).await?;
             show(
                 fmt,
                 &held,
@@ -53,6 +55,45 @@ pub(crate) async fn trigger(
         other => return Err(usage(format!("unknown event {other}"))),
     }
     Ok(())
+}
+
+/// Test cards `trigger` pays with: none is the walkthrough's default (`pm_card_visa`), so the
+/// payments a user makes by hand and the triggered ones do not add up on one card.
+const TRIGGER_CARDS: &[&str] = &[
+    "pm_card_mastercard",
+    "pm_card_amex",
+    "pm_card_discover",
+    "pm_card_visa_debit",
+];
+
+/// The trigger card used least in the last hour, so repeated triggers stay clear of the
+/// per-card velocity rules of the starter set as long as they can (the rules still decide).
+pub(crate) async fn quiet_test_card(
+    p: &Platform,
+    op: &Principal,
+) -> fintech_core::Result<&'static str> {
+    let recent = p
+        .payments(
+            op,
+            &PaymentQuery {
+                status: None,
+                before: None,
+                limit: Some(200),
+            },
+        )
+        .await?;
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let uses = |card: &str| {
+        recent
+            .iter()
+            .filter(|x| x.payment_method == card && x.created_at >= since)
+            .count()
+    };
+    Ok(TRIGGER_CARDS
+        .iter()
+        .copied()
+        .min_by_key(|c| uses(c))
+        .unwrap_or("pm_card_mastercard"))
 }
 
 /// A payment of the triggered event.
@@ -140,15 +181,41 @@ async fn fraud_case_opened(
 ) -> fintech_core::Result<()> {
     if p.fraud_rules(op).await?.is_none() {
         return Err(Error::not_found(
-                "rule_set",
-                "(none active: load one first, e.g. `fintech fraud rules load fintech-core/rules/starter.toml`)",
-            ));
+            "rule_set",
+            "(none active: load one first, e.g. `fintech fraud rules load --starter`)",
+        ));
     }
-    // Card testing: small charges on one card until the rules hold one for review.
+    // Card testing by a short-lived agent key (so the operator may approve the case): small
+    // charges on one card until the rules hold one for review.
+    let card = quiet_test_card(p, op).await?;
+    let key = p
+        .create_api_key(
+            op,
+            NewApiKey {
+                name: "fintech trigger".into(),
+                scopes: BTreeSet::from([Scope::PaymentsWrite, Scope::PaymentsRead]),
+                limits: KeyLimits::default(),
+            },
+        )
+        .await?;
+    let agent = p.authenticate(&key.secret, Interface::Cli).await?;
+    let outcome = card_testing(p, op, &agent, card, payment(event, card, "4.99"), fmt).await;
+    p.revoke_api_key(op, &key.key.id).await?;
+    outcome
+}
+
+/// Charges `attempt` up to 12 times until the active rules hold one for review, and shows the
+/// case that opened.
+async fn card_testing(
+    p: &Platform,
+    op: &Principal,
+    agent: &Principal,
+    card: &str,
+    attempt: NewPayment,
+    fmt: Format,
+) -> fintech_core::Result<()> {
     for _ in 0..12 {
-        let pay = p
-            .create_payment(op, payment(event, "pm_card_visa", "4.99"), None)
-            .await;
+        let pay = p.create_payment(agent, attempt.clone(), None).await;
         match pay {
             Ok(pay) if pay.status == PaymentStatus::PendingReview => {
                 let cases = p
@@ -174,7 +241,7 @@ async fn fraud_case_opened(
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::Limit => {
                 return Err(usage(format!(
-                    "the active rules block before they review: {e}"
+                    "the active rules block charges on {card} before they review (it was used much in the last minutes; try again later): {e}"
                 )));
             }
             Err(e) => return Err(e),

@@ -424,7 +424,7 @@ pub struct CaseListArgs {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CaseArgs {
-    /// The case (`case_…`).
+    /// The case (`fcs_…`).
     pub case_id: String,
 }
 

@@ -65,6 +65,7 @@ pub const SCENARIOS: &[&str] = &[
     "delegated_keys_stay_within_their_creators_limits",
     "amounts_are_capped_and_sums_cannot_overflow",
     "card_numbers_in_free_text_are_refused_and_never_stored",
+    "self_approval_is_an_audited_tenant_setting_off_by_default",
 ];
 
 /// Runs the scenario called `name`.
@@ -132,6 +133,9 @@ pub async fn run(name: &str, h: &Harness) {
         }
         "card_numbers_in_free_text_are_refused_and_never_stored" => {
             card_numbers_in_free_text_are_refused_and_never_stored(h).await
+        }
+        "self_approval_is_an_audited_tenant_setting_off_by_default" => {
+            self_approval_is_an_audited_tenant_setting_off_by_default(h).await
         }
         other => panic!("unknown storage scenario {other}"),
     }
@@ -2782,4 +2786,147 @@ pub async fn card_numbers_in_free_text_are_refused_and_never_stored(h: &Harness)
         .create_payment(&p, fine, None)
         .await
         .expect("ordinary text");
+}
+
+/// The creator of a held payment or order cannot approve it unless an admin turned on the
+/// tenant's `allow_self_approval` (off by default, audited); even then an API key never approves
+/// its own hold, and the approval's audit record says it was a self-approval.
+pub async fn self_approval_is_an_audited_tenant_setting_off_by_default(h: &Harness) {
+    let admin = tenant(h, "solo operator").await;
+    assert!(
+        !h.platform
+            .tenant_settings(&admin)
+            .await
+            .expect("settings")
+            .allow_self_approval,
+        "off by default"
+    );
+    with_rules(h, &admin, REVIEW_OVER_100).await;
+    let held = h
+        .platform
+        .create_payment(&admin, pay("250.00"), None)
+        .await
+        .expect("held");
+    assert_eq!(held.status, PaymentStatus::PendingReview);
+    let before = rows(h, &admin.tenant_id).await;
+    let err = h
+        .platform
+        .approve_payment(&admin, &held.id, None)
+        .await
+        .expect_err("the creator cannot approve");
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("second person") && msg.contains("allow_self_approval"),
+        "says what to do: {msg}"
+    );
+    assert!(
+        !msg.contains("missing scope"),
+        "not dressed as a scope: {msg}"
+    );
+    assert_eq!(rows(h, &admin.tenant_id).await, before, "nothing changed");
+
+    // only an admin changes the setting
+    let ops = operator(&admin);
+    assert!(matches!(
+        h.platform
+            .set_tenant_settings(
+                &ops,
+                crate::storage::TenantSettings {
+                    allow_self_approval: true
+                }
+            )
+            .await,
+        Err(Error::Forbidden { .. })
+    ));
+    let on = h
+        .platform
+        .set_tenant_settings(
+            &admin,
+            crate::storage::TenantSettings {
+                allow_self_approval: true,
+            },
+        )
+        .await
+        .expect("admin turns it on");
+    assert!(on.allow_self_approval);
+    assert!(
+        h.platform
+            .tenant_settings(&admin)
+            .await
+            .expect("settings")
+            .allow_self_approval
+    );
+    let approved = h
+        .platform
+        .approve_payment(&admin, &held.id, Some("solo shop".into()))
+        .await
+        .expect("self-approval allowed");
+    assert_eq!(approved.status, PaymentStatus::Succeeded);
+    let audit = h
+        .platform
+        .audit_log(
+            &admin,
+            LogQuery {
+                after: 0,
+                limit: Some(500),
+            },
+        )
+        .await
+        .expect("audit");
+    assert!(
+        audit.iter().any(|r| r.entry.action == "tenants.settings"
+            && r.entry.outcome == "ok: allow_self_approval true (was false)"),
+        "the change is audited"
+    );
+    assert!(
+        audit.iter().any(|r| r.entry.action == "payments.approve"
+            && r.entry.object_id == held.id.as_str()
+            && r.entry.outcome.contains("by its creator")),
+        "the self-approval is visible in the audit log"
+    );
+
+    // an API key never approves its own hold, whatever the setting
+    let bot = agent(
+        h,
+        &admin,
+        &[
+            Scope::PaymentsWrite,
+            Scope::PaymentsRead,
+            Scope::ApprovalsWrite,
+        ],
+        KeyLimits {
+            approval_threshold: Some(usd("10")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mine = h
+        .platform
+        .create_payment(&bot, pay("50.00"), None)
+        .await
+        .expect("held for the key");
+    assert_eq!(mine.status, PaymentStatus::PendingApproval);
+    let err = h
+        .platform
+        .approve_payment(&bot, &mine.id, None)
+        .await
+        .expect_err("a key cannot approve its own hold");
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+    assert!(!err.to_string().contains("allow_self_approval"), "{err}");
+
+    // turned off again, the creator is refused again
+    h.platform
+        .set_tenant_settings(&admin, crate::storage::TenantSettings::default())
+        .await
+        .expect("off");
+    let again = h
+        .platform
+        .create_payment(&admin, pay("300.00"), None)
+        .await
+        .expect("held");
+    assert!(matches!(
+        h.platform.approve_payment(&admin, &again.id, None).await,
+        Err(Error::Forbidden { .. })
+    ));
 }

@@ -600,11 +600,9 @@ impl Platform {
                 format!("payment {id} is {}, not held", row.payment.status.as_str()),
             ));
         }
-        if row.payment.created_by == p.actor.to_string() {
-            return Err(Error::Forbidden {
-                required: "approval by an actor other than the payment's creator".to_owned(),
-            });
-        }
+        let self_approved = self
+            .check_approver(p, &row.payment.created_by, "payment")
+            .await?;
         let mut claimed = row.payment.clone();
         claimed.status = PaymentStatus::Processing;
         claimed.updated_at = crate::storage::now();
@@ -633,7 +631,12 @@ impl Platform {
             events.push((types::FRAUD_CASE_RESOLVED, id.as_str(), case));
         }
         let outcome = format!(
-            "approved{}",
+            "approved{}{}",
+            if self_approved {
+                " by its creator (tenant allows self-approval)"
+            } else {
+                ""
+            },
             comment.map(|c| format!(": {c}")).unwrap_or_default()
         );
         finish(

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{audit_entry, finish, Platform};
 use crate::auth::{hash_api_key, Actor, Interface, NewApiKeySecret, Principal, Role, Scope};
-use crate::error::{Error, Result};
+use crate::error::{ConflictCode, Error, Result};
 use crate::id::{ApiKeyId, TenantId, UserId};
 use crate::money::Money;
 use crate::policy::KeyLimits;
 use crate::provider::ProviderMode;
-use crate::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
+use crate::storage::{ApiKeyRecord, KeyUsage, Tenant, TenantSettings, User};
 
 /// Input for a new API key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +114,109 @@ impl Platform {
         Ok(tenant)
     }
 
+    /// Sets up a fresh database's first tenant (`fintech init`). When the database already has
+    /// tenants nothing is created: [`ConflictCode::AlreadyExists`] names them and says how to
+    /// go on (act on the existing one, or add another tenant deliberately with
+    /// [`Platform::create_tenant`]).
+    pub async fn init_tenant(&self, name: &str, interface: Interface) -> Result<Tenant> {
+        let existing = self.inner.store.tenants().await?;
+        if !existing.is_empty() {
+            let names: Vec<String> = existing
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} ({}, created {})",
+                        t.name,
+                        t.id,
+                        t.created_at.format("%Y-%m-%d %H:%M UTC")
+                    )
+                })
+                .collect();
+            return Err(Error::conflict(
+                ConflictCode::AlreadyExists,
+                format!(
+                    "this database is already set up with tenant {}; every command acts on the oldest tenant (or the one given with --tenant / FINTECH_TENANT), so go on without init; to add another tenant on purpose, use `fintech tenants create NAME`",
+                    names.join(", ")
+                ),
+            ));
+        }
+        self.create_tenant(name, interface).await
+    }
+
+    /// A tenant's settings (any principal of the tenant).
+    pub async fn tenant_settings(&self, p: &Principal) -> Result<TenantSettings> {
+        self.inner
+            .store
+            .tenant_settings(&p.tenant_id)
+            .await?
+            .ok_or_else(|| Error::not_found("tenant", &p.tenant_id))
+    }
+
+    /// Replaces the tenant's settings (admin). Audited as `tenants.settings` with the old and
+    /// the new value of what changed.
+    pub async fn set_tenant_settings(
+        &self,
+        p: &Principal,
+        settings: TenantSettings,
+    ) -> Result<TenantSettings> {
+        p.require(Scope::Admin)?;
+        let before = self.tenant_settings(p).await?;
+        let mut tx = self.inner.store.begin().await?;
+        if !tx.set_tenant_settings(&p.tenant_id, &settings).await? {
+            return Err(Error::not_found("tenant", &p.tenant_id));
+        }
+        finish(
+            &mut tx,
+            p,
+            None,
+            &[],
+            audit_entry(
+                p,
+                "tenants.settings",
+                "tenant",
+                p.tenant_id.as_str(),
+                None,
+                &format!(
+                    "ok: allow_self_approval {} (was {})",
+                    settings.allow_self_approval, before.allow_self_approval
+                ),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    /// Separation of duties for approving a held payment or order: `Ok(false)` when the
+    /// approver did not create it; `Ok(true)` when they did and the tenant allows a human
+    /// operator to approve their own holds ([`TenantSettings::allow_self_approval`]); else
+    /// [`Error::Forbidden`] saying that someone else must approve. An API key never approves
+    /// what it created.
+    pub(super) async fn check_approver(
+        &self,
+        p: &Principal,
+        created_by: &str,
+        what: &str,
+    ) -> Result<bool> {
+        if created_by != p.actor.to_string() {
+            return Ok(false);
+        }
+        let human = !matches!(p.actor, Actor::ApiKey(_));
+        if human && self.tenant_settings(p).await?.allow_self_approval {
+            return Ok(true);
+        }
+        Err(Error::Forbidden {
+            required: format!(
+                "approval by someone other than the {what}'s creator ({created_by}): a second person with approvals:write approves it{}",
+                if human {
+                    ", or an admin allows self-approval for this tenant (allow_self_approval)"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+
     /// Every tenant (operators).
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.inner.store.tenants().await
@@ -186,7 +289,7 @@ impl Platform {
                 matches!(s, Scope::Admin | Scope::Developer | Scope::ApprovalsWrite) || !p.has(**s)
             }) {
                 return Err(Error::Forbidden {
-                    required: format!("{s} (a developer's keys carry only scopes it holds, never admin, developer or approvals:write)"),
+                    required: format!("scope `{s}`: a developer's keys carry only scopes it holds, never admin, developer or approvals:write"),
                 });
             }
         }

@@ -475,11 +475,9 @@ impl Platform {
                 format!("order {id} is {}, not held", row.order.status),
             ));
         }
-        if row.order.created_by == p.actor.to_string() {
-            return Err(Error::Forbidden {
-                required: "approval by an actor other than the order's creator".to_owned(),
-            });
-        }
+        let self_approved = self
+            .check_approver(p, &row.order.created_by, "order")
+            .await?;
         let mut claimed = row.order.clone();
         claimed.status = OrderStatus::New;
         let mut tx = self.inner.store.begin().await?;
@@ -512,7 +510,12 @@ impl Platform {
             events.push((types::FRAUD_CASE_RESOLVED, id.as_str(), case));
         }
         let outcome = format!(
-            "approved{}",
+            "approved{}{}",
+            if self_approved {
+                " by its creator (tenant allows self-approval)"
+            } else {
+                ""
+            },
             comment.map(|c| format!(": {c}")).unwrap_or_default()
         );
         finish(

@@ -40,7 +40,7 @@ pub use inbound::{INBOUND_CLAIM_STALE_MICROS, INBOUND_KEEP_MICROS};
 pub use journal::{Claim, ClaimState, IdempotencyRecord, Lease};
 pub use ops::QueueRow;
 pub use payments::PaymentRow;
-pub use tenancy::{ApiKeyRecord, KeyUsage, Tenant, User};
+pub use tenancy::{ApiKeyRecord, KeyUsage, Tenant, TenantSettings, User};
 pub use trading::OrderRow;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

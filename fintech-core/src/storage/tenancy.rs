@@ -25,6 +25,17 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
+/// A tenant's settings. Each change is audited (`tenants.settings`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TenantSettings {
+    /// A human operator (a user, or the operator acting through the CLI or an embedding
+    /// program) may approve a held payment or order they created themselves. Off by default:
+    /// a second person approves. API keys never approve their own holds.
+    #[serde(default)]
+    pub allow_self_approval: bool,
+}
+
 /// A user of a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -198,7 +209,40 @@ impl Tx {
     }
 }
 
+impl Tx {
+    /// Replaces a tenant's settings; false when the tenant does not exist.
+    pub async fn set_tenant_settings(
+        &mut self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<bool> {
+        Ok(
+            sqlx::query("UPDATE tenants SET allow_self_approval = $1 WHERE id = $2")
+                .bind(i64::from(settings.allow_self_approval))
+                .bind(tenant.as_str())
+                .execute(self.conn())
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+}
+
 impl Store {
+    /// A tenant's settings (`None` when the tenant does not exist).
+    pub async fn tenant_settings(&self, id: &TenantId) -> Result<Option<TenantSettings>> {
+        let row = sqlx::query("SELECT allow_self_approval FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(TenantSettings {
+                allow_self_approval: col::<i64>(&r, "allow_self_approval")? != 0,
+            })
+        })
+        .transpose()
+    }
+
     /// A tenant by id.
     pub async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
         let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = $1")

@@ -4,6 +4,8 @@
 //!
 //! The simulated market trades around the clock (so demos and tests work at any hour); a
 //! trading day is a UTC calendar day, and `day`, `opg` and `cls` orders expire when it ends.
+//! Its clock reads closed in a day's last minute, so `next_close` (23:59 UTC) and `next_open`
+//! (midnight) are two instants as at a real broker; orders still match in that minute.
 //! Orders are matched whenever anyone looks (placing, fetching, listing positions): buys fill
 //! at the ask, sells at the bid, limit orders when the price reaches the limit, stop orders
 //! once the stop price has traded. `ioc` and `fok` orders that cannot fill at once are
@@ -583,17 +585,7 @@ impl BrokerageProvider for SimBrokerage {
     }
 
     async fn clock(&self) -> Result<MarketClock> {
-        let now = self.clock.now();
-        let day_end = now
-            .duration_trunc(Duration::days(1))
-            .map_err(|e| Error::internal(format!("clock: {e}")))?
-            + Duration::days(1);
-        Ok(MarketClock {
-            timestamp: now,
-            is_open: true,
-            next_open: day_end,
-            next_close: day_end,
-        })
+        sim_market_clock(self.clock.now())
     }
 
     async fn asset(&self, symbol: &str) -> Result<Asset> {
@@ -602,8 +594,62 @@ impl BrokerageProvider for SimBrokerage {
     }
 }
 
+/// The clock of a market whose trading day is a UTC calendar day, reported the way Alpaca
+/// reports one: a session closes at the last minute of its day (23:59 UTC) and the next opens
+/// at midnight, so while open the next close comes before the next open, and in that last
+/// minute the market reads as closed. (Orders are still matched then; the minute only keeps
+/// `next_open` and `next_close` apart, as they are at a real broker.)
+pub(crate) fn sim_market_clock(now: DateTime<Utc>) -> Result<MarketClock> {
+    let day_start = now
+        .duration_trunc(Duration::days(1))
+        .map_err(|e| Error::internal(format!("clock: {e}")))?;
+    let next_day = day_start + Duration::days(1);
+    let close = next_day - Duration::minutes(1);
+    Ok(if now < close {
+        MarketClock {
+            timestamp: now,
+            is_open: true,
+            next_close: close,
+            next_open: next_day,
+        }
+    } else {
+        MarketClock {
+            timestamp: now,
+            is_open: false,
+            next_open: next_day,
+            next_close: next_day + Duration::days(1) - Duration::minutes(1),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_clock_never_reports_the_open_and_the_close_at_one_instant() {
+        let day = DateTime::parse_from_rfc3339("2026-12-03T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        for (offset, open) in [
+            (Duration::zero(), true),
+            (Duration::hours(12), true),
+            (Duration::minutes(23 * 60 + 58), true),
+            (Duration::minutes(23 * 60 + 59), false),
+            (Duration::seconds(24 * 3600 - 1), false),
+        ] {
+            let now = day + offset;
+            let c = sim_market_clock(now).expect("clock");
+            assert_eq!(c.is_open, open, "at {now}");
+            assert_ne!(c.next_open, c.next_close, "at {now}");
+            if c.is_open {
+                assert!(now < c.next_close && c.next_close < c.next_open, "{c:?}");
+                assert_eq!(c.next_close, day + Duration::minutes(23 * 60 + 59));
+            } else {
+                assert!(now < c.next_open && c.next_open < c.next_close, "{c:?}");
+            }
+            assert_eq!(c.next_open, day + Duration::days(1), "opens at midnight");
+        }
+    }
+
     use super::*;
 
     fn broker() -> SimBrokerage {
