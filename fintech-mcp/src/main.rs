@@ -59,13 +59,31 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.database_url {
         config.database_url = url.clone();
     }
+    // Say which database this is: a key works only on the database it was made on, and a
+    // folder without one gets a new, empty file.
+    let shown = fintech_core::config::redact_url(&config.database_url);
+    let new_file = config.sqlite_path().is_some_and(|p| !p.exists());
     let platform = Platform::builder(config)
         .with_providers(Arc::new(
             fintech_providers::from_env().context("provider configuration")?,
         ))
         .build()
         .await
-        .context("opening the database")?;
+        .with_context(|| format!("opening the database {shown}"))?;
+    let tenants = platform.tenants().await?.len();
+    eprintln!(
+        "fintech-mcp: database {shown}{}",
+        if new_file {
+            " (created here: it is new and empty)"
+        } else if tenants == 0 {
+            " (no tenant yet)"
+        } else {
+            ""
+        }
+    );
+    if new_file || tenants == 0 {
+        eprintln!("fintech-mcp: {POINT_AT_THE_SERVER}");
+    }
     let state = McpState::new(
         platform.clone(),
         McpOptions {
@@ -103,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
         }
         None => {
-            let principal = stdio_principal(&platform, &args).await?;
+            let principal = stdio_principal(&platform, &args, &shown).await?;
             serve_stdio(state, principal).await?;
         }
     }
@@ -112,12 +130,23 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn stdio_principal(platform: &Platform, args: &Args) -> anyhow::Result<Principal> {
+/// How to reach the data a running server serves.
+const POINT_AT_THE_SERVER: &str = "to act on a server's data, give fintech-mcp the server's database with FINTECH_DATABASE_URL or --database-url (in the server's folder the default fintech.db is the same file), or connect to the server's own MCP endpoint, http://127.0.0.1:8080/mcp, with the key as a bearer token";
+
+async fn stdio_principal(
+    platform: &Platform,
+    args: &Args,
+    database: &str,
+) -> anyhow::Result<Principal> {
     if let Some(key) = &args.api_key {
         return platform
             .authenticate(key.expose_secret(), Interface::Mcp)
             .await
-            .context("FINTECH_API_KEY was not accepted");
+            .with_context(|| {
+                format!(
+                    "FINTECH_API_KEY was not accepted by the database {database}: a key works only on the database it was made on; {POINT_AT_THE_SERVER}"
+                )
+            });
     }
     if args.local_operator {
         let tenants = platform.tenants().await?;
