@@ -33,5 +33,4 @@ fn says_which_database_and_how_to_point_at_the_servers() {
         "{err}"
     );
     assert!(out.stdout.is_empty(), "stdout carries only protocol");
-
 }
