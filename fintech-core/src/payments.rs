@@ -456,37 +456,44 @@ pub trait PaymentProvider: Send + Sync {
 /// True when `text` holds something that looks like a card number: 13 to 19 digits that pass
 /// the Luhn check, written together or in groups separated by single spaces or dashes
 /// (`4242 4242 4242 4242`, `4242-4242-4242-4242`), anywhere in the text — also when more
-/// digit groups follow or precede it (a card number and its CVC in one field).
+/// digit groups follow or precede it (a card number and its CVC in one field). Digits glued
+/// to letters (`f42424242…` in a hex digest, an order code) are part of a word, not a number:
+/// they are not counted, which keeps hashes and random tokens used as idempotency keys from
+/// being refused.
 pub fn contains_card_number(text: &str) -> bool {
-    // digit groups of one run: groups joined by single separators
+    // runs of digit-only words joined by single separators
     let mut runs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut groups: Vec<Vec<u8>> = Vec::new();
-    let mut current: Vec<u8> = Vec::new();
-    let mut pending_separator = false;
-    for c in text.chars() {
-        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
-            if pending_separator && !current.is_empty() {
-                groups.push(std::mem::take(&mut current));
-            }
-            pending_separator = false;
-            current.push(d as u8);
-        } else if (c == ' ' || c == '-') && !current.is_empty() && !pending_separator {
-            pending_separator = true;
-        } else {
-            if !current.is_empty() {
-                groups.push(std::mem::take(&mut current));
-            }
-            if !groups.is_empty() {
-                runs.push(std::mem::take(&mut groups));
-            }
-            pending_separator = false;
+    let mut word = String::new();
+    let mut separators = 0usize;
+    let end_run = |groups: &mut Vec<Vec<u8>>, runs: &mut Vec<Vec<Vec<u8>>>| {
+        if !groups.is_empty() {
+            runs.push(std::mem::take(groups));
         }
-    }
-    if !current.is_empty() {
-        groups.push(current);
-    }
-    if !groups.is_empty() {
-        runs.push(groups);
+    };
+    for c in text.chars().chain(std::iter::once('\u{0}')) {
+        if c.is_alphanumeric() {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            if word.bytes().all(|b| b.is_ascii_digit()) {
+                groups.push(word.bytes().map(|b| b - b'0').collect());
+            } else {
+                end_run(&mut groups, &mut runs);
+            }
+            word.clear();
+            separators = 0;
+        }
+        if c == ' ' || c == '-' {
+            separators += 1;
+            if separators > 1 {
+                end_run(&mut groups, &mut runs);
+            }
+        } else {
+            end_run(&mut groups, &mut runs);
+            separators = 0;
+        }
     }
     runs.iter().any(|groups| {
         (0..groups.len()).any(|i| {
@@ -569,10 +576,10 @@ mod tests {
             "card 4242 4242 4242 4242 cvv 123",
             "4242-4242-4242-4242",
             "pay 4242 4242 4242 4242 123 now",
-            "378282246310005",        // amex, 15
-            "6011111111111117",       // discover
-            "x4000056655665556y",     // glued to letters
-            "4242424242424242 12/30", // expiry after it
+            "378282246310005",         // amex, 15
+            "6011111111111117",        // discover
+            "card: 4000056655665556.", // punctuation around it
+            "4242424242424242 12/30",  // expiry after it
         ] {
             assert!(contains_card_number(text), "{text:?} missed");
             let err = refuse_card_number("payee", text).expect_err("refused");
@@ -585,6 +592,9 @@ mod tests {
             "+1 415 555 0100",
             "Acme Supplies",
             "4242  4242  4242  4242", // double spaces break the run
+            "x4000056655665556y",     // glued to letters: a word, not a number
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "fk-4242424242424242abc", // a derived token
             "",
         ] {
             assert!(!contains_card_number(text), "{text:?} flagged");
