@@ -20,7 +20,7 @@ use fintech_core::id::{ApiKeyId, CustomerId, ItemId, OrderId, PaymentId, TenantI
 use fintech_core::payments::{
     AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
 };
-use fintech_core::platform::{LogQuery, NewApiKey, OrderQuery, PaymentQuery};
+use fintech_core::platform::{LogQuery, MoveDecision, NewApiKey, OrderQuery, PaymentQuery};
 use fintech_core::policy::KeyLimits;
 use fintech_core::trading::{OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
 use fintech_core::{Config, Error, ErrorKind, Interface, Money, Platform, Principal, Role, Scope};
@@ -183,7 +183,8 @@ struct LimitArgs {
     /// Above this, payments and orders wait for approval.
     #[arg(long)]
     approval_threshold: Option<String>,
-    /// Over MCP, money moves up to this run without a confirmation step.
+    /// Money moves above this need a confirmation token (every interface; over MCP, all of
+    /// them when unset).
     #[arg(long)]
     confirm_above: Option<String>,
     /// Currency of the amounts above.
@@ -314,6 +315,12 @@ enum PaymentCmd {
         /// Idempotency key (generated and printed when absent).
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Show what would happen (the decision core makes) and do nothing.
+        #[arg(long)]
+        preview: bool,
+        /// The confirmation token a previous run printed: executes exactly that request once.
+        #[arg(long, value_name = "TOKEN")]
+        confirm: Option<String>,
     },
     /// Capture an authorized payment (created with `--capture manual`), in full or in part.
     Capture {
@@ -325,6 +332,9 @@ enum PaymentCmd {
         /// Idempotency key (generated and printed when absent).
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Show what would happen and do nothing.
+        #[arg(long)]
+        preview: bool,
     },
     /// The balance at the payments provider, per currency.
     Balance,
@@ -398,6 +408,12 @@ enum RefundCmd {
         /// Idempotency key (generated and printed when absent).
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Show what would happen (the decision core makes) and do nothing.
+        #[arg(long)]
+        preview: bool,
+        /// The confirmation token a previous run printed: executes exactly that request once.
+        #[arg(long, value_name = "TOKEN")]
+        confirm: Option<String>,
     },
 }
 
@@ -453,6 +469,12 @@ enum OrderCmd {
         /// Idempotency key (generated and printed when absent).
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Show what would happen (the decision core makes) and do nothing.
+        #[arg(long)]
+        preview: bool,
+        /// The confirmation token a previous run printed: executes exactly that request once.
+        #[arg(long, value_name = "TOKEN")]
+        confirm: Option<String>,
     },
     /// An order (refreshed from the broker).
     Get {
@@ -665,6 +687,58 @@ async fn in_payment_currency(
         }
         None => Ok(None),
     }
+}
+
+/// Shows a money move's decision: what it would do, why, and whether it needs confirmation.
+fn show_decision(fmt: Format, d: &MoveDecision) -> fintech_core::Result<()> {
+    show(
+        fmt,
+        d,
+        &["OPERATION", "STATUS", "AMOUNT", "CONFIRM", "SUMMARY"],
+        vec![vec![
+            d.operation.clone(),
+            d.status.to_string(),
+            d.amount.to_string(),
+            if d.confirmation_required {
+                "required"
+            } else {
+                "no"
+            }
+            .to_owned(),
+            d.summary.clone(),
+        ]],
+    );
+    if fmt == Format::Table {
+        for r in &d.reasons {
+            eprintln!("reason: {r}");
+        }
+    }
+    if let Some(token) = &d.confirmation_token {
+        eprintln!(
+            "to execute it: {} --confirm {token}",
+            command_line(&["--preview"])
+        );
+    }
+    Ok(())
+}
+
+/// This process's command line without `drop` flags, quoted for a POSIX shell.
+fn command_line(drop: &[&str]) -> String {
+    std::env::args()
+        .filter(|a| !drop.contains(&a.as_str()))
+        .filter(|a| !a.starts_with("--confirm"))
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn idem(key: &Option<String>) -> String {
@@ -1198,6 +1272,22 @@ async fn main() -> ExitCode {
     };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::ConfirmationRequired(d)) => {
+            // core decided this move needs the caller's confirmation: show what it would do
+            // and how to confirm it (nothing was done)
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&d).unwrap_or_else(|_| "null".into())
+            );
+            eprintln!("confirmation required: {}", d.summary);
+            for r in &d.reasons {
+                eprintln!("reason: {r}");
+            }
+            if let Some(token) = &d.confirmation_token {
+                eprintln!("to execute it: {} --confirm {token}", command_line(&[]));
+            }
+            ExitCode::from(5)
+        }
         Err(e) => {
             note!("error: {e}");
             ExitCode::from(match e.kind() {

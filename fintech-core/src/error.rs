@@ -79,6 +79,11 @@ pub enum Error {
     /// A bug or an infrastructure failure (database unreachable ...).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The money move needs the caller's confirmation first (the key's `confirm_above`):
+    /// nothing was done. The decision says what would happen and carries the token that
+    /// executes exactly this request once.
+    #[error("confirmation required: {}; send the request again with its confirmation_token to execute it", .0.summary)]
+    ConfirmationRequired(Box<crate::platform::MoveDecision>),
 }
 
 /// Stable reasons for [`Error::Conflict`].
@@ -96,6 +101,10 @@ pub enum ConflictCode {
     InvalidState,
     /// The object already exists.
     AlreadyExists,
+    /// A confirmation token that was not issued for this request, operation and caller.
+    ConfirmationInvalid,
+    /// A confirmation token past its expiry.
+    ConfirmationExpired,
 }
 
 impl ConflictCode {
@@ -107,6 +116,8 @@ impl ConflictCode {
             Self::IdempotencyLeaseLost => "idempotency_lease_lost",
             Self::InvalidState => "invalid_state",
             Self::AlreadyExists => "already_exists",
+            Self::ConfirmationInvalid => "confirmation_invalid",
+            Self::ConfirmationExpired => "confirmation_expired",
         }
     }
 }
@@ -137,6 +148,8 @@ pub enum ErrorKind {
     Provider,
     /// [`Error::Internal`]
     Internal,
+    /// [`Error::ConfirmationRequired`]
+    ConfirmationRequired,
 }
 
 impl Error {
@@ -187,6 +200,7 @@ impl Error {
             Self::LimitExceeded { .. } | Self::Blocked { .. } => ErrorKind::Limit,
             Self::Provider { .. } => ErrorKind::Provider,
             Self::Internal(_) => ErrorKind::Internal,
+            Self::ConfirmationRequired(_) => ErrorKind::ConfirmationRequired,
         }
     }
 }

@@ -64,6 +64,11 @@ pub struct NewPayment {
     /// is captured, in full or in part, or cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<CaptureMethod>,
+    /// The token a `confirmation_required` answer gave, to execute exactly what it previewed
+    /// (see [`crate::platform::MoveDecision`]). Not part of the request's identity: the
+    /// token's hash becomes the idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
 }
 
 /// When the money of a payment moves.
@@ -223,6 +228,11 @@ pub struct NewRefund {
     /// Why.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The token a `confirmation_required` answer gave, to execute exactly what it previewed
+    /// (see [`crate::platform::MoveDecision`]). Not part of the request's identity: the
+    /// token's hash becomes the idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
 }
 
 /// Status of a refund.
@@ -447,6 +457,10 @@ pub trait PaymentProvider: Send + Sync {
         payment_method: &str,
         provider_customer: &str,
     ) -> Result<PaymentMethod>;
+    /// Whether the provider knows a payment method token (one it could charge): a decision
+    /// on a payment asks before anything is held or charged, so a preview and the execution
+    /// refuse an unknown method alike.
+    async fn payment_method_exists(&self, payment_method: &str) -> Result<bool>;
     /// The card payment methods attached to a customer.
     async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>>;
     /// The account's balance per currency.

@@ -27,8 +27,9 @@ pub struct KeyLimits {
     /// Payments and orders above this are held for an operator's approval.
     #[serde(default)]
     pub approval_threshold: Option<Money>,
-    /// Over MCP, money moves at or below this run at once; larger ones (and all of them when
-    /// absent) first return a preview and need a confirmation.
+    /// Money moves (payments, refunds, orders) above this answer `confirmation_required` with
+    /// the decision and a token, on every interface, and run only when sent again with the
+    /// token. When absent, every money move over MCP needs confirmation and none elsewhere.
     #[serde(default)]
     pub confirm_above: Option<Money>,
 }

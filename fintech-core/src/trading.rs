@@ -192,6 +192,11 @@ pub struct OrderRequest {
     /// Stop price (stop and stop-limit).
     #[serde(default)]
     pub stop_price: Option<Money>,
+    /// The token a `confirmation_required` answer gave, to execute exactly what it previewed
+    /// (see [`crate::platform::MoveDecision`]). Not part of the request's identity: the
+    /// token's hash becomes the idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
 }
 
 impl OrderRequest {
@@ -270,7 +275,17 @@ impl OrderRequest {
     }
 }
 
-/// Checks a ticker symbol.
+/// The symbols [`validate_symbol`] accepts, as a regular expression for schemas (the MCP
+/// tools' JSON Schema uses it, so a client's check and the server's agree): an upper-case
+/// letter, then up to 11 upper-case letters, digits, `.` or `-`.
+pub const SYMBOL_PATTERN: &str = r"^[A-Z][A-Z0-9.-]{0,11}$";
+
+/// What a shell that upper-cases its input (MCP, the CLI) accepts as a symbol, for its
+/// schema: [`SYMBOL_PATTERN`] in either case. A string matches it exactly when its ASCII
+/// upper-case passes [`validate_symbol`].
+pub const SYMBOL_INPUT_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9.-]{0,11}$";
+
+/// Checks a ticker symbol: exactly the strings [`SYMBOL_PATTERN`] matches.
 pub fn validate_symbol(symbol: &str) -> Result<()> {
     let ok = !symbol.is_empty()
         && symbol.len() <= 12
@@ -494,6 +509,46 @@ pub trait BrokerageProvider: Send + Sync {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_symbol_pattern_and_the_validation_agree() {
+        let pattern = regex::Regex::new(SYMBOL_PATTERN).expect("pattern");
+        let input = regex::Regex::new(SYMBOL_INPUT_PATTERN).expect("pattern");
+        for s in [
+            "AAPL",
+            "BRK.B",
+            "BRK-B",
+            "A",
+            "ABCDEFGHIJKL",
+            "ABCDEFGHIJKLM",
+            "aapl",
+            "Aapl",
+            "1AB",
+            ".A",
+            "-A",
+            "A1",
+            "A.1-",
+            "",
+            "A B",
+            "ÄPL",
+            "A/B",
+            "A_B",
+            "GOOGL",
+            "T",
+            "X.Y.Z",
+        ] {
+            assert_eq!(
+                pattern.is_match(s),
+                validate_symbol(s).is_ok(),
+                "{s:?}: pattern and validate_symbol disagree"
+            );
+            assert_eq!(
+                input.is_match(s),
+                validate_symbol(&s.to_ascii_uppercase()).is_ok(),
+                "{s:?}: input pattern and validate_symbol disagree"
+            );
+        }
+    }
+
     use super::*;
 
     fn req() -> OrderRequest {
@@ -505,6 +560,7 @@ mod tests {
             time_in_force: TimeInForce::Day,
             limit_price: None,
             stop_price: None,
+            confirmation_token: None,
         }
     }
 

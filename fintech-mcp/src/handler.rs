@@ -24,14 +24,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use fintech_core::catalog::Serve;
-use fintech_core::fraud::Decision;
 use fintech_core::id::{CustomerId, ItemId, PaymentId};
 use fintech_core::payments::{CaptureMethod, NewPayment, NewRefund};
 use fintech_core::platform::track_replay;
 use fintech_core::trading::{OrderRequest, OrderSide, OrderType, TimeInForce};
 use fintech_core::{Error, Money, Platform, Principal};
 
-use crate::confirm::{self, TokenError};
 use crate::tools::{self, ToolDef};
 use crate::watch::Subscriptions;
 use crate::{prompts, resources, McpState};
@@ -232,28 +230,6 @@ fn enum_arg<T>(
     parse(raw).map_err(|e| McpError::invalid_params(format!("invalid {field}: {e}"), None))
 }
 
-/// The arguments a confirmation token is bound to: the parsed, normalized call without the
-/// token itself.
-fn canonical<T: Serialize>(value: &T) -> String {
-    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.remove("confirmation_token");
-        m.remove("idempotency_key");
-    }
-    // keys sorted, so the binding does not depend on field order
-    fn sorted(v: Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut entries: Vec<_> = m.into_iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-            }
-            other => other,
-        }
-    }
-    sorted(v).to_string()
-}
-
 /// The human's answer to an elicited confirmation.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 struct Confirmation {
@@ -267,14 +243,6 @@ enum Human {
     Declined,
     /// The client cannot elicit: fall back to the preview and token.
     Unavailable,
-}
-
-/// How a money move proceeds.
-enum Step {
-    /// Execute with this idempotency key.
-    Execute(Option<String>),
-    /// Answer with this result (a preview, a refusal).
-    Answer(CallToolResult),
 }
 
 impl FintechMcp {
@@ -302,141 +270,61 @@ impl FintechMcp {
         }
     }
 
-    /// Decides whether a money move executes now: a valid token executes (keyed on the
-    /// token), an amount within the key's `confirm_above` executes, a client that can elicit
-    /// asks its human, and everything else gets the preview and a token.
-    #[allow(clippy::too_many_arguments)]
-    async fn step(
+    /// Runs a money move. Core decides whether it needs confirmation: when it answers
+    /// `ConfirmationRequired`, a client that can elicit asks its human (and on acceptance the
+    /// move runs with core's token), any other gets the decision and the token to call again
+    /// with. `run` executes the move with the given confirmation token and says whether the
+    /// result was a replay; `key` names the executed object in the result.
+    async fn money_move<T, F, Fut>(
         &self,
         ctx: &RequestContext<RoleServer>,
         def: &ToolDef,
-        p: &Principal,
-        canonical: &str,
-        token: Option<&str>,
-        idempotency_key: Option<String>,
-        amount: &Money,
-        preview: impl std::future::Future<Output = Result<Value, Error>>,
-    ) -> Result<Step, McpError> {
-        if let Some(token) = token {
-            return Ok(
-                match self
-                    .state
-                    .confirmations
-                    .verify(token, def.name, p, canonical)
-                {
-                    Ok(key) => Step::Execute(Some(key)),
-                    Err(e) => Step::Answer(refused(
-                        match e {
-                            TokenError::Expired => "confirmation_expired",
-                            _ => "confirmation_invalid",
-                        },
-                        &e.to_string(),
-                    )),
-                },
-            );
-        }
-        let within = p.limits.confirm_above.as_ref().is_some_and(|max| {
-            amount
-                .checked_cmp(max)
-                .is_ok_and(|o| o != std::cmp::Ordering::Greater)
-        });
-        if within {
-            return Ok(Step::Execute(idempotency_key));
-        }
-        let preview = match preview.await {
-            Ok(v) => v,
-            Err(e) => return fail(e).map(Step::Answer),
-        };
-        let outcome = preview["outcome"].as_str().unwrap_or_default().to_owned();
-        let message = format!(
-            "{}: {} {} — {outcome}. Confirm?",
-            def.tool.title.as_deref().unwrap_or(def.name),
-            amount.amount(),
-            amount.currency()
-        );
-        match self.ask_human(ctx, message).await {
-            Human::Accepted => {
-                let issued = self.state.confirmations.issue(def.name, p, canonical);
-                Ok(Step::Execute(Some(confirm::idempotency_key(&issued.token))))
+        key: &str,
+        token: Option<String>,
+        run: F,
+    ) -> Result<CallToolResult, McpError>
+    where
+        T: Serialize,
+        F: Fn(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = (Result<T, Error>, bool)>,
+    {
+        let (first, replayed) = run(token).await;
+        let (result, replayed) = match first {
+            Err(Error::ConfirmationRequired(decision)) => {
+                let message = format!(
+                    "{}: {} {} — {}. Confirm?",
+                    def.tool.title.as_deref().unwrap_or(def.name),
+                    decision.amount.amount(),
+                    decision.amount.currency(),
+                    decision.summary
+                );
+                match self.ask_human(ctx, message).await {
+                    Human::Accepted => run(decision.confirmation_token.clone()).await,
+                    Human::Declined => {
+                        return Ok(refused("declined", "the user declined; nothing was done"))
+                    }
+                    Human::Unavailable => {
+                        return Ok(ok(
+                            def,
+                            json!({
+                                "status": "confirmation_required",
+                                "preview": &*decision,
+                                "confirmation_token": decision.confirmation_token,
+                                "expires_at": decision.confirmation_expires_at,
+                            }),
+                        ))
+                    }
+                }
             }
-            Human::Declined => Ok(Step::Answer(refused(
-                "declined",
-                "the user declined; nothing was done",
-            ))),
-            Human::Unavailable => {
-                let issued = self.state.confirmations.issue(def.name, p, canonical);
-                Ok(Step::Answer(ok(
-                    def,
-                    json!({
-                        "status": "confirmation_required",
-                        "preview": preview,
-                        "confirmation_token": issued.token,
-                        "expires_at": issued.expires_at,
-                    }),
-                )))
-            }
+            other => (other, replayed),
+        };
+        match result {
+            Ok(v) => Ok(ok(
+                def,
+                json!({ "status": "executed", key: v, "replayed": replayed }),
+            )),
+            Err(e) => fail(e),
         }
-    }
-
-    async fn limits_view(&self, p: &Principal) -> Result<Value, Error> {
-        let who = self.platform().whoami(p).await?;
-        Ok(json!({
-            "max_per_payment": who.limits.max_per_payment,
-            "max_per_day": who.limits.max_per_day,
-            "remaining_today": who.remaining_today,
-            "max_order_notional": who.limits.max_order_notional,
-            "approval_threshold": who.limits.approval_threshold,
-            "confirm_above": who.limits.confirm_above,
-        }))
-    }
-
-    async fn payment_preview(&self, p: &Principal, req: &NewPayment) -> Result<Value, Error> {
-        let assessment = self.platform().assess_payment(p, req).await.ok();
-        let who = self.platform().whoami(p).await?;
-        let over = |limit: &Option<Money>| {
-            limit.as_ref().is_some_and(|l| {
-                req.amount
-                    .checked_cmp(l)
-                    .map_or(true, |o| o == std::cmp::Ordering::Greater)
-            })
-        };
-        let outcome = if over(&who.limits.max_per_payment) {
-            "refused: over this key's max_per_payment".to_owned()
-        } else if over(&who.remaining_today) {
-            "refused: over what remains of this key's daily limit".to_owned()
-        } else if assessment
-            .as_ref()
-            .is_some_and(|a| a.decision == Decision::Block)
-        {
-            "declined by fraud screening; nothing is charged".to_owned()
-        } else if over(&who.limits.approval_threshold) {
-            "held for an operator's approval (pending_approval); nothing is charged until approved"
-                .to_owned()
-        } else if assessment
-            .as_ref()
-            .is_some_and(|a| a.decision == Decision::Review)
-        {
-            "held for a fraud review (pending_review); nothing is charged until an operator approves"
-                .to_owned()
-        } else if req.capture_method == Some(CaptureMethod::Manual) {
-            format!(
-                "authorized now through the {} payments provider and held (requires_capture); money moves only when payments_capture is called",
-                who.payments_mode
-            )
-        } else {
-            format!(
-                "charged now through the {} payments provider",
-                who.payments_mode
-            )
-        };
-        Ok(json!({
-            "amount": req.amount,
-            "fees": null,
-            "assessment": assessment,
-            "limits": self.limits_view(p).await?,
-            "mode": who.payments_mode,
-            "outcome": outcome,
-        }))
     }
 
     /// Runs a tool: from the catalog, or by the arms below for the tools MCP renders itself
@@ -474,126 +362,68 @@ impl FintechMcp {
                 let x: tools::PaymentCreateArgs = args(a)?;
                 let req = NewPayment {
                     amount: money(&x.amount, &x.currency, "amount")?,
-                    payment_method: x.payment_method.clone(),
+                    payment_method: x.payment_method,
                     customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
-                    payee: x.payee.clone(),
-                    description: x.description.clone(),
+                    payee: x.payee,
+                    description: x.description,
                     capture_method: x
                         .capture_method
                         .as_deref()
                         .map(|c| enum_arg(CaptureMethod::parse, "capture_method", c))
                         .transpose()?,
+                    confirmation_token: None,
                 };
-                let normalized = tools::PaymentCreateArgs {
-                    amount: req.amount.amount().to_string(),
-                    currency: req.amount.currency().code().to_owned(),
-                    ..x.clone()
-                };
-                let step = self
-                    .step(
-                        ctx,
-                        def,
-                        &p,
-                        &canonical(&normalized),
-                        x.confirmation_token.as_deref(),
-                        x.idempotency_key.clone(),
-                        &req.amount,
-                        self.payment_preview(&p, &req),
-                    )
+                let key = x.idempotency_key;
+                let r = self
+                    .money_move(ctx, def, "payment", x.confirmation_token, |token| {
+                        let req = NewPayment {
+                            confirmation_token: token,
+                            ..req.clone()
+                        };
+                        track_replay(platform.create_payment(&p, req, key.clone()))
+                    })
                     .await?;
-                match step {
-                    Step::Answer(r) => Ok(r),
-                    Step::Execute(key) => {
-                        let (r, replayed) =
-                            track_replay(platform.create_payment(&p, req, key)).await;
-                        match r {
-                            Ok(payment) => {
-                                self.log(ctx, LoggingLevel::Notice, json!({
-                                    "event": "payment", "id": payment.id, "status": payment.status,
-                                })).await;
-                                Ok(ok(
-                                    def,
-                                    json!({ "status": "executed", "payment": payment, "replayed": replayed }),
-                                ))
-                            }
-                            Err(e) => fail(e),
-                        }
-                    }
+                let executed = r.structured_content.as_ref().map(|v| &v["payment"]);
+                if let Some(payment) = executed.filter(|v| !v.is_null()) {
+                    self.log(
+                        ctx,
+                        LoggingLevel::Notice,
+                        json!({
+                            "event": "payment", "id": payment["id"], "status": payment["status"],
+                        }),
+                    )
+                    .await;
                 }
+                Ok(r)
             }
             "payments_refund" => {
                 let x: tools::RefundArgs = args(a)?;
                 let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-                let payment = match platform.payment(&p, &pid).await {
-                    Ok(v) => v,
-                    Err(e) => return fail(e),
-                };
-                let currency = payment.amount.currency().code();
-                let amount = x
-                    .amount
-                    .as_deref()
-                    .map(|s| money(s, currency, "amount"))
-                    .transpose()?;
-                let effective = match &amount {
-                    Some(m) => *m,
-                    None => match payment
-                        .amount_captured
-                        .checked_sub(&payment.amount_refunded)
-                    {
-                        Ok(m) => m,
-                        Err(e) => return fail(e),
-                    },
-                };
-                let normalized = tools::RefundArgs {
-                    amount: amount.as_ref().map(|m| m.amount().to_string()),
-                    ..x.clone()
-                };
-                let preview = async {
-                    let mode = platform.whoami(&p).await?.payments_mode;
-                    Ok(json!({
-                        "amount": effective,
-                        "fees": null,
-                        "assessment": null,
-                        "limits": self.limits_view(&p).await?,
-                        "mode": mode,
-                        "outcome": format!(
-                            "refunds {} {} of payment {} (paid {}, already refunded {}) through the {mode} payments provider",
-                            effective.amount(), effective.currency(), payment.id,
-                            payment.amount.amount(), payment.amount_refunded.amount()
-                        ),
-                    }))
-                };
-                let step = self
-                    .step(
-                        ctx,
-                        def,
-                        &p,
-                        &canonical(&normalized),
-                        x.confirmation_token.as_deref(),
-                        x.idempotency_key.clone(),
-                        &effective,
-                        preview,
-                    )
-                    .await?;
-                match step {
-                    Step::Answer(r) => Ok(r),
-                    Step::Execute(key) => {
-                        let req = NewRefund {
-                            payment_id: pid,
-                            amount,
-                            reason: x.reason,
+                let amount = match &x.amount {
+                    None => None,
+                    Some(s) => {
+                        let payment = match platform.payment(&p, &pid).await {
+                            Ok(v) => v,
+                            Err(e) => return fail(e),
                         };
-                        let (r, replayed) =
-                            track_replay(platform.create_refund(&p, req, key)).await;
-                        match r {
-                            Ok(refund) => Ok(ok(
-                                def,
-                                json!({ "status": "executed", "refund": refund, "replayed": replayed }),
-                            )),
-                            Err(e) => fail(e),
-                        }
+                        Some(money(s, payment.amount.currency().code(), "amount")?)
                     }
-                }
+                };
+                let req = NewRefund {
+                    payment_id: pid,
+                    amount,
+                    reason: x.reason,
+                    confirmation_token: None,
+                };
+                let key = x.idempotency_key;
+                self.money_move(ctx, def, "refund", x.confirmation_token, |token| {
+                    let req = NewRefund {
+                        confirmation_token: token,
+                        ..req.clone()
+                    };
+                    track_replay(platform.create_refund(&p, req, key.clone()))
+                })
+                .await
             }
             "payments_capture" => {
                 let x: tools::CaptureArgs = args(a)?;
@@ -632,97 +462,26 @@ impl FintechMcp {
         let x: tools::OrderPlaceArgs = args(a)?;
         let usd =
             |s: &Option<String>, f: &str| s.as_deref().map(|v| money(v, "USD", f)).transpose();
+        // upper-cased as every shell does; core validates it (the schema's pattern is core's)
         let req = OrderRequest {
             symbol: x.symbol.to_uppercase(),
             side: enum_arg(OrderSide::parse, "side", &x.side)?,
-            qty: decimal(&Some(x.qty.clone()), "qty")?.unwrap_or_default(),
+            qty: decimal(&Some(x.qty), "qty")?.unwrap_or_default(),
             order_type: enum_arg(OrderType::parse, "order_type", &x.order_type)?,
             time_in_force: enum_arg(TimeInForce::parse, "time_in_force", &x.time_in_force)?,
             limit_price: usd(&x.limit_price, "limit_price")?,
             stop_price: usd(&x.stop_price, "stop_price")?,
+            confirmation_token: None,
         };
-        if let Err(e) = req.validate() {
-            return fail(e);
-        }
-        let quote = match platform.quote(&p, &req.symbol).await {
-            Ok(q) => q,
-            Err(e) => return fail(e),
-        };
-        let reference = req.limit_price.unwrap_or(match req.side {
-            OrderSide::Buy => quote.ask,
-            OrderSide::Sell => quote.bid,
-        });
-        let notional = match reference.checked_mul(req.qty) {
-            Ok(n) => n,
-            Err(e) => return fail(e),
-        };
-        let normalized = tools::OrderPlaceArgs {
-            symbol: req.symbol.clone(),
-            qty: req.qty.normalize().to_string(),
-            limit_price: req.limit_price.as_ref().map(|m| m.amount().to_string()),
-            stop_price: req.stop_price.as_ref().map(|m| m.amount().to_string()),
-            ..x.clone()
-        };
-        let preview = async {
-            let who = platform.whoami(&p).await?;
-            let over = |l: &Option<Money>| {
-                l.as_ref().is_some_and(|l| {
-                    notional
-                        .checked_cmp(l)
-                        .map_or(true, |o| o == std::cmp::Ordering::Greater)
-                })
+        let key = x.idempotency_key;
+        self.money_move(ctx, def, "order", x.confirmation_token, |token| {
+            let req = OrderRequest {
+                confirmation_token: token,
+                ..req.clone()
             };
-            let outcome = if over(&who.limits.max_order_notional) {
-                "refused: over this key's max_order_notional".to_owned()
-            } else if over(&who.limits.approval_threshold) {
-                "held for an operator's approval (pending_approval); not sent to the broker until approved".to_owned()
-            } else {
-                format!(
-                    "{} {} {} as a {} {} order at the {} broker (estimated notional {} USD)",
-                    req.side,
-                    req.qty,
-                    req.symbol,
-                    req.order_type,
-                    req.time_in_force,
-                    who.brokerage_mode,
-                    notional.amount()
-                )
-            };
-            Ok(json!({
-                "amount": notional,
-                "fees": null,
-                "assessment": null,
-                "quote": quote,
-                "limits": self.limits_view(&p).await?,
-                "mode": who.brokerage_mode,
-                "outcome": outcome,
-            }))
-        };
-        let step = self
-            .step(
-                ctx,
-                def,
-                &p,
-                &canonical(&normalized),
-                x.confirmation_token.as_deref(),
-                x.idempotency_key.clone(),
-                &notional,
-                preview,
-            )
-            .await?;
-        match step {
-            Step::Answer(r) => Ok(r),
-            Step::Execute(key) => {
-                let (r, replayed) = track_replay(platform.place_order(&p, req, key)).await;
-                match r {
-                    Ok(order) => Ok(ok(
-                        def,
-                        json!({ "status": "executed", "order": order, "replayed": replayed }),
-                    )),
-                    Err(e) => fail(e),
-                }
-            }
-        }
+            track_replay(platform.place_order(&p, req, key.clone()))
+        })
+        .await
     }
 
     /// Syncs with progress notifications (one per page) and honours cancellation: each page

@@ -7,17 +7,17 @@
 //!
 //! What this layer adds for agents:
 //! - a key sees and can call only the tools its scopes allow;
-//! - money moves (payments, refunds, orders) are two-step: a call without a confirmation
-//!   returns a preview and a short-lived token bound to the exact arguments; the second call
-//!   with the token executes once ([`confirm`]); a client that supports elicitation is asked
-//!   to confirm instead; a key's `confirm_above` limit lets small moves run at once;
+//! - money moves (payments, refunds, orders) are two-step: core decides when a move needs
+//!   confirmation (`fintech_core::platform::MoveDecision`: above the key's `confirm_above`,
+//!   or every move over MCP when the key sets none) and issues a short-lived token bound to
+//!   the exact request; this layer shows the decision and the token, or asks a client that
+//!   supports elicitation to confirm, and executes with the token;
 //! - provider free text (merchant names, descriptions) is marked as untrusted data;
 //! - business failures are tool results with `isError`, invalid arguments protocol errors.
 //!
 //! Transports: stdio ([`serve_stdio`]), Streamable HTTP and the legacy HTTP+SSE pair
 //! ([`http::router`], which `fintech-server` mounts at `/mcp`).
 
-pub mod confirm;
 mod handler;
 pub mod http;
 mod prompts;
@@ -32,11 +32,10 @@ pub use handler::FintechMcp;
 
 use fintech_core::{Platform, Principal};
 
-/// Settings of the MCP handler shared by every transport.
+/// Settings of the MCP handler shared by every transport. (How long a confirmation token
+/// stays valid is the platform's: `PlatformBuilder::with_confirmation_ttl`.)
 #[derive(Debug, Clone)]
 pub struct McpOptions {
-    /// How long a confirmation token stays valid.
-    pub confirmation_ttl: Duration,
     /// How often subscriptions poll the event log for changes.
     pub watch_interval: Duration,
 }
@@ -44,7 +43,6 @@ pub struct McpOptions {
 impl Default for McpOptions {
     fn default() -> Self {
         Self {
-            confirmation_ttl: Duration::from_secs(300),
             watch_interval: Duration::from_millis(500),
         }
     }
@@ -55,19 +53,14 @@ impl Default for McpOptions {
 pub struct McpState {
     pub(crate) platform: Platform,
     pub(crate) options: Arc<McpOptions>,
-    pub(crate) confirmations: Arc<confirm::Confirmations>,
 }
 
 impl McpState {
-    /// State over a platform. Confirmation tokens are keyed from the platform's signing key, so
-    /// every instance sharing the database and encryption key accepts every instance's tokens.
+    /// State over a platform.
     pub fn new(platform: Platform, options: McpOptions) -> Self {
-        let confirmations =
-            confirm::Confirmations::new(platform.session_signing_key(), options.confirmation_ttl);
         Self {
             platform,
             options: Arc::new(options),
-            confirmations: Arc::new(confirmations),
         }
     }
 

@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         .with_providers(Arc::new(
             fintech_providers::from_env().context("provider configuration")?,
         ))
+        .with_confirmation_ttl(std::time::Duration::from_secs(args.confirmation_ttl))
         .build()
         .await
         .with_context(|| format!("opening the database {shown}"))?;
@@ -84,13 +85,7 @@ async fn main() -> anyhow::Result<()> {
     if new_file || tenants == 0 {
         eprintln!("fintech-mcp: {POINT_AT_THE_SERVER}");
     }
-    let state = McpState::new(
-        platform.clone(),
-        McpOptions {
-            confirmation_ttl: std::time::Duration::from_secs(args.confirmation_ttl),
-            ..McpOptions::default()
-        },
-    );
+    let state = McpState::new(platform.clone(), McpOptions::default());
 
     // per-key request counts are gathered in memory and written every 10 s
     let usage = platform.spawn_key_usage_flush(std::time::Duration::from_secs(10));

@@ -154,7 +154,7 @@ pub(crate) struct RefundArgs {
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrderPlaceArgs {
     /// Ticker symbol, e.g. `AAPL`.
-    #[schemars(regex(pattern = r"^[A-Za-z.]{1,10}$"))]
+    #[schemars(regex(pattern = fintech_core::trading::SYMBOL_INPUT_PATTERN))]
     pub symbol: String,
     /// `buy` or `sell`.
     #[schemars(extend("enum" = ["buy", "sell"]))]

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 struct World {
     platform: Platform,
+    config: Config,
     _dir: tempfile::TempDir,
 }
 
@@ -28,13 +29,14 @@ async fn world() -> World {
         max_connections: 8,
         ..Config::default()
     };
-    let platform = Platform::builder(config)
+    let platform = Platform::builder(config.clone())
         .with_providers(Arc::new(SimProviders::new()))
         .build()
         .await
         .expect("platform");
     World {
         platform,
+        config,
         _dir: dir,
     }
 }
@@ -328,7 +330,9 @@ async fn confirmation_tokens_are_bound_single_use_and_expire() {
     let s = structured(&preview);
     assert_eq!(s["status"], "confirmation_required");
     assert_eq!(s["preview"]["amount"]["amount"], "42.00");
-    assert!(s["preview"]["outcome"]
+    assert_eq!(s["preview"]["status"], "execute");
+    assert_eq!(s["preview"]["confirmation_required"], true);
+    assert!(s["preview"]["summary"]
         .as_str()
         .unwrap()
         .contains("charged now"));
@@ -379,14 +383,22 @@ async fn confirmation_tokens_are_bound_single_use_and_expire() {
         1
     );
 
-    // expiry
+    // expiry: the platform's token lifetime (another instance on the same database and key)
+    let quick = Platform::builder(w.config.clone())
+        .with_store(w.platform.store().clone())
+        .with_providers(Arc::new(SimProviders::new()))
+        .with_confirmation_ttl(Duration::ZERO)
+        .build()
+        .await
+        .expect("platform");
     let quick = client(
-        &w,
-        &p,
-        McpOptions {
-            confirmation_ttl: Duration::ZERO,
-            ..McpOptions::default()
+        &World {
+            platform: quick,
+            config: w.config.clone(),
+            _dir: tempfile::tempdir().expect("tempdir"),
         },
+        &p,
+        McpOptions::default(),
     )
     .await;
     let preview = call(&quick, "payments_create", args.clone()).await;
@@ -426,8 +438,9 @@ async fn a_key_can_skip_confirmation_under_its_limit_and_limits_hold() {
     .await;
     let s = structured(&big);
     assert_eq!(s["status"], "confirmation_required");
+    assert_eq!(s["preview"]["status"], "pending_approval", "{s}");
     assert!(
-        s["preview"]["outcome"]
+        s["preview"]["summary"]
             .as_str()
             .unwrap()
             .contains("approval"),
@@ -446,22 +459,12 @@ async fn a_key_can_skip_confirmation_under_its_limit_and_limits_hold() {
         structured(&held_list)["payments"].as_array().unwrap().len(),
         1
     );
-    // over the limit: a business failure the agent can read, not a protocol error
-    let preview = call(
-        &c,
-        "payments_create",
-        json!({"amount": "150.00", "payment_method": "pm_card_visa"}),
-    )
-    .await;
-    let token = structured(&preview)["confirmation_token"].clone();
-    assert!(structured(&preview)["preview"]["outcome"]
-        .as_str()
-        .unwrap()
-        .starts_with("refused"));
+    // over the limit: refused at once (nothing to confirm), a business failure the agent can
+    // read, not a protocol error
     let over = call(
         &c,
         "payments_create",
-        json!({"amount": "150.00", "payment_method": "pm_card_visa", "confirmation_token": token}),
+        json!({"amount": "150.00", "payment_method": "pm_card_visa"}),
     )
     .await;
     assert_eq!(over.is_error, Some(true));
@@ -1076,7 +1079,6 @@ async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
         w.platform.clone(),
         McpOptions {
             watch_interval: Duration::from_millis(50),
-            ..McpOptions::default()
         },
     );
     let handler = state.handler(Some(p.clone()));
@@ -1132,10 +1134,15 @@ async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
     c.subscribe(rmcp::model::SubscribeRequestParams::new("fintech://limits"))
         .await
         .expect("subscribe");
+    // made elsewhere: the same key through the SDK (no MCP confirmation step)
+    let elsewhere = Principal {
+        interface: Interface::Sdk,
+        ..p.clone()
+    };
     let payment = w
         .platform
         .create_payment(
-            &p,
+            &elsewhere,
             fintech_core::payments::NewPayment {
                 amount: Money::parse("9.99", "USD").unwrap(),
                 payment_method: "pm_card_visa".into(),
@@ -1143,6 +1150,7 @@ async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
                 payee: None,
                 description: None,
                 capture_method: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -1155,11 +1163,12 @@ async fn sync_reports_progress_and_subscriptions_see_changes_made_elsewhere() {
         .expect("subscribe to own payment");
     w.platform
         .create_refund(
-            &p,
+            &elsewhere,
             fintech_core::payments::NewRefund {
                 payment_id: payment.id.clone(),
                 amount: None,
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )

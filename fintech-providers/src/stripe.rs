@@ -543,6 +543,25 @@ impl PaymentProvider for Stripe {
         payment_method_from(&object(a)?)
     }
 
+    async fn payment_method_exists(&self, payment_method: &str) -> Result<bool> {
+        // a token only: card data never reaches a URL
+        validate_payment_method(payment_method)?;
+        let found = self
+            .call(
+                "get_payment_method",
+                Method::GET,
+                &format!("/v1/payment_methods/{}", path_segment(payment_method)?),
+                None,
+                None,
+            )
+            .await;
+        match found {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>> {
         let a = self
             .call(

@@ -87,6 +87,7 @@ async fn place(State(w): State<Wire>, Json(b): Json<Value>) -> Response {
             time_in_force: TimeInForce::parse(&parse("time_in_force"))?,
             limit_price: usd(&b["limit_price"]),
             stop_price: usd(&b["stop_price"]),
+            confirmation_token: None,
         })
     })() {
         Ok(r) => r,

@@ -167,6 +167,7 @@ fn buy() -> OrderRequest {
         time_in_force: TimeInForce::Day,
         limit_price: None,
         stop_price: None,
+        confirmation_token: None,
     }
 }
 

@@ -267,6 +267,7 @@ async fn alpaca_client_matches_the_alpaca_documents() {
             time_in_force: tif,
             limit_price: limit.map(usd),
             stop_price: stop.map(usd),
+            confirmation_token: None,
         };
         let placed = accepted(
             &format!("POST /v2/orders ({order_type:?})"),

@@ -30,6 +30,13 @@ pub struct Problem {
     /// Whether retrying the same request later may succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+    /// `confirmation_required` (428): what the money move would do. Send the same request
+    /// again with `confirmation_token` to execute it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Box<fintech_core::platform::MoveDecision>>,
+    /// `confirmation_required` (428): the token that executes exactly this request once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
 }
 
 /// An error on its way out as a problem document.
@@ -54,6 +61,8 @@ impl ApiError {
                 field: None,
                 provider_request_id: None,
                 retryable: None,
+                decision: None,
+                confirmation_token: None,
             }),
             retry_after: None,
         }
@@ -126,6 +135,16 @@ impl From<Error> for ApiError {
                 a.problem.retryable = Some(retryable);
                 a.problem.field = None;
                 a.problem.code = format!("provider_error.{code}");
+                a
+            }
+            Error::ConfirmationRequired(decision) => {
+                let mut a = Self::new(
+                    StatusCode::PRECONDITION_REQUIRED,
+                    "confirmation_required",
+                    detail,
+                );
+                a.problem.confirmation_token = decision.confirmation_token.clone();
+                a.problem.decision = Some(decision);
                 a
             }
             Error::Internal(message) => {

@@ -212,6 +212,15 @@ impl PaymentProvider for Payments {
         )
         .await
     }
+    async fn payment_method_exists(&self, pm: &str) -> Result<bool> {
+        timed(
+            self.name(),
+            "payments",
+            "payment_method_exists",
+            self.0.payment_method_exists(pm),
+        )
+        .await
+    }
     async fn payment_methods(&self, customer: &str) -> Result<Vec<PaymentMethod>> {
         timed(
             self.name(),

@@ -334,6 +334,7 @@ async fn demo_data(platform: &Platform, p: &Principal) -> anyhow::Result<()> {
                     payee: Some(payee.into()),
                     description: Some("demo".into()),
                     capture_method: None,
+                    confirmation_token: None,
                 },
                 Some(format!("demo-payment-{i}")),
             )
@@ -350,6 +351,7 @@ async fn demo_data(platform: &Platform, p: &Principal) -> anyhow::Result<()> {
                 time_in_force: TimeInForce::Day,
                 limit_price: None,
                 stop_price: None,
+                confirmation_token: None,
             },
             Some("demo-order".into()),
         )

@@ -23,8 +23,8 @@ use fintech_core::payments::{
     ProviderBalance, Refund,
 };
 use fintech_core::platform::{
-    track_replay, BacktestRules, CaseQuery, CreatedApiKey, LogQuery, NewApiKey, OrderQuery,
-    PaymentQuery, WhoAmI,
+    track_replay, BacktestRules, CaseQuery, CreatedApiKey, LogQuery, MoveDecision, NewApiKey,
+    OrderQuery, PaymentQuery, WhoAmI,
 };
 use fintech_core::policy::KeyLimits;
 use fintech_core::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
@@ -76,6 +76,10 @@ pub enum Errors {
     /// Invalid values, or an idempotency key reused with a different request.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
+    /// A money move above the key's `confirm_above`: nothing was done; the problem carries
+    /// the `decision` and a `confirmation_token` to send with the same request.
+    #[response(status = 428, content_type = "application/problem+json")]
+    ConfirmationRequired(Problem),
     /// Rate limited: see `Retry-After`.
     #[response(status = 429, content_type = "application/problem+json")]
     RateLimited(Problem),
@@ -108,10 +112,13 @@ fn keyed() -> OpenApiRouter<AppState> {
         .routes(routes!(list_payment_methods, attach_payment_method))
         .routes(routes!(payments_balance))
         .routes(routes!(list_payments, create_payment))
+        .routes(routes!(preview_payment))
         .routes(routes!(get_payment))
         .routes(routes!(capture_payment))
+        .routes(routes!(preview_capture))
         .routes(routes!(list_refunds))
         .routes(routes!(create_refund))
+        .routes(routes!(preview_refund))
         .routes(routes!(approvals))
         .routes(routes!(brokerage_account))
         .routes(routes!(positions))
@@ -120,6 +127,7 @@ fn keyed() -> OpenApiRouter<AppState> {
         .routes(routes!(bars))
         .routes(routes!(clock))
         .routes(routes!(list_orders, place_order))
+        .routes(routes!(preview_order))
         .routes(routes!(get_order))
         .routes(routes!(order_fills))
         .routes(routes!(list_events))
@@ -569,6 +577,8 @@ async fn list_payments(
 
 /// Creates a payment: limits, approval threshold and fraud screening apply; above the key's
 /// approval threshold it is held as `pending_approval`. A decline is a `failed` payment.
+/// Above the key's `confirm_above` it answers 428 `confirmation_required` with the decision
+/// and a `confirmation_token`; the same body plus that token executes it once.
 #[utoipa::path(post, path = "/v1/payments", tag = "payments", security(("api_key" = [])),
     request_body = NewPayment,
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key + same body replays the first result with `Idempotent-Replayed: true`; a different body is 422")),
@@ -588,6 +598,20 @@ async fn create_payment(
         body: payment,
         replayed,
     })
+}
+
+/// What creating this payment would do, without doing it: the decision execution makes
+/// (status, reasons, limits consumed, fraud assessment as a dry run, whether confirmation is
+/// required, and then a `confirmation_token` to send with `POST /v1/payments`).
+#[utoipa::path(post, path = "/v1/payments/preview", tag = "payments", security(("api_key" = [])),
+    request_body = NewPayment,
+    responses((status = 200, body = MoveDecision), Errors))]
+async fn preview_payment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<NewPayment>,
+) -> ApiResult<Json<MoveDecision>> {
+    Ok(Json(s.platform().preview_payment(&p, &req).await?))
 }
 
 /// A payment (refreshed from the provider while it is processing).
@@ -643,6 +667,21 @@ async fn capture_payment(
     Ok(Json(
         s.platform().capture_payment(&p, &id, c.amount, key).await?,
     ))
+}
+
+/// What capturing would do, without doing it (the same checks as the capture).
+#[utoipa::path(post, path = "/v1/payments/{id}/capture/preview", tag = "payments", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Payment id (`pay_…`)")),
+    request_body = Capture,
+    responses((status = 200, body = MoveDecision), Errors))]
+async fn preview_capture(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(c): Body<Capture>,
+) -> ApiResult<Json<MoveDecision>> {
+    let id = path_id(PaymentId::parse(&id), &id)?;
+    Ok(Json(s.platform().preview_capture(&p, &id, c.amount).await?))
 }
 
 /// An operator's decision on a held payment or order.
@@ -712,6 +751,19 @@ async fn create_refund(
 ) -> ApiResult<Created<Refund>> {
     let (r, replayed) = track_replay(s.platform().create_refund(&p, req, key)).await;
     Ok(Created { body: r?, replayed })
+}
+
+/// What refunding would do, without doing it; with a `confirmation_token` when the key's
+/// `confirm_above` requires one.
+#[utoipa::path(post, path = "/v1/refunds/preview", tag = "payments", security(("api_key" = [])),
+    request_body = NewRefund,
+    responses((status = 200, body = MoveDecision), Errors))]
+async fn preview_refund(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<NewRefund>,
+) -> ApiResult<Json<MoveDecision>> {
+    Ok(Json(s.platform().preview_refund(&p, &req).await?))
 }
 
 /// Screens a payment without making it (dry run): the assessment it would get.
@@ -864,6 +916,19 @@ async fn place_order(
 ) -> ApiResult<Created<Order>> {
     let (r, replayed) = track_replay(s.platform().place_order(&p, req, key)).await;
     Ok(Created { body: r?, replayed })
+}
+
+/// What placing this order would do, without doing it: priced, limited and screened (dry
+/// run) as the execution will; with a `confirmation_token` when one is required.
+#[utoipa::path(post, path = "/v1/orders/preview", tag = "trading", security(("api_key" = [])),
+    request_body = OrderRequest,
+    responses((status = 200, body = MoveDecision), Errors))]
+async fn preview_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Body(req): Body<OrderRequest>,
+) -> ApiResult<Json<MoveDecision>> {
+    Ok(Json(s.platform().preview_order(&p, &req).await?))
 }
 
 /// An order, refreshed from the broker.

@@ -73,6 +73,7 @@ async fn platform_payments(
                         payee: Some("Bench Supplies".into()),
                         description: None,
                         capture_method: None,
+                        confirmation_token: None,
                     },
                     Some(idem),
                 )

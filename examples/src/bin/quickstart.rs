@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         created.key.id, created.key.prefix
     );
     let agent = platform
-        .authenticate(&created.secret, Interface::Mcp)
+        .authenticate(&created.secret, Interface::Sdk)
         .await?;
 
     // 4. The agent pays. The same idempotency key twice charges once.
@@ -105,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
         payee: Some("Blue Bottle Coffee".into()),
         description: Some("team coffee".into()),
         capture_method: None,
+        confirmation_token: None,
     };
     let paid = platform
         .create_payment(&agent, coffee.clone(), Some("coffee-2026-11-25".into()))
@@ -131,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         payee: Some("Framework Computer".into()),
         description: Some("laptop".into()),
         capture_method: None,
+        confirmation_token: None,
     };
     let held = platform.create_payment(&agent, laptop, None).await?;
     ensure!(held.status == PaymentStatus::PendingApproval, "held");
@@ -154,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
                 payment_id: paid.id.clone(),
                 amount: Some(usd("10.00")?),
                 reason: Some("one coffee was cold".into()),
+                confirmation_token: None,
             },
             None,
         )
@@ -173,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
                 time_in_force: TimeInForce::Day,
                 limit_price: None,
                 stop_price: None,
+                confirmation_token: None,
             },
             None,
         )

@@ -19,6 +19,8 @@ pub(crate) async fn payments(
             customer,
             capture,
             idempotency_key,
+            preview,
+            confirm,
         } => {
             let req = NewPayment {
                 amount: money(amount, currency)?,
@@ -27,7 +29,11 @@ pub(crate) async fn payments(
                 payee: payee.clone(),
                 description: description.clone(),
                 capture_method: Some(CaptureMethod::parse(capture)?),
+                confirmation_token: confirm.clone(),
             };
+            if *preview {
+                return show_decision(fmt, &p.preview_payment(op, &req).await?);
+            }
             let pay = p
                 .create_payment(op, req, Some(idem(idempotency_key)))
                 .await?;
@@ -63,9 +69,13 @@ pub(crate) async fn payments(
             id,
             amount,
             idempotency_key,
+            preview,
         } => {
             let payment_id = PaymentId::parse(id)?;
             let amount = in_payment_currency(p, op, &payment_id, amount).await?;
+            if *preview {
+                return show_decision(fmt, &p.preview_capture(op, &payment_id, amount).await?);
+            }
             let pay = p
                 .capture_payment(op, &payment_id, amount, Some(idem(idempotency_key)))
                 .await?;
@@ -181,19 +191,22 @@ pub(crate) async fn refunds(
             amount,
             reason,
             idempotency_key,
+            preview,
+            confirm,
         } => {
             let payment_id = PaymentId::parse(payment)?;
             let amount = in_payment_currency(p, op, &payment_id, amount).await?;
+            let req = NewRefund {
+                payment_id,
+                amount,
+                reason: reason.clone(),
+                confirmation_token: confirm.clone(),
+            };
+            if *preview {
+                return show_decision(fmt, &p.preview_refund(op, &req).await?);
+            }
             let r = p
-                .create_refund(
-                    op,
-                    NewRefund {
-                        payment_id,
-                        amount,
-                        reason: reason.clone(),
-                    },
-                    Some(idem(idempotency_key)),
-                )
+                .create_refund(op, req, Some(idem(idempotency_key)))
                 .await?;
             show(
                 fmt,

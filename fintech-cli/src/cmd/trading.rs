@@ -136,6 +136,8 @@ async fn orders(
             limit_price,
             stop_price,
             idempotency_key,
+            preview,
+            confirm,
         } => {
             let req = OrderRequest {
                 symbol: symbol.to_ascii_uppercase(),
@@ -148,7 +150,11 @@ async fn orders(
                     .map(|v| money(v, "USD"))
                     .transpose()?,
                 stop_price: stop_price.as_deref().map(|v| money(v, "USD")).transpose()?,
+                confirmation_token: confirm.clone(),
             };
+            if *preview {
+                return show_decision(fmt, &p.preview_order(op, &req).await?);
+            }
             let o = p.place_order(op, req, Some(idem(idempotency_key))).await?;
             show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
         }

@@ -46,6 +46,7 @@ pub(crate) async fn trigger(
                 time_in_force: TimeInForce::Day,
                 limit_price: None,
                 stop_price: None,
+                confirmation_token: None,
             };
             let o = p.place_order(op, req, None).await?;
             show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
@@ -106,6 +107,7 @@ fn payment(event: &str, pm: &str, amount: &str) -> NewPayment {
         payee: Some("Triggered Test Merchant".into()),
         description: Some(format!("fintech trigger {event}")),
         capture_method: None,
+        confirmation_token: None,
     }
 }
 

@@ -289,7 +289,7 @@ pub struct SymbolArgs {
     /// Ticker symbol, e.g. `AAPL`.
     #[cfg_attr(
         feature = "schema",
-        schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,11}$"))
+        schemars(regex(pattern = crate::trading::SYMBOL_INPUT_PATTERN))
     )]
     pub symbol: String,
 }
@@ -302,7 +302,7 @@ pub struct OrderPlaceArgs {
     /// Ticker symbol, e.g. `AAPL`.
     #[cfg_attr(
         feature = "schema",
-        schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9.-]{0,11}$"))
+        schemars(regex(pattern = crate::trading::SYMBOL_INPUT_PATTERN))
     )]
     pub symbol: String,
     /// `buy` or `sell`.

@@ -183,6 +183,7 @@ fn new_payment(x: &PaymentCreateArgs) -> Result<NewPayment> {
             .as_deref()
             .map(CaptureMethod::parse)
             .transpose()?,
+        confirmation_token: None,
     })
 }
 
@@ -197,6 +198,7 @@ fn order_request(x: &OrderPlaceArgs) -> Result<OrderRequest> {
         time_in_force: TimeInForce::parse(&x.time_in_force)?,
         limit_price: usd(&x.limit_price)?,
         stop_price: usd(&x.stop_price)?,
+        confirmation_token: None,
     })
 }
 
@@ -471,7 +473,7 @@ pub static OPERATIONS: &[Operation] = &[
         invoke: |pl, p, x| {
             let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
             let amount = in_payment_currency(pl, p, &pid, &x.amount).await?;
-            let req = NewRefund { payment_id: pid, amount, reason: x.reason };
+            let req = NewRefund { payment_id: pid, amount, reason: x.reason, confirmation_token: None,  };
             let (r, replayed) = track_replay(pl.create_refund(p, req, x.idempotency_key)).await;
             Ok(json!({ "status": "executed", "refund": r?, "replayed": replayed }))
         },
@@ -620,7 +622,7 @@ pub static OPERATIONS: &[Operation] = &[
                 customer_id: opt_id(CustomerId::parse, "customer_id", &x.customer_id)?,
                 payee: x.payee,
                 description: None,
-                capture_method: None,
+                capture_method: None, confirmation_token: None,
             };
             keyed("assessment", pl.assess_payment(p, &req).await?)
         },

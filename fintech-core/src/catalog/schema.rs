@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 #[cfg(feature = "openapi")]
 use crate::banking::BankAccount;
 #[cfg(feature = "openapi")]
-use crate::fraud::Assessment;
 #[cfg(feature = "openapi")]
 use crate::trading::{Fill, Order};
 #[cfg(feature = "openapi")]
@@ -170,8 +169,7 @@ pub fn many<T: ToSchema>(key: &str, paged: bool) -> Map<String, Value> {
 pub fn money_move<T: ToSchema>(key: &str) -> Map<String, Value> {
     let mut o = Out::new();
     let obj = o.of::<T>();
-    let money = o.of::<Money>();
-    let assessment = o.of::<Assessment>();
+    let decision = o.of::<crate::platform::MoveDecision>();
     o.field(
         "status",
         json!({ "type": "string", "enum": ["executed", "confirmation_required"],
@@ -182,22 +180,7 @@ pub fn money_move<T: ToSchema>(key: &str) -> Map<String, Value> {
         "replayed",
         boolean("True when this confirmation token had already executed: the first result is returned, nothing moved twice."),
     )
-    .optional(
-        "preview",
-        json!({
-            "type": "object",
-            "description": "What executing would do.",
-            "properties": {
-                "amount": money,
-                "fees": nullable(money_ref()),
-                "assessment": nullable(assessment),
-                "limits": { "type": "object", "description": "This key's limits and what remains today." },
-                "mode": string("Provider mode: simulated, sandbox or live (real money)."),
-                "outcome": string("What will happen when confirmed."),
-            },
-            "required": ["amount", "mode", "outcome"]
-        }),
-    )
+    .optional("preview", decision)
     .optional(
         "confirmation_token",
         string("Call the same tool again with identical arguments plus this token to execute."),
@@ -207,11 +190,6 @@ pub fn money_move<T: ToSchema>(key: &str) -> Map<String, Value> {
         json!({ "type": "string", "format": "date-time" }),
     )
     .build()
-}
-
-#[cfg(feature = "openapi")]
-fn money_ref() -> serde_json::Value {
-    json!({ "$ref": "#/$defs/Money" })
 }
 
 /// `banking_balances`: totals per currency and the accounts.

@@ -127,6 +127,7 @@ fn order(symbol: &str, side: OrderSide, qty: i64, t: OrderType, tif: TimeInForce
         time_in_force: tif,
         limit_price: None,
         stop_price: None,
+        confirmation_token: None,
     }
 }
 

@@ -153,6 +153,7 @@ fn pay(amount: &str) -> NewPayment {
         payee: Some("Acme Supplies".into()),
         description: None,
         capture_method: None,
+        confirmation_token: None,
     }
 }
 
@@ -188,7 +189,7 @@ async fn agent(h: &Harness, admin: &Principal, scopes: &[Scope], limits: KeyLimi
         .await
         .expect("create key");
     h.platform
-        .authenticate(&created.secret, Interface::Mcp)
+        .authenticate(&created.secret, Interface::Sdk)
         .await
         .expect("authenticate new key")
 }
@@ -477,6 +478,7 @@ pub async fn tenants_are_isolated(h: &Harness) {
         payment_id: payment.id.clone(),
         amount: None,
         reason: None,
+        confirmation_token: None,
     };
     assert!(not_found(
         h.platform.create_refund(&b, refund, None).await.map(|_| ())
@@ -934,6 +936,7 @@ pub async fn refunds_partial_and_full(h: &Harness) {
                 payment_id: payment.id.clone(),
                 amount: Some(usd("30.00")),
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -948,6 +951,7 @@ pub async fn refunds_partial_and_full(h: &Harness) {
                 payment_id: payment.id.clone(),
                 amount: Some(usd("70.01")),
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -962,6 +966,7 @@ pub async fn refunds_partial_and_full(h: &Harness) {
                 payment_id: payment.id.clone(),
                 amount: None,
                 reason: Some("rest".into()),
+                confirmation_token: None,
             },
             None,
         )
@@ -1000,6 +1005,7 @@ pub async fn orders_fill_into_the_ledger(h: &Harness) {
                 time_in_force: TimeInForce::Day,
                 limit_price: None,
                 stop_price: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -1034,6 +1040,7 @@ pub async fn orders_fill_into_the_ledger(h: &Harness) {
         time_in_force: TimeInForce::Gtc,
         limit_price: Some(usd("200")),
         stop_price: None,
+        confirmation_token: None,
     };
     let held = h
         .platform
@@ -1055,6 +1062,7 @@ pub async fn orders_fill_into_the_ledger(h: &Harness) {
         time_in_force: TimeInForce::Gtc,
         limit_price: Some(usd("200")),
         stop_price: None,
+        confirmation_token: None,
     };
     assert!(matches!(
         h.platform.place_order(&bot, huge, None).await,
@@ -1665,6 +1673,7 @@ pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
                 time_in_force: TimeInForce::Gtc,
                 limit_price: Some(usd("200")),
                 stop_price: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -2010,6 +2019,7 @@ pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) 
                 payment_id: auth.id.clone(),
                 amount: None,
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -2093,6 +2103,7 @@ pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) 
                 payment_id: auth.id.clone(),
                 amount: Some(usd("60.01")),
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -2106,6 +2117,7 @@ pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) 
                 payment_id: auth.id.clone(),
                 amount: None,
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )

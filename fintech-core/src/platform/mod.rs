@@ -11,6 +11,8 @@
 //!    idempotency result — all or nothing.
 
 mod banking;
+mod confirm;
+mod decision;
 mod fraud;
 mod inbound;
 mod ops;
@@ -44,6 +46,7 @@ use crate::provider::ProviderSet;
 use crate::storage::{Claim, ClaimState, Lease, Store, Tx};
 
 pub use banking::SyncProgress;
+pub use decision::{DecisionStatus, LimitUse, MoveDecision};
 pub use fraud::{BacktestRules, CaseQuery};
 pub use inbound::Inbound;
 pub use ops::{AuditSweep, QueueFigures};
@@ -68,6 +71,8 @@ struct Inner {
     lease: std::time::Duration,
     /// A tenant's bank accounts (the unfiltered list), for a busy reader.
     accounts_cache: cache::TtlCache<crate::id::TenantId, Vec<crate::banking::BankAccount>>,
+    /// Confirmation tokens of money moves above a key's `confirm_above`.
+    confirmations: confirm::Confirmations,
 }
 
 /// Builds a [`Platform`]: `PlatformBuilder::new(config).with_providers(p).build().await`.
@@ -79,6 +84,7 @@ pub struct PlatformBuilder {
     auth_cache_ttl: std::time::Duration,
     read_cache_ttl: std::time::Duration,
     lease: Option<std::time::Duration>,
+    confirmation_ttl: std::time::Duration,
 }
 
 impl PlatformBuilder {
@@ -92,7 +98,15 @@ impl PlatformBuilder {
             auth_cache_ttl: std::time::Duration::from_secs(5),
             read_cache_ttl: std::time::Duration::from_secs(1),
             lease: None,
+            confirmation_ttl: std::time::Duration::from_secs(300),
         }
+    }
+
+    /// How long a confirmation token (a money move above a key's `confirm_above`) stays
+    /// valid (default 300 s).
+    pub fn with_confirmation_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.confirmation_ttl = ttl;
+        self
     }
 
     /// How long this process reuses a tenant's bank account list (default 1 s; zero turns it
@@ -164,6 +178,8 @@ impl PlatformBuilder {
         let fraud = self
             .fraud
             .unwrap_or_else(|| Arc::new(StoredRules::new(store.clone())));
+        let confirmations =
+            confirm::Confirmations::new(secrets.signing_key(), self.confirmation_ttl);
         Ok(Platform {
             inner: Arc::new(Inner {
                 store,
@@ -173,6 +189,7 @@ impl PlatformBuilder {
                 auth_cache: tenancy::AuthCache::new(self.auth_cache_ttl),
                 lease,
                 accounts_cache: cache::TtlCache::new(self.read_cache_ttl, 10_000),
+                confirmations,
             }),
         })
     }

@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::decision::{capturable, DecisionStatus, Mode, MoveDecision};
 use super::tenancy::today;
 use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Platform};
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
-use crate::fraud::{Assessment, CaseStatus, Decision, ScreenContext, ScreenRequest, Screened};
+use crate::fraud::{Assessment, CaseStatus, ScreenContext, ScreenRequest, Screened};
 use crate::id::{CustomerId, PaymentId, RefundId};
 use crate::ledger::JournalEntry;
 use crate::money::Money;
@@ -17,7 +18,6 @@ use crate::payments::{
     ProviderPayment, ProviderPaymentRequest, ProviderPaymentStatus, ProviderRefundRequest, Refund,
     RefundStatus,
 };
-use crate::policy::PolicyOutcome;
 use crate::storage::PaymentRow;
 
 /// Filters for listing payments.
@@ -147,36 +147,28 @@ impl Platform {
             .ok_or_else(|| Error::not_found("customer", id))
     }
 
-    /// Creates a payment: checks, claims the idempotency key, applies the key's limits and
-    /// approval threshold, screens for fraud, charges through the provider, and records the
-    /// payment, its ledger entry, event and audit record in one transaction. Held payments
+    /// Creates a payment: checks, confirmation (above the key's `confirm_above` without a
+    /// valid `confirmation_token` it answers [`Error::ConfirmationRequired`] and does
+    /// nothing), claims the idempotency key, then the decision
+    /// ([`Platform::preview_payment`] makes the same one): the key's limits and approval
+    /// threshold, fraud screening; charges through the provider, and records the payment,
+    /// its ledger entry, event and audit record in one transaction. Held payments
     /// (`pending_approval`, `pending_review`) are recorded without charging.
     pub async fn create_payment(
         &self,
         p: &Principal,
-        req: NewPayment,
+        mut req: NewPayment,
         idempotency_key: Option<String>,
     ) -> Result<Payment> {
-        // 1. authorization
+        // 1. authorization, 2. validation
         p.require(Scope::PaymentsWrite)?;
-        let customer = match &req.customer_id {
-            Some(id) => Some(
-                self.inner
-                    .store
-                    .customer(&p.tenant_id, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("customer", id))?,
-            ),
-            None => None,
-        };
-        // 2. validation
-        if !req.amount.is_positive() {
-            return Err(Error::validation("amount", "must be greater than zero"));
-        }
-        req.amount.to_minor()?;
-        validate_payment_method(&req.payment_method)?;
-        validate_text("payee", &req.payee, 200)?;
-        validate_text("description", &req.description, 500)?;
+        let token = req.confirmation_token.take();
+        let customer = self.payment_input(p, &req).await?;
+        // confirmation: a token stands for its idempotency key
+        let idempotency_key = self
+            .confirm_payment(p, &req, token.as_deref())
+            .await?
+            .or(idempotency_key);
         // 3. idempotency
         let request_hash = hash_request("payments.create", &req)?;
         self.idempotent(
@@ -186,40 +178,27 @@ impl Platform {
             request_hash,
             |idem| async move {
                 let id = PaymentId::generate();
-                // 4. policy
-                let outcome = match p.limits.check_payment(&req.amount) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        self.audit_denial(
-                            p,
-                            "payments.create",
-                            "payment",
-                            id.as_str(),
-                            Some(&idem.key),
-                            &e,
-                        )
-                        .await?;
-                        return Err(e);
+                // 4. policy and 5. fraud screening: the decision
+                let plan = self.decide_payment(p, &req, Mode::Execute).await?;
+                if let Some(e) = plan.refusal {
+                    if plan.reserved {
+                        self.release_daily(p, &req.amount).await;
                     }
-                };
-                let reservation = self.reserve_daily(p, &req.amount).await;
-                if let Err(e) = &reservation {
-                    if matches!(e, Error::LimitExceeded { .. }) {
-                        self.audit_denial(
-                            p,
-                            "payments.create",
-                            "payment",
-                            id.as_str(),
-                            Some(&idem.key),
-                            e,
-                        )
-                        .await?;
-                    }
+                    self.audit_denial(
+                        p,
+                        "payments.create",
+                        "payment",
+                        id.as_str(),
+                        Some(&idem.key),
+                        &e,
+                    )
+                    .await?;
+                    return Err(e);
                 }
-                let reserved = reservation?;
+                let reserved = plan.reserved;
                 let amount = req.amount;
                 let result = self
-                    .create_payment_reserved(p, req, customer, id, &idem, outcome)
+                    .create_payment_reserved(p, req, customer, id, &idem, plan.decision)
                     .await;
                 let release = match &result {
                     Ok(payment) => matches!(
@@ -245,46 +224,14 @@ impl Platform {
         customer: Option<Customer>,
         id: PaymentId,
         idem: &super::Idem,
-        outcome: PolicyOutcome,
+        decision: MoveDecision,
     ) -> Result<Payment> {
-        // 5. fraud screening
-        let screen = ScreenRequest {
-            tenant_id: p.tenant_id.clone(),
-            actor: p.actor.clone(),
-            interface: p.interface,
-            subject: Screened::Payment {
-                amount: req.amount,
-                payee: req.payee.clone(),
-                payment_method: req.payment_method.clone(),
-                customer_id: req.customer_id.as_ref().map(|c| c.to_string()),
-            },
-            context: ScreenContext::default(),
-            dry_run: false,
-        };
-        let assessment = self.inner.fraud.assess(&screen).await?;
-        if assessment.decision == Decision::Block {
-            let e = Error::Blocked {
-                reasons: assessment.reasons(),
-            };
-            self.audit_denial(
-                p,
-                "payments.create",
-                "payment",
-                id.as_str(),
-                Some(&idem.key),
-                &e,
-            )
-            .await?;
-            return Err(e);
-        }
         let provider = self.inner.providers.payments(&p.tenant_id);
         let now = crate::storage::now();
-        let held = if assessment.decision == Decision::Review {
-            Some(PaymentStatus::PendingReview)
-        } else if outcome == PolicyOutcome::HoldForApproval {
-            Some(PaymentStatus::PendingApproval)
-        } else {
-            None
+        let held = match decision.status {
+            DecisionStatus::PendingReview => Some(PaymentStatus::PendingReview),
+            DecisionStatus::PendingApproval => Some(PaymentStatus::PendingApproval),
+            _ => None,
         };
         let mut payment = Payment {
             id,
@@ -302,7 +249,7 @@ impl Platform {
             provider: provider.name().to_owned(),
             provider_payment_id: None,
             created_by: p.actor.to_string(),
-            assessment: Some(assessment),
+            assessment: decision.assessment,
             created_at: now,
             updated_at: now,
         };
@@ -375,7 +322,7 @@ impl Platform {
     }
 
     /// Reserves the payment against the key's daily limit; `Ok(true)` when a reservation was made.
-    async fn reserve_daily(&self, p: &Principal, amount: &Money) -> Result<bool> {
+    pub(super) async fn reserve_daily(&self, p: &Principal, amount: &Money) -> Result<bool> {
         let (Some(key), Some(max)) = (api_key_of(p), &p.limits.max_per_day) else {
             return Ok(false);
         };
@@ -399,7 +346,7 @@ impl Platform {
         }
     }
 
-    async fn release_daily(&self, p: &Principal, amount: &Money) {
+    pub(super) async fn release_daily(&self, p: &Principal, amount: &Money) {
         if let Some(key) = api_key_of(p) {
             if let Err(e) = self.inner.store.release_spend(&key, &today(), amount).await {
                 tracing::error!(error = %e, "could not release a spending reservation");
@@ -446,7 +393,7 @@ impl Platform {
         Ok(row.payment)
     }
 
-    async fn payment_row(&self, p: &Principal, id: &PaymentId) -> Result<PaymentRow> {
+    pub(super) async fn payment_row(&self, p: &Principal, id: &PaymentId) -> Result<PaymentRow> {
         self.inner
             .store
             .payment_row(&p.tenant_id, id)
@@ -464,7 +411,8 @@ impl Platform {
             .await
     }
 
-    /// Payments waiting for an operator (approval or review).
+    /// Payments waiting for an operator (approval or review): all of the tenant's for a caller
+    /// with `approvals:write`, else those the caller created.
     pub async fn held_payments(&self, p: &Principal) -> Result<Vec<Payment>> {
         p.require(Scope::PaymentsRead)?;
         let mut held = self
@@ -488,6 +436,12 @@ impl Platform {
                 )
                 .await?,
         );
+        // An operator who decides (approvals:write) sees every held item of the tenant; any
+        // other caller (an agent's key) the ones it created.
+        if !p.has(Scope::ApprovalsWrite) {
+            let me = p.actor.to_string();
+            held.retain(|x| x.created_by == me);
+        }
         Ok(held)
     }
 
@@ -812,46 +766,22 @@ impl Platform {
         Ok(payment)
     }
 
-    /// Refunds part or all of a succeeded payment.
+    /// Refunds part or all of a succeeded payment. Above the key's `confirm_above` without
+    /// a valid `confirmation_token` it answers [`Error::ConfirmationRequired`] and does
+    /// nothing ([`Platform::preview_refund`] makes the same decision).
     pub async fn create_refund(
         &self,
         p: &Principal,
-        req: NewRefund,
+        mut req: NewRefund,
         idempotency_key: Option<String>,
     ) -> Result<Refund> {
         p.require(Scope::PaymentsWrite)?;
-        let row = self.payment_row(p, &req.payment_id).await?;
-        validate_text("reason", &req.reason, 500)?;
-        let payment = row.payment;
-        if payment.status != PaymentStatus::Succeeded {
-            return Err(Error::conflict(
-                ConflictCode::InvalidState,
-                format!(
-                    "payment {} is {}; only succeeded payments can be refunded",
-                    payment.id,
-                    payment.status.as_str()
-                ),
-            ));
-        }
-        let remaining = payment
-            .amount_captured
-            .checked_sub(&payment.amount_refunded)?;
-        let amount = req.amount.unwrap_or(remaining);
-        if amount.currency() != payment.amount.currency() {
-            return Err(Error::validation(
-                "amount",
-                format!("the payment is in {}", payment.amount.currency()),
-            ));
-        }
-        if !amount.is_positive() {
-            return Err(Error::validation("amount", "must be greater than zero"));
-        }
-        if amount.checked_cmp(&remaining)?.is_gt() {
-            return Err(Error::validation(
-                "amount",
-                format!("{amount} is more than the {remaining} left to refund"),
-            ));
-        }
+        let token = req.confirmation_token.take();
+        let (decision, payment) = self.decide_refund(p, &req).await?;
+        let amount = decision.amount;
+        let idempotency_key = self
+            .confirm_refund(p, &req, decision, token.as_deref())?
+            .or(idempotency_key);
         let request_hash = hash_request("refunds.create", &req)?;
         self.idempotent(
             p,
@@ -948,22 +878,7 @@ impl Platform {
         p.require(Scope::PaymentsWrite)?;
         let row = self.payment_row(p, id).await?;
         let authorized = row.payment.amount;
-        let amount = amount.unwrap_or(authorized);
-        if amount.currency() != authorized.currency() {
-            return Err(Error::validation(
-                "amount",
-                format!("the payment is in {}", authorized.currency()),
-            ));
-        }
-        if !amount.is_positive() {
-            return Err(Error::validation("amount", "must be greater than zero"));
-        }
-        if amount.checked_cmp(&authorized)?.is_gt() {
-            return Err(Error::validation(
-                "amount",
-                format!("{amount} is more than the {authorized} authorized"),
-            ));
-        }
+        let amount = self.decide_capture(p, &row, amount)?.amount;
         #[derive(Serialize)]
         struct CaptureRequest<'a> {
             payment_id: &'a PaymentId,
@@ -982,20 +897,7 @@ impl Platform {
             "payments.capture",
             request_hash,
             |idem| async move {
-                let Some(pid) = row
-                    .payment
-                    .provider_payment_id
-                    .clone()
-                    .filter(|_| row.payment.status == PaymentStatus::RequiresCapture)
-                else {
-                    return Err(Error::conflict(
-                        ConflictCode::InvalidState,
-                        format!(
-                            "payment {id} is {}; only an authorized payment (requires_capture) can be captured",
-                            row.payment.status.as_str()
-                        ),
-                    ));
-                };
+                let pid = capturable(&row.payment)?;
                 let pp = self
                     .inner
                     .providers

@@ -3,19 +3,19 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::decision::{DecisionStatus, Mode};
 use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Platform};
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
-use crate::fraud::{CaseStatus, Decision, ScreenContext, ScreenRequest, Screened};
+use crate::fraud::CaseStatus;
 use crate::id::{FillId, OrderId};
 use crate::ledger::JournalEntry;
 use crate::money::Money;
-use crate::policy::PolicyOutcome;
 use crate::storage::OrderRow;
 use crate::trading::{
     validate_symbol, Asset, Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order,
-    OrderRequest, OrderSide, OrderStatus, Position, ProviderOrder, Quote,
+    OrderRequest, OrderStatus, Position, ProviderOrder, Quote,
 };
 
 /// Filters for listing orders.
@@ -121,17 +121,25 @@ impl Platform {
         self.inner.providers.brokerage(&p.tenant_id).clock().await
     }
 
-    /// Places an order through the door: validation, idempotency (the broker's
-    /// `client_order_id` is derived from the key), notional limit and approval threshold,
-    /// fraud screening, the broker call, then order + fill + ledger + event + audit at once.
+    /// Places an order through the door: validation, confirmation (above the key's
+    /// `confirm_above` without a valid `confirmation_token` it answers
+    /// [`Error::ConfirmationRequired`] and does nothing), idempotency (the broker's
+    /// `client_order_id` is derived from the key), the decision ([`Platform::preview_order`]
+    /// makes the same one: notional limit, fraud screening, approval threshold), the broker
+    /// call, then order + fill + ledger + event + audit at once.
     pub async fn place_order(
         &self,
         p: &Principal,
-        req: OrderRequest,
+        mut req: OrderRequest,
         idempotency_key: Option<String>,
     ) -> Result<Order> {
         p.require(Scope::TradingWrite)?;
+        let token = req.confirmation_token.take();
         req.validate()?;
+        let idempotency_key = self
+            .confirm_order(p, &req, token.as_deref())
+            .await?
+            .or(idempotency_key);
         let request_hash = hash_request("orders.place", &req)?;
         self.idempotent(
             p,
@@ -141,88 +149,16 @@ impl Platform {
             |idem| async move {
                 let id = OrderId::generate();
                 let broker = self.inner.providers.brokerage(&p.tenant_id);
-                // Reference price for limits and screening: the order's own price, else the quote.
-                let reference = match req.limit_price.or(req.stop_price) {
-                    Some(price) => price,
-                    None => {
-                        let q = broker.latest_quote(&req.symbol).await?;
-                        if req.side == OrderSide::Buy {
-                            q.ask
-                        } else {
-                            q.bid
-                        }
-                    }
-                };
-                let notional = reference.checked_mul(req.qty)?;
-                let outcome = match p.limits.check_order(&notional) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        self.audit_denial(
-                            p,
-                            "orders.place",
-                            "order",
-                            id.as_str(),
-                            Some(&idem.key),
-                            &e,
-                        )
-                        .await?;
-                        return Err(e);
-                    }
-                };
-                let context = if req.side == OrderSide::Buy {
-                    // For concentration rules: equity, and the position after this buy.
-                    let account = broker.account().await?;
-                    let held = broker
-                        .positions()
-                        .await?
-                        .into_iter()
-                        .find(|pos| pos.symbol == req.symbol)
-                        .map(|pos| pos.market_value);
-                    let position_after = match held {
-                        Some(v) if v.currency() == notional.currency() => {
-                            Some(v.checked_add(&notional)?)
-                        }
-                        Some(_) => None,
-                        None => Some(notional),
-                    };
-                    ScreenContext {
-                        equity: Some(account.equity),
-                        position_after,
-                        ..ScreenContext::default()
-                    }
-                } else {
-                    ScreenContext::default()
-                };
-                let assessment = self
-                    .inner
-                    .fraud
-                    .assess(&ScreenRequest {
-                        tenant_id: p.tenant_id.clone(),
-                        actor: p.actor.clone(),
-                        interface: p.interface,
-                        subject: Screened::Order {
-                            symbol: req.symbol.clone(),
-                            side: req.side,
-                            notional,
-                        },
-                        context,
-                        dry_run: false,
-                    })
-                    .await?;
-                if assessment.decision == Decision::Block {
-                    let e = Error::Blocked {
-                        reasons: assessment.reasons(),
-                    };
+                let plan = self.decide_order(p, &req, Mode::Execute).await?;
+                if let Some(e) = plan.refusal {
                     self.audit_denial(p, "orders.place", "order", id.as_str(), Some(&idem.key), &e)
                         .await?;
                     return Err(e);
                 }
-                let held = if assessment.decision == Decision::Review {
-                    Some(OrderStatus::PendingReview)
-                } else if outcome == PolicyOutcome::HoldForApproval {
-                    Some(OrderStatus::PendingApproval)
-                } else {
-                    None
+                let held = match plan.decision.status {
+                    DecisionStatus::PendingReview => Some(OrderStatus::PendingReview),
+                    DecisionStatus::PendingApproval => Some(OrderStatus::PendingApproval),
+                    _ => None,
                 };
                 let now = crate::storage::now();
                 let mut order = Order {
@@ -242,7 +178,7 @@ impl Platform {
                     provider: broker.name().to_owned(),
                     provider_order_id: None,
                     created_by: p.actor.to_string(),
-                    assessment: Some(assessment),
+                    assessment: plan.decision.assessment,
                     created_at: now,
                     updated_at: now,
                 };
@@ -352,6 +288,7 @@ impl Platform {
                         time_in_force: stored.time_in_force,
                         limit_price: stored.limit_price,
                         stop_price: stored.stop_price,
+                        confirmation_token: None,
                     };
                     broker.place_order(&req, &stored.client_order_id).await?
                 }
@@ -609,7 +546,8 @@ impl Platform {
         Ok(order)
     }
 
-    /// Orders waiting for an operator.
+    /// Orders waiting for an operator: all of the tenant's for a caller with
+    /// `approvals:write`, else those the caller created.
     pub async fn held_orders(&self, p: &Principal) -> Result<Vec<Order>> {
         p.require(Scope::TradingRead)?;
         let mut held = self
@@ -633,6 +571,12 @@ impl Platform {
                 )
                 .await?,
         );
+        // An operator who decides (approvals:write) sees every held item of the tenant; any
+        // other caller (an agent's key) the ones it created.
+        if !p.has(Scope::ApprovalsWrite) {
+            let me = p.actor.to_string();
+            held.retain(|x| x.created_by == me);
+        }
         Ok(held)
     }
 }

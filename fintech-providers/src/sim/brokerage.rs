@@ -671,6 +671,7 @@ mod tests {
             time_in_force: TimeInForce::Day,
             limit_price: None,
             stop_price: None,
+            confirmation_token: None,
         };
         let o = b.place_order(&req, "coid-halt").await.expect("answered");
         assert_eq!(o.status, OrderStatus::Rejected);

@@ -492,6 +492,10 @@ impl PaymentProvider for SimPayments {
         Ok(method)
     }
 
+    async fn payment_method_exists(&self, payment_method: &str) -> Result<bool> {
+        Ok(outcome(payment_method).is_some())
+    }
+
     async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>> {
         Ok(lock(&self.state)
             .attached

@@ -26,6 +26,11 @@ use tower::ServiceExt;
 /// approvals, logs, webhooks, fraud rules): each still calls one `Platform` method that checks
 /// its scope. Moving one into the catalog removes it from here.
 const REST_ONLY: &[&str] = &[
+    // previews of money moves (MCP previews through the two-step tools themselves)
+    "POST /v1/payments/preview",
+    "POST /v1/payments/{}/capture/preview",
+    "POST /v1/refunds/preview",
+    "POST /v1/orders/preview",
     "POST /v1/keys",
     "DELETE /v1/keys/{}",
     "PUT /v1/keys/{}/limits",
@@ -281,6 +286,7 @@ async fn timeline_over_rest(w: &World) {
                 payee: Some("Coffee".into()),
                 description: None,
                 capture_method: None,
+                confirmation_token: None,
             },
             None,
         )
@@ -293,6 +299,7 @@ async fn timeline_over_rest(w: &World) {
                 payment_id: payment.id.clone(),
                 amount: Some(Money::parse("2.50", "USD").expect("money")),
                 reason: None,
+                confirmation_token: None,
             },
             None,
         )

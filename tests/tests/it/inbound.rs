@@ -171,6 +171,9 @@ impl PaymentProvider for CountingPayments {
     async fn cancel_payment(&self, id: &str) -> fintech_core::Result<ProviderPayment> {
         self.inner.cancel_payment(id).await
     }
+    async fn payment_method_exists(&self, pm: &str) -> fintech_core::Result<bool> {
+        self.inner.payment_method_exists(pm).await
+    }
     async fn create_refund(
         &self,
         req: &ProviderRefundRequest,
@@ -242,6 +245,7 @@ async fn replay_scenario(backend: &str, url: String) {
                 payee: None,
                 description: None,
                 capture_method: Some(CaptureMethod::Manual),
+                confirmation_token: None,
             },
             None,
         )

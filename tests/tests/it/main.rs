@@ -4,5 +4,6 @@ mod catalog;
 mod http;
 mod inbound;
 mod oidc;
+mod preview;
 mod storage;
 mod webhooks;

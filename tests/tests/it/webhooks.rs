@@ -218,6 +218,7 @@ async fn scenario(backend: &str, url: String) {
         payee: None,
         description: None,
         capture_method: None,
+        confirmation_token: None,
     };
     let payment = platform1
         .create_payment(&admin, pay("10.00"), None)
