@@ -157,12 +157,18 @@ impl Confirmations {
     }
 }
 
-/// The idempotency key an execution with this token uses.
+/// The idempotency key an execution with this token uses: 40 hexadecimal digits of the
+/// token's SHA-256, written with the letters `a` to `p` (no digits, so a key can never look
+/// like a card number, which idempotency keys refuse).
 pub(crate) fn idempotency_key(token: &str) -> String {
-    format!(
-        "ct-{}",
-        &hex::encode(Sha256::digest(token.as_bytes()))[..40]
-    )
+    let letters: String = hex::encode(Sha256::digest(token.as_bytes()))[..40]
+        .chars()
+        .map(|c| match c.to_digit(16) {
+            Some(d) => char::from(b'a' + d as u8),
+            None => c,
+        })
+        .collect();
+    format!("ct-{letters}")
 }
 
 #[cfg(test)]
@@ -238,6 +244,15 @@ mod tests {
         let a = binding(&serde_json::json!({"b": 1, "a": {"d": 2, "c": 3}})).expect("json");
         let b = binding(&serde_json::json!({"a": {"c": 3, "d": 2}, "b": 1})).expect("json");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn idempotency_keys_have_no_digits() {
+        for i in 0..200 {
+            let key = idempotency_key(&format!("ct1.{i}.nonce.mac"));
+            assert_eq!(key.len(), 43);
+            assert!(!key.chars().any(|c| c.is_ascii_digit()), "{key}");
+        }
     }
 
     #[test]
