@@ -137,6 +137,9 @@ pub async fn run(name: &str, h: &Harness) {
         "self_approval_is_an_audited_tenant_setting_off_by_default" => {
             self_approval_is_an_audited_tenant_setting_off_by_default(h).await
         }
+        "random_money_moves_keep_the_ledger_and_the_limits" => {
+            random_money_moves_keep_the_ledger_and_the_limits(h).await
+        }
         other => panic!("unknown storage scenario {other}"),
     }
 }
@@ -2941,4 +2944,185 @@ pub async fn self_approval_is_an_audited_tenant_setting_off_by_default(h: &Harne
         h.platform.approve_payment(&admin, &again.id, None).await,
         Err(Error::Forbidden { .. })
     ));
+}
+
+/// A small deterministic generator, so a failing sequence is replayed by its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn cents(&mut self, max: i64) -> Money {
+        let minor = 1 + self.below(u64::try_from(max).unwrap_or(1)) as i64;
+        Money::from_minor(minor, crate::Currency::USD)
+    }
+}
+
+/// Random sequences of payments (automatic and manual capture), partial captures, refunds
+/// (some over what is left), cancellations, approvals and rejections by an agent with a daily
+/// limit and an approval threshold: after every step each journal entry balances, the
+/// processor balance equals what was captured minus what was refunded, no payment refunds
+/// more than it captured, and the key never spends past its daily limit. Failures must be
+/// the typed refusals a caller can act on, never internal errors.
+pub async fn random_money_moves_keep_the_ledger_and_the_limits(h: &Harness) {
+    // successes per kind of move: pay, capture, refund, cancel, approve or reject
+    let mut succeeded = [0u32; 5];
+    for seed in 1..=3u64 {
+        let admin = tenant(h, &format!("random {seed}")).await;
+        let limit = usd("300.00");
+        let p = agent(
+            h,
+            &admin,
+            &[Scope::PaymentsRead, Scope::PaymentsWrite],
+            KeyLimits {
+                max_per_day: Some(limit),
+                approval_threshold: Some(usd("40.00")),
+                ..KeyLimits::default()
+            },
+        )
+        .await;
+        let reviewer = operator(&admin);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+        let mut ids: Vec<PaymentId> = Vec::new();
+        for step in 0..30 {
+            let op = rng.below(6);
+            let pick = |rng: &mut Rng, ids: &[PaymentId]| -> Option<PaymentId> {
+                (!ids.is_empty()).then(|| ids[rng.below(ids.len() as u64) as usize].clone())
+            };
+            let outcome: Result<(), Error> = match op {
+                0 | 1 => {
+                    let mut req = pay("1.00");
+                    req.amount = rng.cents(8_000);
+                    if rng.below(3) == 0 {
+                        req.capture_method = Some(CaptureMethod::Manual);
+                    }
+                    h.platform
+                        .create_payment(&p, req, None)
+                        .await
+                        .map(|pm| ids.push(pm.id))
+                }
+                2 => match pick(&mut rng, &ids) {
+                    Some(id) => {
+                        let pm = h.platform.payment(&p, &id).await.expect("payment");
+                        let max = pm.amount.to_minor().expect("fits");
+                        let amount = (rng.below(2) == 0).then(|| rng.cents(max));
+                        h.platform
+                            .capture_payment(&p, &id, amount, None)
+                            .await
+                            .map(|_| ())
+                    }
+                    None => Ok(()),
+                },
+                3 => match pick(&mut rng, &ids) {
+                    Some(id) => {
+                        let pm = h.platform.payment(&p, &id).await.expect("payment");
+                        let left = pm.amount_captured.to_minor().expect("fits")
+                            - pm.amount_refunded.to_minor().expect("fits");
+                        // sometimes ask for more than is left: it must be refused
+                        let amount = rng.cents(left.max(1) + 500);
+                        h.platform
+                            .create_refund(
+                                &p,
+                                NewRefund {
+                                    payment_id: id,
+                                    amount: Some(amount),
+                                    reason: None,
+                                },
+                                None,
+                            )
+                            .await
+                            .map(|_| ())
+                    }
+                    None => Ok(()),
+                },
+                4 => match pick(&mut rng, &ids) {
+                    Some(id) => h.platform.cancel_payment(&p, &id).await.map(|_| ()),
+                    None => Ok(()),
+                },
+                _ => match pick(&mut rng, &ids) {
+                    Some(id) if rng.below(2) == 0 => h
+                        .platform
+                        .approve_payment(&reviewer, &id, None)
+                        .await
+                        .map(|_| ()),
+                    Some(id) => h
+                        .platform
+                        .reject_payment(&reviewer, &id, None)
+                        .await
+                        .map(|_| ()),
+                    None => Ok(()),
+                },
+            };
+            if outcome.is_ok() {
+                succeeded[match op {
+                    0 | 1 => 0,
+                    2 => 1,
+                    3 => 2,
+                    4 => 3,
+                    _ => 4,
+                }] += 1;
+            }
+            if let Err(e) = &outcome {
+                assert!(
+                    !matches!(e, Error::Internal(_)),
+                    "seed {seed} step {step} op {op}: internal error {e:?}"
+                );
+            }
+            assert_ledger_balanced(h, &admin).await;
+            let all = h
+                .platform
+                .payments(&admin, &PaymentQuery::default())
+                .await
+                .expect("payments");
+            let mut net = Money::zero(crate::Currency::USD);
+            for pm in &all {
+                assert!(
+                    pm.amount_refunded
+                        .checked_cmp(&pm.amount_captured)
+                        .expect("usd")
+                        .is_le(),
+                    "seed {seed} step {step}: {} refunded more than it captured",
+                    pm.id
+                );
+                assert!(
+                    pm.amount_captured
+                        .checked_cmp(&pm.amount)
+                        .expect("usd")
+                        .is_le(),
+                    "seed {seed} step {step}: {} captured more than authorized",
+                    pm.id
+                );
+                net = net
+                    .checked_add(
+                        &pm.amount_captured
+                            .checked_sub(&pm.amount_refunded)
+                            .expect("usd"),
+                    )
+                    .expect("usd");
+            }
+            assert_eq!(
+                balance(h, &admin, accounts::PROCESSOR_BALANCE).await,
+                net,
+                "seed {seed} step {step}: the ledger matches the payments"
+            );
+            let who = h.platform.whoami(&p).await.expect("whoami");
+            let spent = who.spent_today.expect("a daily limit");
+            assert!(
+                spent.checked_cmp(&limit).expect("usd").is_le(),
+                "seed {seed} step {step}: spent {spent} past {limit}"
+            );
+        }
+    }
+    assert!(
+        succeeded.iter().all(|&n| n > 0),
+        "every kind of move must succeed at least once (pay, capture, refund, cancel, approve/reject): {succeeded:?}"
+    );
 }
