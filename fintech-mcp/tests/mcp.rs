@@ -1302,3 +1302,154 @@ async fn stdio_refuses_a_message_with_a_repeated_key() {
         .expect("list");
     assert!(payments.is_empty(), "nothing was charged");
 }
+
+/// The drifts of issue 13: the MCP preview is core's decision, so it says what execution does.
+#[tokio::test]
+async fn the_preview_is_the_decision_core_makes() {
+    let w = world().await;
+    let usd = |s: &str| Some(Money::parse(s, "USD").unwrap());
+    let (_, p) = key(
+        &w,
+        "drifts",
+        AGENT,
+        KeyLimits {
+            approval_threshold: usd("50"),
+            confirm_above: usd("500"),
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = Principal::system(p.tenant_id.clone(), Interface::Sdk);
+    w.platform
+        .set_fraud_rules(
+            &admin,
+            r#"
+review_score = 50
+block_score = 100
+[[rule]]
+name = "large"
+action = "review"
+score = 50
+when.amount_above = { amount = { USD = "100.00" } }
+[[rule]]
+name = "large-order"
+action = "review"
+score = 50
+when.order_notional_above = { amount = { USD = "1000.00" } }
+"#,
+            fintech_core::fraud::RuleFormat::Toml,
+        )
+        .await
+        .expect("rules");
+    let c = client(&w, &p, McpOptions::default()).await;
+
+    // over the approval threshold AND flagged for review: review goes first, as execution does
+    let args = json!({"amount": "600.00", "payment_method": "pm_card_visa"});
+    let first = call(&c, "payments_create", args.clone()).await;
+    let s = structured(&first);
+    assert_eq!(s["status"], "confirmation_required", "{s}");
+    assert_eq!(s["preview"]["status"], "pending_review", "{s}");
+    let mut confirmed = args.clone();
+    confirmed["confirmation_token"] = s["confirmation_token"].clone();
+    let done = call(&c, "payments_create", confirmed).await;
+    assert_eq!(
+        structured(&done)["payment"]["status"],
+        "pending_review",
+        "{}",
+        text(&done)
+    );
+
+    // a stop order is priced at its stop price in the preview as in execution: 1 share with a
+    // stop at 900 is 900 of notional (above confirm_above), whatever the quote
+    let stop = json!({"symbol": "AAPL", "side": "buy", "qty": "1", "order_type": "stop", "stop_price": "900"});
+    let r = call(&c, "trading_order_place", stop).await;
+    let s = structured(&r);
+    assert_eq!(s["status"], "confirmation_required", "{s}");
+    assert_eq!(s["preview"]["amount"]["amount"], "900.00", "{s}");
+    assert_eq!(s["preview"]["reference_price"]["amount"], "900.00", "{s}");
+
+    // the order preview runs the fraud screen
+    let big = json!({"symbol": "AAPL", "side": "buy", "qty": "10", "order_type": "limit", "limit_price": "150"});
+    let r = call(&c, "trading_order_place", big).await;
+    let s = structured(&r);
+    assert_eq!(s["preview"]["assessment"]["decision"], "review", "{s}");
+    assert_eq!(s["preview"]["status"], "pending_review", "{s}");
+
+    // an unknown payment method is refused in the decision, before anything is held or charged
+    let e = c
+        .call_tool(
+            CallToolRequestParams::new("payments_create").with_arguments(
+                json!({"amount": "600.00", "payment_method": "pm_card_doesNotExist"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .expect_err("unknown method");
+    assert!(e.to_string().contains("payment_method"), "{e}");
+
+    // one symbol validation: the tool's schema pattern is core's
+    let tools = c.list_all_tools().await.expect("tools");
+    let place = tools
+        .iter()
+        .find(|t| t.name == "trading_order_place")
+        .expect("tool");
+    assert_eq!(
+        place.input_schema["properties"]["symbol"]["pattern"],
+        fintech_core::trading::SYMBOL_INPUT_PATTERN
+    );
+
+    // payments_held answers the caller's held payments, not another key's
+    let other = w
+        .platform
+        .create_api_key(
+            &admin,
+            NewApiKey {
+                name: "other agent".into(),
+                scopes: AGENT.iter().copied().collect::<BTreeSet<_>>(),
+                limits: KeyLimits {
+                    approval_threshold: usd("10"),
+                    ..Default::default()
+                },
+            },
+        )
+        .await
+        .expect("key");
+    let other = w
+        .platform
+        .authenticate(&other.secret, Interface::Sdk)
+        .await
+        .expect("auth");
+    let theirs = w
+        .platform
+        .create_payment(
+            &other,
+            fintech_core::payments::NewPayment {
+                amount: Money::parse("20.00", "USD").unwrap(),
+                payment_method: "pm_card_visa".into(),
+                customer_id: None,
+                payee: None,
+                description: None,
+                capture_method: None,
+                confirmation_token: None,
+            },
+            None,
+        )
+        .await
+        .expect("held");
+    assert_eq!(theirs.status.as_str(), "pending_approval");
+    let held = call(&c, "payments_held", json!({})).await;
+    let ids: Vec<_> = structured(&held)["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!ids.contains(&theirs.id.to_string()), "{ids:?}");
+    assert_eq!(ids.len(), 1, "only the caller's own held payment: {ids:?}");
+    // an operator who decides (approvals:write) sees all of them
+    let all = w.platform.held_payments(&admin).await.expect("held");
+    assert_eq!(all.len(), 2);
+    c.cancel().await.ok();
+}
