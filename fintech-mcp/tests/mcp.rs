@@ -1453,3 +1453,160 @@ when.order_notional_above = { amount = { USD = "1000.00" } }
     assert_eq!(all.len(), 2);
     c.cancel().await.ok();
 }
+
+/// Preview equals execution over MCP, for a grid of amounts, payment methods (valid, declined,
+/// processing, unknown), capture methods and order types: what core previews for the call is
+/// what the tool does (the SDK and REST run the randomized property in `tests/it/preview.rs`).
+#[tokio::test]
+async fn mcp_moves_end_as_core_previews_them() {
+    use fintech_core::platform::DecisionStatus;
+    let w = world().await;
+    let usd = |s: &str| Some(Money::parse(s, "USD").unwrap());
+    let (_, p) = key(
+        &w,
+        "grid",
+        AGENT,
+        KeyLimits {
+            max_per_payment: usd("300"),
+            approval_threshold: usd("50"),
+            confirm_above: usd("100"),
+            max_order_notional: usd("5000"),
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = Principal::system(p.tenant_id.clone(), Interface::Sdk);
+    w.platform
+        .set_fraud_rules(
+            &admin,
+            "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"large\"\naction = \"review\"\nscore = 50\nwhen.amount_above = { amount = { USD = \"200.00\" } }\n",
+            fintech_core::fraud::RuleFormat::Toml,
+        )
+        .await
+        .expect("rules");
+    let c = client(&w, &p, McpOptions::default()).await;
+    let mut cases = 0;
+    for amount in ["10.00", "60.00", "150.00", "250.00", "400.00"] {
+        for pm in [
+            "pm_card_visa",
+            "pm_card_processing",
+            "pm_card_chargeDeclined",
+            "pm_card_nope",
+        ] {
+            for manual in [false, true] {
+                let req = fintech_core::payments::NewPayment {
+                    amount: Money::parse(amount, "USD").unwrap(),
+                    payment_method: pm.into(),
+                    customer_id: None,
+                    payee: None,
+                    description: None,
+                    capture_method: manual.then_some(fintech_core::payments::CaptureMethod::Manual),
+                    confirmation_token: None,
+                };
+                let preview = w.platform.preview_payment(&p, &req).await;
+                let mut args = json!({"amount": amount, "payment_method": pm});
+                if manual {
+                    args["capture_method"] = json!("manual");
+                }
+                let tool = CallToolRequestParams::new("payments_create")
+                    .with_arguments(args.as_object().unwrap().clone());
+                let first = c.call_tool(tool).await;
+                let d = match (&preview, first) {
+                    (Err(e), Err(protocol)) => {
+                        assert!(
+                            protocol.to_string().contains("payment_method"),
+                            "{e} / {protocol}"
+                        );
+                        cases += 1;
+                        continue;
+                    }
+                    (Ok(d), Ok(r)) => (d.clone(), r),
+                    (preview, first) => panic!("{amount} {pm}: {preview:?} vs {first:?}"),
+                };
+                let (d, r) = d;
+                let r = if !d.status.goes_ahead() {
+                    assert_eq!(r.is_error, Some(true), "{amount} {pm}: {}", text(&r));
+                    assert!(text(&r).contains(if d.status == DecisionStatus::Blocked {
+                        "blocked"
+                    } else {
+                        "limit_exceeded"
+                    }));
+                    cases += 1;
+                    continue;
+                } else if d.confirmation_required {
+                    let s = structured(&r);
+                    assert_eq!(s["status"], "confirmation_required", "{amount} {pm}: {s}");
+                    assert_eq!(s["preview"]["status"], d.status.as_str(), "{amount} {pm}");
+                    args["confirmation_token"] = s["confirmation_token"].clone();
+                    call(&c, "payments_create", args).await
+                } else {
+                    r
+                };
+                let s = structured(&r);
+                assert_eq!(s["status"], "executed", "{amount} {pm}: {s}");
+                let status = serde_json::from_value(s["payment"]["status"].clone()).unwrap();
+                assert_eq!(
+                    DecisionStatus::of_payment(status, req.capture_method.unwrap_or_default()),
+                    d.status,
+                    "{amount} {pm} manual={manual}: {s}"
+                );
+                cases += 1;
+            }
+        }
+    }
+    for (kind, limit, stop) in [
+        ("market", None, None),
+        ("limit", Some("120"), None),
+        ("stop", None, Some("900")),
+        ("stop_limit", Some("30"), Some("20")),
+    ] {
+        for side in ["buy", "sell"] {
+            let mut args = json!({"symbol": "AAPL", "side": side, "qty": "3", "order_type": kind});
+            if let Some(l) = limit {
+                args["limit_price"] = json!(l);
+            }
+            if let Some(s) = stop {
+                args["stop_price"] = json!(s);
+            }
+            let req = fintech_core::trading::OrderRequest {
+                symbol: "AAPL".into(),
+                side: fintech_core::trading::OrderSide::parse(side).unwrap(),
+                qty: 3.into(),
+                order_type: fintech_core::trading::OrderType::parse(kind).unwrap(),
+                time_in_force: fintech_core::trading::TimeInForce::Day,
+                limit_price: limit.map(|l| Money::parse(l, "USD").unwrap()),
+                stop_price: stop.map(|s| Money::parse(s, "USD").unwrap()),
+                confirmation_token: None,
+            };
+            let d = w.platform.preview_order(&p, &req).await.expect("preview");
+            let r = call(&c, "trading_order_place", args.clone()).await;
+            let r = if d.confirmation_required {
+                let s = structured(&r);
+                assert_eq!(
+                    s["preview"]["status"],
+                    d.status.as_str(),
+                    "{kind} {side}: {s}"
+                );
+                assert_eq!(
+                    s["preview"]["amount"],
+                    json!(d.amount),
+                    "{kind} {side}: priced alike"
+                );
+                args["confirmation_token"] = s["confirmation_token"].clone();
+                call(&c, "trading_order_place", args).await
+            } else {
+                r
+            };
+            let s = structured(&r);
+            let status = serde_json::from_value(s["order"]["status"].clone()).unwrap();
+            assert_eq!(
+                DecisionStatus::of_order(status),
+                d.status,
+                "{kind} {side}: {s}"
+            );
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 48);
+    c.cancel().await.ok();
+}
