@@ -3035,6 +3035,7 @@ pub async fn random_money_moves_keep_the_ledger_and_the_limits(h: &Harness) {
                                     payment_id: id,
                                     amount: Some(amount),
                                     reason: None,
+                                    confirmation_token: None,
                                 },
                                 None,
                             )
