@@ -327,6 +327,21 @@ impl FintechMcp {
         }
     }
 
+    /// An amount given as text, in the currency of the payment it applies to; `Err` holds the
+    /// answer to give instead (the payment is not the caller's, the amount is malformed).
+    async fn amount_of_payment(
+        &self,
+        p: &Principal,
+        pid: &PaymentId,
+        raw: &Option<String>,
+    ) -> Result<Option<Money>, Result<CallToolResult, McpError>> {
+        let Some(s) = raw else { return Ok(None) };
+        let payment = self.platform().payment(p, pid).await.map_err(fail)?;
+        money(s, payment.amount.currency().code(), "amount")
+            .map(Some)
+            .map_err(Err)
+    }
+
     /// Runs a tool: from the catalog, or by the arms below for the tools MCP renders itself
     /// (two-step money moves, capture, and sync with progress).
     async fn call(
@@ -399,15 +414,9 @@ impl FintechMcp {
             "payments_refund" => {
                 let x: tools::RefundArgs = args(a)?;
                 let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-                let amount = match &x.amount {
-                    None => None,
-                    Some(s) => {
-                        let payment = match platform.payment(&p, &pid).await {
-                            Ok(v) => v,
-                            Err(e) => return fail(e),
-                        };
-                        Some(money(s, payment.amount.currency().code(), "amount")?)
-                    }
+                let amount = match self.amount_of_payment(&p, &pid, &x.amount).await {
+                    Ok(a) => a,
+                    Err(answer) => return answer,
                 };
                 let req = NewRefund {
                     payment_id: pid,
@@ -428,15 +437,9 @@ impl FintechMcp {
             "payments_capture" => {
                 let x: tools::CaptureArgs = args(a)?;
                 let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-                let amount = match &x.amount {
-                    None => None,
-                    Some(s) => {
-                        let payment = match platform.payment(&p, &pid).await {
-                            Ok(v) => v,
-                            Err(e) => return fail(e),
-                        };
-                        Some(money(s, payment.amount.currency().code(), "amount")?)
-                    }
+                let amount = match self.amount_of_payment(&p, &pid, &x.amount).await {
+                    Ok(a) => a,
+                    Err(answer) => return answer,
                 };
                 run!(
                     platform.capture_payment(&p, &pid, amount, x.idempotency_key),

@@ -125,19 +125,7 @@ async fn listen(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = EnvFilter::try_from_env("FINTECH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    if args.json_logs {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    init_logging(args.json_logs);
 
     let mut config = Config::load()?;
     if let Some(url) = &args.database_url {
@@ -159,32 +147,7 @@ async fn main() -> anyhow::Result<()> {
         .extend(args.mcp_allowed_host.iter().cloned());
     mcp.allowed_origins = args.mcp_allowed_origin.clone();
     let mcp_shutdown = mcp.shutdown.clone();
-    let oidc = match &args.oidc_issuer {
-        None => None,
-        Some(issuer) => {
-            let audience = args
-                .oidc_audience
-                .clone()
-                .context("--oidc-audience is required with --oidc-issuer")?;
-            let tenant = match &args.oidc_tenant {
-                Some(t) => fintech_core::id::TenantId::parse(t)?,
-                None => platform
-                    .tenants()
-                    .await?
-                    .first()
-                    .map(|t| t.id.clone())
-                    .context("no tenant for OIDC users")?,
-            };
-            Some(fintech_server::oidc::OidcConfig {
-                issuer: issuer.clone(),
-                audience,
-                tenant,
-                role_claim: args.oidc_role_claim.clone(),
-                role_map: fintech_server::oidc::parse_role_map(&args.oidc_role_map)?,
-                allow_unverified_email: args.oidc_allow_unverified_email,
-            })
-        }
-    };
+    let oidc = oidc_config(&args, &platform).await?;
     let inbound = fintech_providers::inbound::InboundVerifier::from_env()
         .context("provider webhook configuration")?;
     let options = ServerOptions {
@@ -244,6 +207,56 @@ async fn main() -> anyhow::Result<()> {
     }
     platform.store().close().await;
     Ok(())
+}
+
+/// Logs on stderr, filtered by `FINTECH_LOG` (default `info`), as JSON lines when asked.
+fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_env("FINTECH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+/// OIDC sign-in from the flags, or `None` without an issuer.
+async fn oidc_config(
+    args: &Args,
+    platform: &Platform,
+) -> anyhow::Result<Option<fintech_server::oidc::OidcConfig>> {
+    Ok(match &args.oidc_issuer {
+        None => None,
+        Some(issuer) => {
+            let audience = args
+                .oidc_audience
+                .clone()
+                .context("--oidc-audience is required with --oidc-issuer")?;
+            let tenant = match &args.oidc_tenant {
+                Some(t) => fintech_core::id::TenantId::parse(t)?,
+                None => platform
+                    .tenants()
+                    .await?
+                    .first()
+                    .map(|t| t.id.clone())
+                    .context("no tenant for OIDC users")?,
+            };
+            Some(fintech_server::oidc::OidcConfig {
+                issuer: issuer.clone(),
+                audience,
+                tenant,
+                role_claim: args.oidc_role_claim.clone(),
+                role_map: fintech_server::oidc::parse_role_map(&args.oidc_role_map)?,
+                allow_unverified_email: args.oidc_allow_unverified_email,
+            })
+        }
+    })
 }
 
 async fn shutdown() {
