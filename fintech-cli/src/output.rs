@@ -72,6 +72,15 @@ impl Format {
     }
 }
 
+/// The value of a change, noting on stderr when it was replayed (an earlier request with the
+/// same idempotency key ran it; nothing ran now).
+pub fn value<T>(e: fintech_core::platform::Executed<T>) -> T {
+    if e.replayed {
+        note!("replayed: an earlier request with this idempotency key ran it");
+    }
+    e.value
+}
+
 /// Prints `value` as JSON, or as a table of `rows` under `headers`.
 pub fn show<T: Serialize>(format: Format, value: &T, headers: &[&str], rows: Vec<Vec<String>>) {
     match format {

@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 use fintech_core::catalog::Serve;
 use fintech_core::id::{CustomerId, ItemId, PaymentId};
 use fintech_core::payments::{CaptureMethod, NewPayment, NewRefund};
-use fintech_core::platform::track_replay;
+use fintech_core::platform::Executed;
 use fintech_core::trading::{OrderRequest, OrderSide, OrderType, TimeInForce};
 use fintech_core::{Error, Money, Platform, Principal};
 
@@ -286,10 +286,9 @@ impl FintechMcp {
     where
         T: Serialize,
         F: Fn(Option<String>) -> Fut,
-        Fut: std::future::Future<Output = (Result<T, Error>, bool)>,
+        Fut: std::future::Future<Output = Result<Executed<T>, Error>>,
     {
-        let (first, replayed) = run(token).await;
-        let (result, replayed) = match first {
+        let result = match run(token).await {
             Err(Error::ConfirmationRequired(decision)) => {
                 let message = format!(
                     "{}: {} {} — {}. Confirm?",
@@ -316,12 +315,12 @@ impl FintechMcp {
                     }
                 }
             }
-            other => (other, replayed),
+            other => other,
         };
         match result {
             Ok(v) => Ok(ok(
                 def,
-                json!({ "status": "executed", key: v, "replayed": replayed }),
+                json!({ "status": "executed", key: v.value, "replayed": v.replayed }),
             )),
             Err(e) => fail(e),
         }
@@ -353,8 +352,8 @@ impl FintechMcp {
     ) -> Result<CallToolResult, McpError> {
         if def.op.mcp == Serve::Generic {
             let args = Value::Object(a.unwrap_or_default());
-            return match def.op.call(self.platform(), &p, args).await {
-                Ok(v) => Ok(ok(def, v)),
+            return match def.op.call(self.platform(), &p, args, None).await {
+                Ok(v) => Ok(ok(def, v.value)),
                 Err(e) => fail(e),
             };
         }
@@ -395,7 +394,7 @@ impl FintechMcp {
                             confirmation_token: token,
                             ..req.clone()
                         };
-                        track_replay(platform.create_payment(&p, req, key.clone()))
+                        platform.create_payment(&p, req, key.clone())
                     })
                     .await?;
                 let executed = r.structured_content.as_ref().map(|v| &v["payment"]);
@@ -430,7 +429,7 @@ impl FintechMcp {
                         confirmation_token: token,
                         ..req.clone()
                     };
-                    track_replay(platform.create_refund(&p, req, key.clone()))
+                    platform.create_refund(&p, req, key.clone())
                 })
                 .await
             }
@@ -443,7 +442,7 @@ impl FintechMcp {
                 };
                 run!(
                     platform.capture_payment(&p, &pid, amount, x.idempotency_key),
-                    |v| json!({ "payment": v })
+                    |v| json!({ "payment": v.value })
                 )
             }
             "trading_order_place" => self.place_order(def, p, a, ctx).await,
@@ -482,7 +481,7 @@ impl FintechMcp {
                 confirmation_token: token,
                 ..req.clone()
             };
-            track_replay(platform.place_order(&p, req, key.clone()))
+            platform.place_order(&p, req, key.clone())
         })
         .await
     }

@@ -8,6 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
 use fintech_core::catalog::{Method, Operation, Serve, OPERATIONS};
@@ -17,7 +18,7 @@ use utoipa::openapi::path::{Operation as DocOperation, PathItem};
 use utoipa::openapi::OpenApi;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::Auth;
+use crate::extract::{Answer, Auth};
 use crate::AppState;
 
 /// The routes of the generic operations.
@@ -73,7 +74,15 @@ async fn invoke(
     query: Option<String>,
     headers: &HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be printable ASCII"))?
+                .to_owned(),
+        ),
+    };
     let mut args = match op.method {
         Method::Get | Method::Delete => query_args(op, query.as_deref().unwrap_or(""))?,
         Method::Post | Method::Put => body_args(headers, &body)?,
@@ -87,8 +96,10 @@ async fn invoke(
         path_args.push(arg);
         args.insert(arg.to_owned(), Value::String(value));
     }
-    match op.call(s.platform(), &p, Value::Object(args)).await {
-        Ok(v) => Ok(Json(v)),
+    match op.call(s.platform(), &p, Value::Object(args), key).await {
+        // a change answers whether it was replayed (`Idempotent-Replayed`), as every route does
+        Ok(v) if !op.effect.read_only => Ok(Answer::ok(v).into_response()),
+        Ok(v) => Ok(Json(v.value).into_response()),
         // an id in the path that cannot be ours does not exist (404, as on every route)
         Err(Error::Validation { field, .. }) if path_args.contains(&field.as_str()) => {
             Err(Error::NotFound {

@@ -5,6 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fintech_core::platform::Executed;
 use fintech_core::{Actor, Interface, Principal};
 use governor::clock::{Clock, DefaultClock};
 use serde::de::DeserializeOwned;
@@ -171,21 +172,59 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
-/// A created object: 201, with `Idempotent-Replayed: true` when an earlier request with the
-/// same key produced it.
-pub struct Created<T> {
+/// The answer of a change: its status (`201 Created` for a created object, `200 OK` otherwise)
+/// and JSON body, with `Idempotent-Replayed: true` when an earlier request with the same
+/// `Idempotency-Key` produced it (core says so: [`Executed::replayed`]).
+pub struct Answer<T> {
+    /// The status.
+    pub status: StatusCode,
     /// The object.
     pub body: T,
     /// Replayed from a stored result.
     pub replayed: bool,
 }
 
-impl<T: Serialize> IntoResponse for Created<T> {
+impl<T> Answer<T> {
+    /// `201 Created`.
+    pub fn created(e: Executed<T>) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            body: e.value,
+            replayed: e.replayed,
+        }
+    }
+
+    /// `200 OK`.
+    pub fn ok(e: Executed<T>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: e.value,
+            replayed: e.replayed,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Answer<T> {
     fn into_response(self) -> Response {
-        let mut res = (StatusCode::CREATED, axum::Json(self.body)).into_response();
+        let mut res = (self.status, axum::Json(self.body)).into_response();
         res.headers_mut().insert(
             "idempotent-replayed",
             HeaderValue::from_static(if self.replayed { "true" } else { "false" }),
+        );
+        res
+    }
+}
+
+/// `204 No Content` for a change without a body, with `Idempotent-Replayed` as [`Answer`].
+#[allow(dead_code)] // used by the routes of changes without a body
+pub struct NoContent(pub Executed<()>);
+
+impl IntoResponse for NoContent {
+    fn into_response(self) -> Response {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        res.headers_mut().insert(
+            "idempotent-replayed",
+            HeaderValue::from_static(if self.0.replayed { "true" } else { "false" }),
         );
         res
     }

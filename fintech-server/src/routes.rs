@@ -23,8 +23,8 @@ use fintech_core::payments::{
     ProviderBalance, Refund,
 };
 use fintech_core::platform::{
-    track_replay, BacktestRules, CaseQuery, CreatedApiKey, LogQuery, MoveDecision, NewApiKey,
-    OrderQuery, PaymentQuery, WhoAmI,
+    BacktestRules, CaseQuery, CreatedApiKey, LogQuery, MoveDecision, NewApiKey, OrderQuery,
+    PaymentQuery, WhoAmI,
 };
 use fintech_core::policy::KeyLimits;
 use fintech_core::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
@@ -42,7 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, Body, Created, IdempotencyKey, Query};
+use crate::extract::{Answer, Auth, Body, IdempotencyKey, Query};
 use crate::AppState;
 
 /// The error answers every `/v1` operation may give.
@@ -412,9 +412,10 @@ async fn link_item(
     Auth(p): Auth,
     IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<LinkRequest>,
-) -> ApiResult<Created<LinkedItem>> {
-    let (r, replayed) = track_replay(s.platform().link_item(&p, &req.public_token, key)).await;
-    Ok(Created { body: r?, replayed })
+) -> ApiResult<Answer<LinkedItem>> {
+    Ok(Answer::created(
+        s.platform().link_item(&p, &req.public_token, key).await?,
+    ))
 }
 
 /// Removes a linked item at the provider (Plaid `/item/remove`) and here: it, its accounts
@@ -503,9 +504,10 @@ async fn create_customer(
     Auth(p): Auth,
     IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewCustomer>,
-) -> ApiResult<Created<Customer>> {
-    let (r, replayed) = track_replay(s.platform().create_customer(&p, req, key)).await;
-    Ok(Created { body: r?, replayed })
+) -> ApiResult<Answer<Customer>> {
+    Ok(Answer::created(
+        s.platform().create_customer(&p, req, key).await?,
+    ))
 }
 
 /// A customer.
@@ -534,10 +536,13 @@ async fn attach_payment_method(
     Path(id): Path<String>,
     IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<AttachPaymentMethod>,
-) -> ApiResult<Created<PaymentMethod>> {
+) -> ApiResult<Answer<PaymentMethod>> {
     let id = path_id(CustomerId::parse(&id), &id)?;
-    let (r, replayed) = track_replay(s.platform().attach_payment_method(&p, &id, req, key)).await;
-    Ok(Created { body: r?, replayed })
+    Ok(Answer::created(
+        s.platform()
+            .attach_payment_method(&p, &id, req, key)
+            .await?,
+    ))
 }
 
 /// The payment methods attached to a customer (card brand, last four digits, expiry).
@@ -588,16 +593,12 @@ async fn create_payment(
     Auth(p): Auth,
     IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewPayment>,
-) -> ApiResult<Created<Payment>> {
-    let (r, replayed) = track_replay(s.platform().create_payment(&p, req, key)).await;
-    let payment = r?;
-    if !replayed {
+) -> ApiResult<Answer<Payment>> {
+    let payment = s.platform().create_payment(&p, req, key).await?;
+    if !payment.replayed {
         crate::metrics::payment_outcome(&payment);
     }
-    Ok(Created {
-        body: payment,
-        replayed,
-    })
+    Ok(Answer::created(payment))
 }
 
 /// What creating this payment would do, without doing it: the decision execution makes
@@ -662,9 +663,9 @@ async fn capture_payment(
     Path(id): Path<String>,
     IdempotencyKey(key): IdempotencyKey,
     Body(c): Body<Capture>,
-) -> ApiResult<Json<Payment>> {
+) -> ApiResult<Answer<Payment>> {
     let id = path_id(PaymentId::parse(&id), &id)?;
-    Ok(Json(
+    Ok(Answer::ok(
         s.platform().capture_payment(&p, &id, c.amount, key).await?,
     ))
 }
@@ -748,9 +749,10 @@ async fn create_refund(
     Auth(p): Auth,
     IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewRefund>,
-) -> ApiResult<Created<Refund>> {
-    let (r, replayed) = track_replay(s.platform().create_refund(&p, req, key)).await;
-    Ok(Created { body: r?, replayed })
+) -> ApiResult<Answer<Refund>> {
+    Ok(Answer::created(
+        s.platform().create_refund(&p, req, key).await?,
+    ))
 }
 
 /// What refunding would do, without doing it; with a `confirmation_token` when the key's
@@ -913,9 +915,10 @@ async fn place_order(
     Auth(p): Auth,
     IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<OrderRequest>,
-) -> ApiResult<Created<Order>> {
-    let (r, replayed) = track_replay(s.platform().place_order(&p, req, key)).await;
-    Ok(Created { body: r?, replayed })
+) -> ApiResult<Answer<Order>> {
+    Ok(Answer::created(
+        s.platform().place_order(&p, req, key).await?,
+    ))
 }
 
 /// What placing this order would do, without doing it: priced, limited and screened (dry

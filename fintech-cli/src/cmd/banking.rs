@@ -12,7 +12,7 @@ pub(crate) async fn banking(
     match command {
         BankingCmd::Link { institution } => {
             let token = p.sandbox_public_token(op, institution).await?;
-            let item = p.link_item(op, &token, None).await?;
+            let item = crate::output::value(p.link_item(op, &token, None).await?);
             show(
                 fmt,
                 &item,

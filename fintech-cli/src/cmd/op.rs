@@ -17,6 +17,10 @@ pub struct OpArgs {
     /// Its arguments as a JSON object (`-`: read them from standard input). Default `{}`.
     #[arg(long)]
     pub json: Option<String>,
+    /// Idempotency key of a change: a retry with the same key and arguments answers the first
+    /// result (noted as replayed) and changes nothing more.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 /// Lists the operations, or runs one and prints its JSON result.
@@ -49,8 +53,15 @@ pub async fn run(
     };
     let value: serde_json::Value = fintech_core::json::from_slice(raw.as_bytes())
         .map_err(|e| Error::validation("json", format!("not JSON: {e}")))?;
-    let result = op.call(platform, principal, value).await?;
-    crate::output::line(serde_json::to_string_pretty(&result).unwrap_or_else(|_| "null".into()));
+    let result = op
+        .call(platform, principal, value, args.idempotency_key.clone())
+        .await?;
+    if result.replayed {
+        note!("replayed: an earlier request with this idempotency key ran it");
+    }
+    crate::output::line(
+        serde_json::to_string_pretty(&result.value).unwrap_or_else(|_| "null".into()),
+    );
     Ok(())
 }
 

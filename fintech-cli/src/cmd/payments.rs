@@ -34,9 +34,10 @@ pub(crate) async fn payments(
             if *preview {
                 return show_decision(fmt, &p.preview_payment(op, &req).await?);
             }
-            let pay = p
-                .create_payment(op, req, Some(idem(idempotency_key)))
-                .await?;
+            let pay = crate::output::value(
+                p.create_payment(op, req, Some(idem(idempotency_key)))
+                    .await?,
+            );
             show(
                 fmt,
                 &pay,
@@ -76,9 +77,10 @@ pub(crate) async fn payments(
             if *preview {
                 return show_decision(fmt, &p.preview_capture(op, &payment_id, amount).await?);
             }
-            let pay = p
-                .capture_payment(op, &payment_id, amount, Some(idem(idempotency_key)))
-                .await?;
+            let pay = crate::output::value(
+                p.capture_payment(op, &payment_id, amount, Some(idem(idempotency_key)))
+                    .await?,
+            );
             show(
                 fmt,
                 &pay,
@@ -126,8 +128,8 @@ pub(crate) async fn customers(
             name,
             idempotency_key,
         } => {
-            let c = p
-                .create_customer(
+            let c = crate::output::value(
+                p.create_customer(
                     op,
                     NewCustomer {
                         email: email.clone(),
@@ -135,7 +137,8 @@ pub(crate) async fn customers(
                     },
                     Some(idem(idempotency_key)),
                 )
-                .await?;
+                .await?,
+            );
             show(
                 fmt,
                 &c,
@@ -153,8 +156,8 @@ pub(crate) async fn customers(
             );
         }
         CustomerCmd::Attach { id, payment_method } => {
-            let m = p
-                .attach_payment_method(
+            let m = crate::output::value(
+                p.attach_payment_method(
                     op,
                     &CustomerId::parse(id)?,
                     AttachPaymentMethod {
@@ -162,7 +165,8 @@ pub(crate) async fn customers(
                     },
                     None,
                 )
-                .await?;
+                .await?,
+            );
             show(
                 fmt,
                 &m,
@@ -205,9 +209,10 @@ pub(crate) async fn refunds(
             if *preview {
                 return show_decision(fmt, &p.preview_refund(op, &req).await?);
             }
-            let r = p
-                .create_refund(op, req, Some(idem(idempotency_key)))
-                .await?;
+            let r = crate::output::value(
+                p.create_refund(op, req, Some(idem(idempotency_key)))
+                    .await?,
+            );
             show(
                 fmt,
                 &r,

@@ -155,7 +155,8 @@ async fn orders(
             if *preview {
                 return show_decision(fmt, &p.preview_order(op, &req).await?);
             }
-            let o = p.place_order(op, req, Some(idem(idempotency_key))).await?;
+            let o =
+                crate::output::value(p.place_order(op, req, Some(idem(idempotency_key))).await?);
             show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
         }
         OrderCmd::Get { id } => {

@@ -19,7 +19,7 @@ pub(crate) async fn trigger(
             } else {
                 "pm_card_chargeDeclined"
             };
-            let pay = p.create_payment(op, pay(pm, "25.00"), None).await?;
+            let pay = crate::output::value(p.create_payment(op, pay(pm, "25.00"), None).await?);
             show(
                 fmt,
                 &pay,
@@ -48,7 +48,7 @@ pub(crate) async fn trigger(
                 stop_price: None,
                 confirmation_token: None,
             };
-            let o = p.place_order(op, req, None).await?;
+            let o = crate::output::value(p.place_order(op, req, None).await?);
             show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
         }
         "transactions.updated" => transactions_updated(p, sim, op, fmt).await?,
@@ -134,7 +134,7 @@ async fn held_payment(
     let agent = p.authenticate(&key.secret, Interface::Cli).await?;
     let held = p.create_payment(&agent, req, None).await;
     p.revoke_api_key(op, &key.key.id).await?;
-    held
+    held.map(crate::output::value)
 }
 
 /// Catches every item up, lets a simulated day pass, and syncs what it brought.

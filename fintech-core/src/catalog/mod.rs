@@ -19,6 +19,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::platform::Executed;
 use crate::{Error, Platform, Principal, Result, Scope};
 
 pub use ops::{totals, OPERATIONS};
@@ -99,8 +100,15 @@ pub enum Serve {
 }
 
 /// The type-erased invoker: parses the arguments (strictly, unknown fields refused) and calls
-/// one [`Platform`] method; the result is the operation's JSON object.
-pub type Invoke = for<'a> fn(&'a Platform, &'a Principal, Value) -> BoxFuture<'a, Result<Value>>;
+/// one [`Platform`] method with the caller's idempotency key (if any; a read ignores it); the
+/// result is the operation's JSON object and whether it was replayed from an earlier request
+/// with the same key.
+pub type Invoke = for<'a> fn(
+    &'a Platform,
+    &'a Principal,
+    Value,
+    Option<String>,
+) -> BoxFuture<'a, Result<Executed<Value>>>;
 
 /// One operation.
 #[derive(Clone, Copy)]
@@ -157,12 +165,20 @@ impl Operation {
     }
 
     /// Runs it for `p`: the scope is checked first (the same answer the `Platform` method
-    /// gives), then the arguments are parsed and the method called.
-    pub async fn call(&self, platform: &Platform, p: &Principal, args: Value) -> Result<Value> {
+    /// gives), then the arguments are parsed and the method called, with `idempotency_key`
+    /// for a mutating operation (a retry with the same key and arguments answers the first
+    /// result, `replayed`; other arguments under the key are `Conflict`).
+    pub async fn call(
+        &self,
+        platform: &Platform,
+        p: &Principal,
+        args: Value,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Value>> {
         if let Some(scope) = self.scope {
             p.require(scope)?;
         }
-        (self.invoke)(platform, p, args).await
+        (self.invoke)(platform, p, args, idempotency_key).await
     }
 
     /// The names of the path's parameters (`{id}`, `{symbol}`), in order.

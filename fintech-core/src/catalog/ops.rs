@@ -22,7 +22,7 @@ use crate::id::{
 use crate::payments::{
     AttachPaymentMethod, CaptureMethod, NewCustomer, NewPayment, NewRefund, PaymentStatus,
 };
-use crate::platform::{track_replay, CaseQuery, LogQuery, OrderQuery, PaymentQuery};
+use crate::platform::{CaseQuery, Executed, LogQuery, OrderQuery, PaymentQuery};
 use crate::trading::{BarTimeframe, OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce};
 use crate::{Error, Money, Platform, Principal, Result, Scope};
 
@@ -56,7 +56,7 @@ macro_rules! op {
         scope: $scope:expr, moves_money: $moves:literal, effect: $effect:expr,
         untrusted: $untrusted:expr, rest: $rest:ident, mcp: $mcp:ident,
         input: $input:ty, output: $output:expr,
-        invoke: |$pl:ident, $p:ident, $x:pat_param| $body:block $(,)?
+        invoke: |$pl:ident, $p:ident, $x:pat_param $(, $key:ident)?| $body:block $(,)?
     ) => {
         Operation {
             name: $name,
@@ -80,10 +80,12 @@ macro_rules! op {
                     $pl: &'a Platform,
                     $p: &'a Principal,
                     args: Value,
-                ) -> BoxFuture<'a, Result<Value>> {
+                    op!(@key $($key)?): Option<String>,
+                ) -> BoxFuture<'a, Result<Executed<Value>>> {
                     Box::pin(async move {
                         let $x: $input = parse_args(args)?;
-                        $body
+                        let out = $body;
+                        out.map(Into::into)
                     })
                 }
                 invoke as Invoke
@@ -92,6 +94,8 @@ macro_rules! op {
     };
     (@id $id:literal) => { Some($id) };
     (@id) => { None };
+    (@key $key:ident) => { $key };
+    (@key) => { _ };
 }
 
 /// `{key: value}`.
@@ -100,6 +104,23 @@ fn keyed(key: &str, value: impl Serialize) -> Result<Value> {
     Ok(Value::Object(
         [(key.to_owned(), value)].into_iter().collect(),
     ))
+}
+
+/// `{key: value}` of an executed operation, keeping whether it was replayed.
+fn executed(key: &str, value: Executed<impl Serialize>) -> Result<Executed<Value>> {
+    Ok(Executed {
+        replayed: value.replayed,
+        value: keyed(key, value.value)?,
+    })
+}
+
+/// The result of an executed money move: `{status: "executed", <key>: value, replayed}`.
+fn money_moved(key: &str, value: Executed<impl Serialize>) -> Result<Executed<Value>> {
+    let replayed = value.replayed;
+    let mut v = executed(key, value)?;
+    v.value["status"] = json!("executed");
+    v.value["replayed"] = json!(replayed);
+    Ok(v)
 }
 
 /// `{key: items, next_cursor}`: the cursor is the last item's id when the page is full.
@@ -235,7 +256,7 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/banking/items", scope: Some(Scope::BankingWrite), moves_money: false,
         effect: write(false, false), untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
         input: LinkCompleteArgs, output: || one::<LinkedItem>("item"),
-        invoke: |pl, p, x| { keyed("item", pl.link_item(p, &x.public_token, None).await?) },
+        invoke: |pl, p, x, key| { executed("item", pl.link_item(p, &x.public_token, key).await?) },
     },
     op! {
         name: "banking_items", title: "Linked items", description: "Linked bank items (institutions).",
@@ -336,9 +357,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/customers", scope: Some(Scope::PaymentsWrite), moves_money: false,
         effect: write(false, false), untrusted: &[], rest: Custom, mcp: Generic,
         input: CustomerCreateArgs, output: || one::<Customer>("customer"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let c = NewCustomer { email: x.email, name: x.name };
-            keyed("customer", pl.create_customer(p, c, None).await?)
+            executed("customer", pl.create_customer(p, c, key).await?)
         },
     },
     op! {
@@ -357,10 +378,10 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/payments", scope: Some(Scope::PaymentsWrite), moves_money: true,
         effect: write(true, false), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Custom,
         input: PaymentCreateArgs, output: || money_move::<Payment>("payment"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let req = new_payment(&x)?;
-            let (r, replayed) = track_replay(pl.create_payment(p, req, x.idempotency_key)).await;
-            Ok(json!({ "status": "executed", "payment": r?, "replayed": replayed }))
+            let r = pl.create_payment(p, req, x.idempotency_key.or(key)).await?;
+            money_moved("payment", r)
         },
     },
     op! {
@@ -427,10 +448,10 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/payments/{id}/capture" id = "payment_id", scope: Some(Scope::PaymentsWrite),
         moves_money: true, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Custom,
         input: CaptureArgs, output: || one::<Payment>("payment"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
             let amount = in_payment_currency(pl, p, &pid, &x.amount).await?;
-            keyed("payment", pl.capture_payment(p, &pid, amount, x.idempotency_key).await?)
+            executed("payment", pl.capture_payment(p, &pid, amount, x.idempotency_key.or(key)).await?)
         },
     },
     op! {
@@ -439,10 +460,10 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/customers/{id}/payment_methods" id = "customer_id", scope: Some(Scope::PaymentsWrite),
         moves_money: false, effect: write(false, true), untrusted: &[], rest: Custom, mcp: Generic,
         input: AttachArgs, output: || one::<PaymentMethod>("payment_method"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let cid = id(CustomerId::parse, "customer_id", &x.customer_id)?;
             let req = AttachPaymentMethod { payment_method: x.payment_method };
-            keyed("payment_method", pl.attach_payment_method(p, &cid, req, None).await?)
+            executed("payment_method", pl.attach_payment_method(p, &cid, req, key).await?)
         },
     },
     op! {
@@ -470,12 +491,12 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/refunds", scope: Some(Scope::PaymentsWrite), moves_money: true,
         effect: write(true, false), untrusted: &[], rest: Custom, mcp: Custom,
         input: RefundArgs, output: || money_move::<Refund>("refund"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
             let amount = in_payment_currency(pl, p, &pid, &x.amount).await?;
             let req = NewRefund { payment_id: pid, amount, reason: x.reason, confirmation_token: None,  };
-            let (r, replayed) = track_replay(pl.create_refund(p, req, x.idempotency_key)).await;
-            Ok(json!({ "status": "executed", "refund": r?, "replayed": replayed }))
+            let r = pl.create_refund(p, req, x.idempotency_key.or(key)).await?;
+            money_moved("refund", r)
         },
     },
     op! {
@@ -548,10 +569,10 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/orders", scope: Some(Scope::TradingWrite), moves_money: true,
         effect: write(true, false), untrusted: ORDER_TEXT, rest: Custom, mcp: Custom,
         input: OrderPlaceArgs, output: || money_move::<Order>("order"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let req = order_request(&x)?;
-            let (r, replayed) = track_replay(pl.place_order(p, req, x.idempotency_key)).await;
-            Ok(json!({ "status": "executed", "order": r?, "replayed": replayed }))
+            let r = pl.place_order(p, req, x.idempotency_key.or(key)).await?;
+            money_moved("order", r)
         },
     },
     op! {

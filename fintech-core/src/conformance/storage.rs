@@ -277,7 +277,7 @@ pub async fn payment_writes_row_ledger_audit_event(h: &Harness) {
         .payment(&p, &payment.id)
         .await
         .expect("read back");
-    assert_eq!(stored, payment, "stored payment equals returned payment");
+    assert_eq!(stored, *payment, "stored payment equals returned payment");
     // a provider notification finds the payment by the provider's id, in its tenant
     let provider_id = payment
         .provider_payment_id
@@ -364,7 +364,11 @@ pub async fn injected_failure_leaves_nothing_and_retry_charges_once(h: &Harness)
         .create_payment(&p, pay("50.00"), Some("retry-me".into()))
         .await
         .expect("replay");
-    assert_eq!(replay, payment, "a third call replays the stored result");
+    assert_eq!(
+        replay.value, payment.value,
+        "a third call replays the stored result"
+    );
+    assert!(replay.replayed && !payment.replayed, "and says so");
     assert_ledger_balanced(h, &p).await;
 }
 
@@ -1472,7 +1476,7 @@ pub async fn fraud_review_holds_then_concurrent_approve_charges_once(h: &Harness
         .await
         .expect("at threshold");
     assert_eq!(ok.status, PaymentStatus::Succeeded);
-    let a = ok.assessment.expect("assessed");
+    let a = ok.assessment.clone().expect("assessed");
     assert_eq!(
         a.rule_set_version,
         Some(1),
@@ -1757,7 +1761,10 @@ pub async fn fraud_rules_are_versioned_and_bad_rules_change_nothing(h: &Harness)
         PaymentStatus::Succeeded,
         "the starter set allows 500"
     );
-    assert_eq!(p.assessment.and_then(|a| a.rule_set_version), Some(2));
+    assert_eq!(
+        p.assessment.clone().and_then(|a| a.rule_set_version),
+        Some(2)
+    );
     assert_eq!(
         h.platform
             .fraud_rules_version(&admin, 1)
@@ -2056,7 +2063,11 @@ pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) 
         .capture_payment(&bot, &auth.id, Some(usd("60")), Some("cap-1".into()))
         .await
         .expect("replay");
-    assert_eq!(replay, captured, "the same key replays the capture");
+    assert_eq!(
+        replay.value, captured.value,
+        "the same key replays the capture"
+    );
+    assert!(replay.replayed && !captured.replayed, "and says so");
     let err = h
         .platform
         .capture_payment(&bot, &auth.id, Some(usd("40")), Some("cap-1".into()))
@@ -2097,7 +2108,7 @@ pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) 
         .payment(&bot, &auth.id)
         .await
         .expect("reads back");
-    assert_eq!(stored, captured, "stored as returned");
+    assert_eq!(stored, *captured, "stored as returned");
     let err = h
         .platform
         .create_refund(
@@ -2216,7 +2227,7 @@ pub async fn payment_methods_attach_to_the_tenants_customers(h: &Harness) {
         .payment_methods(&admin, &customer.id)
         .await
         .expect("list");
-    assert_eq!(listed, vec![m.clone()]);
+    assert_eq!(listed, vec![m.value.clone()]);
     let err = h
         .platform
         .attach_payment_method(&admin, &customer.id, attach("4242424242424242"), None)
@@ -2368,7 +2379,7 @@ pub async fn idempotency_claims_are_fenced(h: &Harness) {
     .fetch_one(store.pool())
     .await
     .expect("provider key");
-    let mut copy = payment.clone();
+    let mut copy = payment.value.clone();
     copy.id = PaymentId::generate();
     let mut tx = store.begin().await.expect("begin");
     let dup = tx
@@ -2453,7 +2464,14 @@ pub async fn a_holder_that_lost_its_lease_answers_with_the_winners_result(h: &Ha
         .await
         .expect("task")
         .expect("the late holder answers with the winner's result");
-    assert_eq!(late, retry, "both answers are the retry's payment");
+    assert_eq!(
+        late.value, retry.value,
+        "both answers are the retry's payment"
+    );
+    assert!(
+        late.replayed && !retry.replayed,
+        "the late holder's answer is the retry's, replayed"
+    );
     assert_eq!(
         count(
             h,
@@ -3007,7 +3025,7 @@ pub async fn random_money_moves_keep_the_ledger_and_the_limits(h: &Harness) {
                     h.platform
                         .create_payment(&p, req, None)
                         .await
-                        .map(|pm| ids.push(pm.id))
+                        .map(|pm| ids.push(pm.value.id))
                 }
                 2 => match pick(&mut rng, &ids) {
                     Some(id) => {

@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use super::{audit_entry, finish, hash_request, to_value, Platform};
+use super::{audit_entry, finish, hash_request, to_value, Executed, Platform};
 use crate::auth::{Principal, Scope};
 use crate::banking::{
     BankAccount, BankTransaction, LinkToken, LinkedItem, SpendingBucket, SpendingQuery,
@@ -72,7 +72,7 @@ impl Platform {
         p: &Principal,
         public_token: &str,
         idempotency_key: Option<String>,
-    ) -> Result<LinkedItem> {
+    ) -> Result<Executed<LinkedItem>> {
         p.require(Scope::BankingWrite)?;
         if public_token.is_empty() || public_token.len() > 500 {
             return Err(Error::validation("public_token", "1 to 500 characters"));

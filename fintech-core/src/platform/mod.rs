@@ -274,7 +274,7 @@ impl Platform {
         operation: &str,
         request_hash: String,
         body: F,
-    ) -> Result<T>
+    ) -> Result<Executed<T>>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce(Idem) -> Fut,
@@ -286,9 +286,10 @@ impl Platform {
         };
         let lease = match self.claim(p, &key, operation, &request_hash).await? {
             Claim::Completed(response) => {
-                // Tell a surrounding `track_replay` (the HTTP shell's `Idempotent-Replayed`).
-                let _ = REPLAYED.try_with(|r| r.set(true));
-                return crate::storage::from_json(&response);
+                return Ok(Executed {
+                    value: crate::storage::from_json(&response)?,
+                    replayed: true,
+                });
             }
             Claim::Acquired(lease) => lease,
         };
@@ -312,7 +313,7 @@ impl Platform {
             }),
         };
         match result {
-            Ok(v) => Ok(v),
+            Ok(v) => Ok(Executed::fresh(v)),
             Err(e) => self.after_failure(p, &key, &lease, e).await,
         }
     }
@@ -341,13 +342,13 @@ impl Platform {
         key: &str,
         lease: &Lease,
         e: Error,
-    ) -> Result<T> {
+    ) -> Result<Executed<T>> {
         let store = &self.inner.store;
         match store.idempotency_state(&p.tenant_id, key, lease).await {
-            Ok((ClaimState::Done(response), mine)) if !mine => {
-                let _ = REPLAYED.try_with(|r| r.set(true));
-                crate::storage::from_json(&response)
-            }
+            Ok((ClaimState::Done(response), mine)) if !mine => Ok(Executed {
+                value: crate::storage::from_json(&response)?,
+                replayed: true,
+            }),
             Ok((ClaimState::Running, false)) => Err(Error::conflict(
                 crate::error::ConflictCode::IdempotencyInProgress,
                 "a retry with this idempotency key took the request over and is still running; retry later",
@@ -462,23 +463,54 @@ pub enum Replay<R> {
     Stored(String),
 }
 
-tokio::task_local! {
-    static REPLAYED: std::cell::Cell<bool>;
+/// The result of a mutating operation: its value, and whether it was replayed (an earlier
+/// request with the same idempotency key ran the operation, and this is its stored answer;
+/// nothing ran now). Shells render `replayed` (REST's `Idempotent-Replayed` header, MCP's
+/// `replayed` field). It dereferences to the value, so a caller that does not care reads it as
+/// the value (`executed.id`); [`Executed::into_value`] takes the value out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed<T> {
+    /// What the operation answered.
+    pub value: T,
+    /// Whether the answer is a replay of an earlier request with the same idempotency key.
+    pub replayed: bool,
 }
 
-/// Runs `operation` and says whether an idempotent step inside it returned a stored result
-/// instead of executing (a replay of an earlier request with the same key).
-///
-/// ```text
-/// let (payment, replayed) = track_replay(platform.create_payment(&p, req, key)).await;
-/// ```
-pub async fn track_replay<F: Future>(operation: F) -> (F::Output, bool) {
-    REPLAYED
-        .scope(std::cell::Cell::new(false), async move {
-            let out = operation.await;
-            (out, REPLAYED.with(|r| r.get()))
-        })
-        .await
+impl<T> Executed<T> {
+    /// An answer of the operation run now.
+    pub fn fresh(value: T) -> Self {
+        Self {
+            value,
+            replayed: false,
+        }
+    }
+
+    /// The value.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+
+    /// The same answer with its value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Executed<U> {
+        Executed {
+            value: f(self.value),
+            replayed: self.replayed,
+        }
+    }
+}
+
+impl<T> From<T> for Executed<T> {
+    fn from(value: T) -> Self {
+        Self::fresh(value)
+    }
+}
+
+impl<T> std::ops::Deref for Executed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
 }
 
 /// The keys of one idempotent execution.

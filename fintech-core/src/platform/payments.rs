@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{capturable, DecisionStatus, Mode, MoveDecision};
 use super::tenancy::today;
-use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Platform};
+use super::{
+    api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Executed, Platform,
+};
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
@@ -80,7 +82,7 @@ impl Platform {
         p: &Principal,
         req: NewCustomer,
         idempotency_key: Option<String>,
-    ) -> Result<Customer> {
+    ) -> Result<Executed<Customer>> {
         p.require(Scope::PaymentsWrite)?;
         validate_text("email", &req.email, 254)?;
         validate_text("name", &req.name, 200)?;
@@ -159,7 +161,7 @@ impl Platform {
         p: &Principal,
         mut req: NewPayment,
         idempotency_key: Option<String>,
-    ) -> Result<Payment> {
+    ) -> Result<Executed<Payment>> {
         // 1. authorization, 2. validation
         p.require(Scope::PaymentsWrite)?;
         let token = req.confirmation_token.take();
@@ -774,7 +776,7 @@ impl Platform {
         p: &Principal,
         mut req: NewRefund,
         idempotency_key: Option<String>,
-    ) -> Result<Refund> {
+    ) -> Result<Executed<Refund>> {
         p.require(Scope::PaymentsWrite)?;
         let token = req.confirmation_token.take();
         let (decision, payment) = self.decide_refund(p, &req).await?;
@@ -874,7 +876,7 @@ impl Platform {
         id: &PaymentId,
         amount: Option<Money>,
         idempotency_key: Option<String>,
-    ) -> Result<Payment> {
+    ) -> Result<Executed<Payment>> {
         p.require(Scope::PaymentsWrite)?;
         let row = self.payment_row(p, id).await?;
         let authorized = row.payment.amount;
@@ -977,7 +979,7 @@ impl Platform {
         customer_id: &CustomerId,
         req: AttachPaymentMethod,
         idempotency_key: Option<String>,
-    ) -> Result<PaymentMethod> {
+    ) -> Result<Executed<PaymentMethod>> {
         p.require(Scope::PaymentsWrite)?;
         validate_payment_method(&req.payment_method)?;
         let customer = self.customer_row(p, customer_id).await?;

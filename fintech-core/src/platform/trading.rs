@@ -4,7 +4,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::decision::{DecisionStatus, Mode};
-use super::{api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Platform};
+use super::{
+    api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Executed, Platform,
+};
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
@@ -132,7 +134,7 @@ impl Platform {
         p: &Principal,
         mut req: OrderRequest,
         idempotency_key: Option<String>,
-    ) -> Result<Order> {
+    ) -> Result<Executed<Order>> {
         p.require(Scope::TradingWrite)?;
         let token = req.confirmation_token.take();
         req.validate()?;

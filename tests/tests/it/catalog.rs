@@ -231,7 +231,7 @@ async fn scopes_agree(w: &World) {
             .into_iter()
             .filter(|s| *s != scope && *s != Scope::Admin);
         let (_, without) = w.key(others).await;
-        let r = (op.invoke)(&w.platform, &without, sample_args(op)).await;
+        let r = (op.invoke)(&w.platform, &without, sample_args(op), None).await;
         assert_eq!(
             r.as_ref().err().map(|e| e.kind()),
             Some(ErrorKind::Forbidden),
@@ -239,7 +239,7 @@ async fn scopes_agree(w: &World) {
             op.name
         );
         let (_, only) = w.key([scope]).await;
-        let r = (op.invoke)(&w.platform, &only, sample_args(op)).await;
+        let r = (op.invoke)(&w.platform, &only, sample_args(op), None).await;
         assert!(
             r.as_ref()
                 .err()

@@ -322,7 +322,7 @@ async fn sdk_move(w: &World, p: &Principal, m: &Move) -> (Outcome, Outcome) {
             let done = match w.platform.create_payment(p, req, None).await {
                 Ok(pay) => Outcome::Done(
                     DecisionStatus::of_payment(pay.status, capture),
-                    pay.assessment,
+                    pay.value.assessment,
                 ),
                 Err(e) => Outcome::Failed(e.to_string()),
             };
@@ -344,7 +344,7 @@ async fn sdk_move(w: &World, p: &Principal, m: &Move) -> (Outcome, Outcome) {
                 }
             }
             let done = match w.platform.place_order(p, req, None).await {
-                Ok(o) => Outcome::Done(DecisionStatus::of_order(o.status), o.assessment),
+                Ok(o) => Outcome::Done(DecisionStatus::of_order(o.status), o.value.assessment),
                 Err(e) => Outcome::Failed(e.to_string()),
             };
             (predicted(&preview), done)
