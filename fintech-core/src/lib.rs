@@ -26,6 +26,7 @@ pub mod fraud;
 pub mod id;
 pub mod json;
 pub mod ledger;
+pub mod mandate;
 pub mod money;
 pub mod payments;
 pub mod platform;
