@@ -48,6 +48,10 @@ pub mod security {}
 #[doc = include_str!("../../docs/deploy.md")]
 pub mod deploy {}
 
+/// docs/mandates.md.
+#[doc = include_str!("../../docs/mandates.md")]
+pub mod mandates {}
+
 /// docs/ARCHITECTURE.md.
 #[doc = include_str!("../../docs/ARCHITECTURE.md")]
 pub mod architecture {}

@@ -122,6 +122,9 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         events: Vec<String>,
     },
+    /// AP2 payment mandates: verify a presented chain (decoded, with its verdict and reason).
+    #[command(subcommand)]
+    Mandates(MandateCmd),
     /// Any operation of the catalog by name, arguments as JSON:
     /// `fintech op payments_timeline --json '{"payment_id": "pay_…"}'`. Alone: lists them.
     Op(cmd::op::OpArgs),
@@ -130,6 +133,13 @@ enum Command {
         /// Shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand)]
+enum MandateCmd {
+    /// Verify a presented mandate chain against trusted issuer keys, audience, nonce and time;
+    /// print it decoded and the verdict; exit 3 on a refusal.
+    Verify(cmd::mandates::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -912,10 +922,14 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
         output::bytes(&script);
         return Ok(());
     }
+    if let Command::Mandates(MandateCmd::Verify(args)) = &cli.command {
+        // needs no database: everything it checks is in the arguments
+        return cmd::mandates::verify(args, fmt);
+    }
     let sim = Arc::new(SimProviders::new());
     let p = platform_with(&cli, sim.clone()).await?;
     match &cli.command {
-        Command::Completions { .. } => {}
+        Command::Completions { .. } | Command::Mandates(_) => {}
         Command::Init { tenant_name } => {
             let t = p.init_tenant(tenant_name, Interface::Cli).await?;
             show(

@@ -28,6 +28,7 @@ const GROUPS: &[&[&str]] = &[
     &["fraud", "cases"],
     &["listen"],
     &["op"],
+    &["mandates", "verify"],
 ];
 
 /// `--help` of every command matches `tests/snapshots/`; `UPDATE_SNAPSHOTS=1` rewrites them.
@@ -787,4 +788,103 @@ fn fractional_quantities_only_for_market_day_orders() {
     assert_eq!(day["status"], "filled", "{day}");
     let clock = s.ok(&["trading", "clock"], None);
     assert_ne!(clock["next_open"], clock["next_close"], "{clock}");
+}
+
+/// `fintech mandates verify --vector FILE` prints, for every interoperability vector, the
+/// verdict (and reason) the vector recorded, one line per presentation; a single chain is
+/// shown decoded and a refusal exits 3 with its reason code.
+#[test]
+fn mandates_verify_runs_every_vector() {
+    let file: Value =
+        serde_json::from_str(include_str!("../../fintech-core/testdata/ap2/vectors.json"))
+            .expect("vectors");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut ran = 0;
+    for v in file["vectors"].as_array().expect("vectors") {
+        let path = dir.path().join("v.json");
+        std::fs::write(&path, v.to_string()).expect("write");
+        let out = Command::cargo_bin("fintech")
+            .expect("binary")
+            .args(["mandates", "verify", "--vector"])
+            .arg(&path)
+            .env_clear()
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", v["id"]);
+        let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let expected: Vec<&Value> = match v["presentations"].as_array() {
+            Some(ps) => ps.iter().collect(),
+            None => vec![v],
+        };
+        assert_eq!(got.len(), expected.len(), "{}", v["id"]);
+        for (line, want) in got.iter().zip(expected) {
+            let mut ok = vec![match want["reason"].as_str() {
+                None => "accept".to_string(),
+                Some(r) => format!("reject {r}"),
+            }];
+            for a in want["also_accepted_reasons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                ok.push(format!("reject {}", a.as_str().unwrap_or_default()));
+            }
+            assert!(
+                ok.contains(line),
+                "{}: printed {line}, want {ok:?}",
+                v["id"]
+            );
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 62);
+
+    // One chain, decoded, with the expected audience and nonce; then a wrong nonce.
+    let v = file["vectors"]
+        .as_array()
+        .expect("vectors")
+        .iter()
+        .find(|v| v["id"] == "pm-accept-all-constraints")
+        .expect("vector");
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        serde_json::json!({"keys": v["trusted_issuer_jwks"]}).to_string(),
+    )
+    .expect("write");
+    let verify = |nonce: &str| {
+        Command::cargo_bin("fintech")
+            .expect("binary")
+            .args(["mandates", "verify", "--output", "json", "--token"])
+            .arg(v["token"].as_str().expect("token"))
+            .arg("--trusted-jwks")
+            .arg(&jwks)
+            .args(["--aud", v["expected_aud"].as_str().expect("aud")])
+            .args(["--nonce", nonce])
+            .args(["--now", &v["now"].to_string()])
+            .args([
+                "--checkout-hash",
+                v["open_checkout_hash"].as_str().expect("hash"),
+            ])
+            .env_clear()
+            .output()
+            .expect("run")
+    };
+    let out = verify(v["expected_nonce"].as_str().expect("nonce"));
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["verdict"], "accept");
+    assert_eq!(report["chain"]["closed"], v["closed_mandate"]);
+    assert_eq!(report["chain"]["issuer_kid"], "user-key-1");
+    let out = verify("another-nonce");
+    assert_eq!(out.status.code(), Some(3));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["reason"], "WRONG_NONCE");
+    assert_eq!(
+        report["decoded"]["closed"]["payload"]["delegate_payload"][0]["payee"]["id"],
+        "merchant-1"
+    );
 }

@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod banking;
 pub mod logs;
+pub mod mandates;
 pub mod op;
 pub mod payments;
 pub mod tenancy;
