@@ -1151,8 +1151,11 @@ async fn fraud_rules(
                 None => fintech_core::platform::BacktestRules::Active,
             };
             let report = match csv {
-                Some(f) => p.backtest_csv(op, &rules, &read_file(f)?).await?,
-                None => p.backtest_stored(op, &rules).await?,
+                Some(f) => p
+                    .backtest_csv(op, &rules, &read_file(f)?, None)
+                    .await?
+                    .into_value(),
+                None => p.backtest_stored(op, &rules, None).await?.into_value(),
             };
             let opt_dec = |d: &Option<rust_decimal::Decimal>| {
                 d.map(|d| d.to_string()).unwrap_or_else(|| "-".into())

@@ -56,7 +56,7 @@ pub struct WebhookEndpoint {
 }
 
 /// A new endpoint with its signing secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhookEndpoint {
     /// The endpoint.

@@ -500,7 +500,9 @@ impl FintechMcp {
         let report = move |progress: fintech_core::platform::SyncProgress| {
             let _ = tx.send(progress);
         };
-        let run = self.platform().sync_transactions(p, item, Some(&report));
+        let run = self
+            .platform()
+            .sync_transactions(p, item, Some(&report), None);
         tokio::pin!(run);
         let notify = |progress: fintech_core::platform::SyncProgress| {
             let peer = ctx.peer.clone();
@@ -529,7 +531,7 @@ impl FintechMcp {
             notify(progress).await;
         }
         match result {
-            Ok(summary) => Ok(ok(def, json!({ "summary": summary }))),
+            Ok(summary) => Ok(ok(def, json!({ "summary": summary.value }))),
             Err(e) => fail(e),
         }
     }

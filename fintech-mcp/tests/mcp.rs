@@ -68,9 +68,11 @@ async fn key(w: &World, tenant: &str, scopes: &[Scope], limits: KeyLimits) -> (S
                 scopes: scopes.iter().copied().collect::<BTreeSet<_>>(),
                 limits,
             },
+            None,
         )
         .await
-        .expect("key");
+        .expect("key")
+        .into_value();
     let p = w
         .platform
         .authenticate(&created.secret, Interface::Mcp)
@@ -1413,9 +1415,11 @@ when.order_notional_above = { amount = { USD = "1000.00" } }
                     ..Default::default()
                 },
             },
+            None,
         )
         .await
-        .expect("key");
+        .expect("key")
+        .into_value();
     let other = w
         .platform
         .authenticate(&other.secret, Interface::Sdk)

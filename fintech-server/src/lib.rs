@@ -18,7 +18,6 @@ mod metrics;
 pub mod oidc;
 mod openapi;
 pub mod ops_metrics;
-mod replay;
 mod routes;
 mod session;
 mod sse;
@@ -143,7 +142,7 @@ impl AppState {
 /// Prometheus metrics are served apart, by [`metrics_app`] on a listener of their own.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = routes::router(&state)
+    let mut router = routes::router()
         .merge(sse::router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(state.options().body_limit))

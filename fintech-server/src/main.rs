@@ -309,8 +309,10 @@ async fn bootstrap(platform: &Platform, args: &Args) -> anyhow::Result<()> {
                 scopes: BTreeSet::from([Scope::Admin]),
                 limits: KeyLimits::default(),
             },
+            None,
         )
-        .await?;
+        .await?
+        .into_value();
     println!(
         "tenant {} ({}): admin API key, shown once:\n\n    {}\n\ntry: curl -H 'Authorization: Bearer {}' http://{}/v1/whoami",
         tenant.name, tenant.id, key.secret, key.secret, args.addr
@@ -324,11 +326,11 @@ async fn bootstrap(platform: &Platform, args: &Args) -> anyhow::Result<()> {
 }
 
 async fn demo_data(platform: &Platform, p: &Principal) -> anyhow::Result<()> {
-    let token = platform.sandbox_public_token(p, "ins_109508").await?;
+    let token = platform.sandbox_public_token(p, "ins_109508", None).await?;
     let item = platform
         .link_item(p, &token, Some("demo-link".into()))
         .await?;
-    platform.sync_transactions(p, &item.id, None).await?;
+    platform.sync_transactions(p, &item.id, None, None).await?;
     for (i, (amount, pm, payee)) in [
         ("42.50", "pm_card_visa", "Blue Bottle Coffee"),
         ("1250.00", "pm_card_mastercard", "Framework Computer"),

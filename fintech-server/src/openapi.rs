@@ -59,9 +59,9 @@ pub fn openapi() -> OpenApi {
     let (_, api) = crate::routes::api().split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(api);
-    // the POST routes `crate::replay` keys take the header too
-    let (_, replayable) = crate::routes::replayable().split_for_parts();
-    for path in replayable.paths.paths.keys() {
+    // the administrative changes take the header too (core keeps their answers)
+    let (_, changes) = crate::routes::admin_changes().split_for_parts();
+    for path in changes.paths.paths.keys() {
         let Some(op) = doc
             .paths
             .paths
@@ -78,7 +78,7 @@ pub fn openapi() -> OpenApi {
                     .parameter_in(ParameterIn::Header)
                     .required(Required::False)
                     .description(Some(
-                        "Same key, route and body replay the first successful answer with `Idempotent-Replayed: true`; another route or body is 422",
+                        "Same key and request replay the first successful answer with `Idempotent-Replayed: true`; another request under the key is 422",
                     ))
                     .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
                     .build(),

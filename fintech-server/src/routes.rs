@@ -90,11 +90,11 @@ pub enum Errors {
 
 /// Every `/v1` route with its OpenAPI operation.
 pub(crate) fn api() -> OpenApiRouter<AppState> {
-    keyed().merge(replayable())
+    keyed().merge(admin_changes())
 }
 
-/// Routes that are reads, take no API key (sign-in, provider webhooks), or whose POST keeps
-/// its `Idempotency-Key` in core, in the operation's own transaction.
+/// Routes of the first group (reads, sign-in, provider webhooks, money moves); a change takes
+/// its `Idempotency-Key` to core, which keeps the answer in the operation's own transaction.
 fn keyed() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(whoami))
@@ -149,9 +149,9 @@ fn keyed() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_deliveries))
 }
 
-/// POST routes whose operation has no idempotency step in core: `crate::replay` answers each
-/// `Idempotency-Key` once for them.
-pub(crate) fn replayable() -> OpenApiRouter<AppState> {
+/// Routes of administration, approvals, syncs and webhooks; as every change, each takes its
+/// `Idempotency-Key` to core.
+pub(crate) fn admin_changes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_keys, create_key))
         .routes(routes!(list_users, create_user))
@@ -173,14 +173,11 @@ pub(crate) fn replayable() -> OpenApiRouter<AppState> {
 }
 
 /// The router without its document (the document is served by `crate::openapi`).
-pub(crate) fn router(state: &AppState) -> axum::Router<AppState> {
+pub(crate) fn router() -> axum::Router<AppState> {
     let (keyed, _) = keyed().split_for_parts();
-    let (replayable, _) = replayable().split_for_parts();
+    let (changes, _) = admin_changes().split_for_parts();
     keyed
-        .merge(replayable.route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::replay::replayable_post,
-        )))
+        .merge(changes)
         .merge(crate::catalog::router())
         .merge(crate::metrics::health_router())
 }
@@ -223,11 +220,11 @@ async fn list_keys(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<V
 async fn create_key(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewApiKey>,
-) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.platform().create_api_key(&p, req).await?),
+) -> ApiResult<Answer<CreatedApiKey>> {
+    Ok(Answer::created(
+        s.platform().create_api_key(&p, req, key).await?,
     ))
 }
 
@@ -298,10 +295,14 @@ struct NewUser {
 async fn create_user(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewUser>,
-) -> ApiResult<(StatusCode, Json<User>)> {
-    let user = s.platform().create_user(&p, &req.email, req.role).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+) -> ApiResult<Answer<User>> {
+    let user = s
+        .platform()
+        .create_user(&p, &req.email, req.role, key)
+        .await?;
+    Ok(Answer::created(user))
 }
 
 /// A new password.
@@ -347,13 +348,14 @@ struct LinkTokenRequest {
 async fn create_link_token(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<LinkTokenRequest>,
-) -> ApiResult<(StatusCode, Json<LinkToken>)> {
+) -> ApiResult<Answer<LinkToken>> {
     let t = s
         .platform()
-        .create_link_token(&p, &req.client_user_id)
+        .create_link_token(&p, &req.client_user_id, key)
         .await?;
-    Ok((StatusCode::CREATED, Json(t)))
+    Ok(Answer::created(t))
 }
 
 /// Body of a sandbox public-token request.
@@ -378,13 +380,16 @@ struct PublicToken {
 async fn sandbox_public_token(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<SandboxTokenRequest>,
-) -> ApiResult<(StatusCode, Json<PublicToken>)> {
+) -> ApiResult<Answer<PublicToken>> {
     let public_token = s
         .platform()
-        .sandbox_public_token(&p, &req.institution_id)
+        .sandbox_public_token(&p, &req.institution_id, key)
         .await?;
-    Ok((StatusCode::CREATED, Json(PublicToken { public_token })))
+    Ok(Answer::created(
+        public_token.map(|public_token| PublicToken { public_token }),
+    ))
 }
 
 /// Body of a link request.
@@ -422,15 +427,17 @@ async fn link_item(
 /// and its transactions stop listing and it can no longer be synced. Idempotent: removing a
 /// removed item answers it again.
 #[utoipa::path(delete, path = "/v1/banking/items/{id}", tag = "banking", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Item id (`itm_…`)")),
+    params(("id" = String, Path, description = "Item id (`itm_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
     responses((status = 200, body = LinkedItem, description = "The removed item (with `removed_at`)"), Errors))]
 async fn remove_item(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<Json<LinkedItem>> {
+) -> ApiResult<Answer<LinkedItem>> {
     let id = path_id(ItemId::parse(&id), &id)?;
-    Ok(Json(s.platform().remove_item(&p, &id).await?))
+    Ok(Answer::ok(s.platform().remove_item(&p, &id, key).await?))
 }
 
 /// Syncs an item's transactions from the provider (cursor-based, all pages).
@@ -440,10 +447,13 @@ async fn remove_item(
 async fn sync_item(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<Json<SyncSummary>> {
+) -> ApiResult<Answer<SyncSummary>> {
     let id = path_id(ItemId::parse(&id), &id)?;
-    Ok(Json(s.platform().sync_transactions(&p, &id, None).await?))
+    Ok(Answer::ok(
+        s.platform().sync_transactions(&p, &id, None, key).await?,
+    ))
 }
 
 /// Filter for accounts.
@@ -635,10 +645,11 @@ async fn get_payment(
 async fn cancel_payment(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<Json<Payment>> {
+) -> ApiResult<Answer<Payment>> {
     let id = path_id(PaymentId::parse(&id), &id)?;
-    Ok(Json(s.platform().cancel_payment(&p, &id).await?))
+    Ok(Answer::ok(s.platform().cancel_payment(&p, &id, key).await?))
 }
 
 /// What to capture of an authorized payment.
@@ -702,12 +713,15 @@ struct Decision {
 async fn approve_payment(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(d): Body<Decision>,
-) -> ApiResult<Json<Payment>> {
+) -> ApiResult<Answer<Payment>> {
     let id = path_id(PaymentId::parse(&id), &id)?;
-    Ok(Json(
-        s.platform().approve_payment(&p, &id, d.comment).await?,
+    Ok(Answer::ok(
+        s.platform()
+            .approve_payment(&p, &id, d.comment, key)
+            .await?,
     ))
 }
 
@@ -719,11 +733,14 @@ async fn approve_payment(
 async fn reject_payment(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(d): Body<Decision>,
-) -> ApiResult<Json<Payment>> {
+) -> ApiResult<Answer<Payment>> {
     let id = path_id(PaymentId::parse(&id), &id)?;
-    Ok(Json(s.platform().reject_payment(&p, &id, d.comment).await?))
+    Ok(Answer::ok(
+        s.platform().reject_payment(&p, &id, d.comment, key).await?,
+    ))
 }
 
 /// Refunds of a payment.
@@ -775,9 +792,12 @@ async fn preview_refund(
 async fn assess_payment(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewPayment>,
-) -> ApiResult<Json<Assessment>> {
-    Ok(Json(s.platform().assess_payment(&p, &req).await?))
+) -> ApiResult<Answer<Assessment>> {
+    Ok(Answer::ok(
+        s.platform().assess_payment(&p, &req, key).await?,
+    ))
 }
 
 /// What waits for an operator.
@@ -967,10 +987,11 @@ async fn order_fills(
 async fn cancel_order(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<Json<Order>> {
+) -> ApiResult<Answer<Order>> {
     let id = path_id(OrderId::parse(&id), &id)?;
-    Ok(Json(s.platform().cancel_order(&p, &id).await?))
+    Ok(Answer::ok(s.platform().cancel_order(&p, &id, key).await?))
 }
 
 /// Approves a held order: it is sent to the broker once (approvals:write).
@@ -981,11 +1002,14 @@ async fn cancel_order(
 async fn approve_order(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(d): Body<Decision>,
-) -> ApiResult<Json<Order>> {
+) -> ApiResult<Answer<Order>> {
     let id = path_id(OrderId::parse(&id), &id)?;
-    Ok(Json(s.platform().approve_order(&p, &id, d.comment).await?))
+    Ok(Answer::ok(
+        s.platform().approve_order(&p, &id, d.comment, key).await?,
+    ))
 }
 
 /// Rejects a held order (approvals:write).
@@ -996,11 +1020,14 @@ async fn approve_order(
 async fn reject_order(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(d): Body<Decision>,
-) -> ApiResult<Json<Order>> {
+) -> ApiResult<Answer<Order>> {
     let id = path_id(OrderId::parse(&id), &id)?;
-    Ok(Json(s.platform().reject_order(&p, &id, d.comment).await?))
+    Ok(Answer::ok(
+        s.platform().reject_order(&p, &id, d.comment, key).await?,
+    ))
 }
 
 // ---------------------------------------------------------------- events, audit, ledger
@@ -1070,11 +1097,15 @@ async fn list_webhook_endpoints(
 async fn create_webhook_endpoint(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<NewWebhookEndpoint>,
-) -> ApiResult<(StatusCode, Json<CreatedWebhookEndpoint>)> {
+) -> ApiResult<Answer<CreatedWebhookEndpoint>> {
     let allow = s.options().webhooks_allow_private;
-    let created = s.platform().create_webhook_endpoint(&p, req, allow).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let created = s
+        .platform()
+        .create_webhook_endpoint(&p, req, allow, key)
+        .await?;
+    Ok(Answer::created(created))
 }
 
 /// Deletes an endpoint: no new deliveries (admin).
@@ -1124,10 +1155,13 @@ async fn webhook_deliveries(
 async fn replay_webhook_delivery(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<Json<WebhookDelivery>> {
+) -> ApiResult<Answer<WebhookDelivery>> {
     let id = path_id(WebhookDeliveryId::parse(&id), &id)?;
-    Ok(Json(s.platform().replay_webhook_delivery(&p, &id).await?))
+    Ok(Answer::ok(
+        s.platform().replay_webhook_delivery(&p, &id, key).await?,
+    ))
 }
 
 // ---------------------------------------------------------------- fraud rules, cases, backtests
@@ -1231,12 +1265,15 @@ struct Resolution {
 async fn approve_fraud_case(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(r): Body<Resolution>,
-) -> ApiResult<Json<FraudCase>> {
+) -> ApiResult<Answer<FraudCase>> {
     let id = path_id(CaseId::parse(&id), &id)?;
-    Ok(Json(
-        s.platform().approve_fraud_case(&p, &id, r.comment).await?,
+    Ok(Answer::ok(
+        s.platform()
+            .approve_fraud_case(&p, &id, r.comment, key)
+            .await?,
     ))
 }
 
@@ -1248,12 +1285,15 @@ async fn approve_fraud_case(
 async fn reject_fraud_case(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(r): Body<Resolution>,
-) -> ApiResult<Json<FraudCase>> {
+) -> ApiResult<Answer<FraudCase>> {
     let id = path_id(CaseId::parse(&id), &id)?;
-    Ok(Json(
-        s.platform().reject_fraud_case(&p, &id, r.comment).await?,
+    Ok(Answer::ok(
+        s.platform()
+            .reject_fraud_case(&p, &id, r.comment, key)
+            .await?,
     ))
 }
 
@@ -1276,11 +1316,12 @@ struct BacktestRequest {
 async fn run_backtest(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<BacktestRequest>,
-) -> ApiResult<Json<BacktestReport>> {
+) -> ApiResult<Answer<BacktestReport>> {
     let report = match &req.csv {
-        Some(csv) => s.platform().backtest_csv(&p, &req.rules, csv).await?,
-        None => s.platform().backtest_stored(&p, &req.rules).await?,
+        Some(csv) => s.platform().backtest_csv(&p, &req.rules, csv, key).await?,
+        None => s.platform().backtest_stored(&p, &req.rules, key).await?,
     };
-    Ok(Json(report))
+    Ok(Answer::ok(report))
 }

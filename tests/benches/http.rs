@@ -123,9 +123,13 @@ async fn bench_backend(
             .create_tenant(&format!("load-{t}"), Interface::Http)
             .await?;
         let admin = Principal::system(tenant.id, Interface::Http);
-        let token = platform.sandbox_public_token(&admin, "ins_109508").await?;
+        let token = platform
+            .sandbox_public_token(&admin, "ins_109508", None)
+            .await?;
         let item = platform.link_item(&admin, &token, None).await?;
-        platform.sync_transactions(&admin, &item.id, None).await?;
+        platform
+            .sync_transactions(&admin, &item.id, None, None)
+            .await?;
         keys.push(
             platform
                 .create_api_key(
@@ -139,8 +143,10 @@ async fn bench_backend(
                         ]),
                         limits: Default::default(),
                     },
+                    None,
                 )
                 .await?
+                .into_value()
                 .secret,
         );
     }

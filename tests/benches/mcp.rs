@@ -236,8 +236,10 @@ async fn main() -> anyhow::Result<()> {
                 scopes: BTreeSet::from([Scope::BankingRead, Scope::PaymentsRead]),
                 limits: Default::default(),
             },
+            None,
         )
         .await?
+        .into_value()
         .secret;
 
     let state = McpState::new(platform.clone(), McpOptions::default());

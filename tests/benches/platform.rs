@@ -48,8 +48,10 @@ async fn platform_payments(
                         ..Default::default()
                     },
                 },
+                None,
             )
             .await?
+            .into_value()
             .secret;
         keys.push(key);
     }

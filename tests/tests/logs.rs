@@ -63,9 +63,11 @@ async fn secrets_stay_out_of_logs() {
                 scopes: BTreeSet::from([Scope::Admin]),
                 limits: Default::default(),
             },
+            None,
         )
         .await
         .expect("key")
+        .into_value()
         .secret;
     let router = app(AppState::new(platform, ServerOptions::default()));
     let requests = [

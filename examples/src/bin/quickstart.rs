@@ -50,7 +50,9 @@ async fn main() -> anyhow::Result<()> {
     println!("tenant {} ({})", tenant.name, tenant.id);
 
     // 2. Bank data: link a sandbox institution and sync its transactions.
-    let public_token = platform.sandbox_public_token(&admin, "ins_109508").await?;
+    let public_token = platform
+        .sandbox_public_token(&admin, "ins_109508", None)
+        .await?;
     let item = platform.link_item(&admin, &public_token, None).await?;
     let accounts = platform.bank_accounts(&admin, Some(&item.id)).await?;
     println!(
@@ -61,7 +63,9 @@ async fn main() -> anyhow::Result<()> {
     for a in &accounts {
         println!("  {:<18} {:>14}", a.name, a.current.to_string());
     }
-    let sync = platform.sync_transactions(&admin, &item.id, None).await?;
+    let sync = platform
+        .sync_transactions(&admin, &item.id, None, None)
+        .await?;
     println!(
         "synced: {} added, {} modified, {} removed in {} page(s)",
         sync.added, sync.modified, sync.removed, sync.pages
@@ -87,8 +91,10 @@ async fn main() -> anyhow::Result<()> {
                     confirm_above: None,
                 },
             },
+            None,
         )
-        .await?;
+        .await?
+        .into_value();
     println!(
         "api key {} created (secret shown once, prefix {})",
         created.key.id, created.key.prefix
@@ -144,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
         Interface::Cli,
     );
     let approved = platform
-        .approve_payment(&operator, &held.id, Some("ok, budgeted".into()))
+        .approve_payment(&operator, &held.id, Some("ok, budgeted".into()), None)
         .await?;
     println!("approved by an operator -> {}", approved.status.as_str());
 

@@ -40,8 +40,8 @@ pub(crate) async fn approvals(
             if id.starts_with("pay_") {
                 let pid = PaymentId::parse(id)?;
                 let pay = if approve {
-                    match p.approve_payment(op, &pid, comment.clone()).await {
-                        Ok(pay) => pay,
+                    match p.approve_payment(op, &pid, comment.clone(), None).await {
+                        Ok(pay) => pay.into_value(),
                         Err(e) => {
                             // Refused as its creator: say how to get a second approver.
                             if e.kind() == ErrorKind::Forbidden && op.has(Scope::ApprovalsWrite) {
@@ -55,7 +55,9 @@ pub(crate) async fn approvals(
                         }
                     }
                 } else {
-                    p.reject_payment(op, &pid, comment.clone()).await?
+                    p.reject_payment(op, &pid, comment.clone(), None)
+                        .await?
+                        .into_value()
                 };
                 show(
                     fmt,
@@ -66,9 +68,13 @@ pub(crate) async fn approvals(
             } else if id.starts_with("ord_") {
                 let oid = OrderId::parse(id)?;
                 let o = if approve {
-                    p.approve_order(op, &oid, comment.clone()).await?
+                    p.approve_order(op, &oid, comment.clone(), None)
+                        .await?
+                        .into_value()
                 } else {
-                    p.reject_order(op, &oid, comment.clone()).await?
+                    p.reject_order(op, &oid, comment.clone(), None)
+                        .await?
+                        .into_value()
                 };
                 show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
             } else {
@@ -105,24 +111,26 @@ pub(crate) async fn fraud(
                         .await?,
                 ],
                 CaseCmd::Approve { id, comment } => {
-                    vec![
-                        p.approve_fraud_case(
+                    vec![p
+                        .approve_fraud_case(
                             op,
                             &fintech_core::id::CaseId::parse(id)?,
                             comment.clone(),
+                            None,
                         )
-                        .await?,
-                    ]
+                        .await?
+                        .into_value()]
                 }
                 CaseCmd::Reject { id, comment } => {
-                    vec![
-                        p.reject_fraud_case(
+                    vec![p
+                        .reject_fraud_case(
                             op,
                             &fintech_core::id::CaseId::parse(id)?,
                             comment.clone(),
+                            None,
                         )
-                        .await?,
-                    ]
+                        .await?
+                        .into_value()]
                 }
             };
             let rows = cases

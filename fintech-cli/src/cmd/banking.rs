@@ -11,7 +11,7 @@ pub(crate) async fn banking(
 ) -> fintech_core::Result<()> {
     match command {
         BankingCmd::Link { institution } => {
-            let token = p.sandbox_public_token(op, institution).await?;
+            let token = crate::output::value(p.sandbox_public_token(op, institution, None).await?);
             let item = crate::output::value(p.link_item(op, &token, None).await?);
             show(
                 fmt,
@@ -60,7 +60,7 @@ pub(crate) async fn banking(
         }
         BankingCmd::RemoveItem { item } => {
             let item = ItemId::parse(item)?;
-            let i = p.remove_item(op, &item).await?;
+            let i = crate::output::value(p.remove_item(op, &item, None).await?);
             show(
                 fmt,
                 &i,
@@ -166,7 +166,7 @@ async fn sync(
             note!("synced {n} changes");
         }
     };
-    let summary = p.sync_transactions(op, item, Some(&progress)).await?;
+    let summary = crate::output::value(p.sync_transactions(op, item, Some(&progress), None).await?);
     if tty {
         note!("");
     }

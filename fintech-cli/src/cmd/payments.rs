@@ -103,7 +103,8 @@ pub(crate) async fn payments(
             show(fmt, &b, &["CURRENCY", "AVAILABLE", "PENDING"], rows);
         }
         PaymentCmd::Cancel { id } => {
-            let pay = p.cancel_payment(op, &PaymentId::parse(id)?).await?;
+            let pay =
+                crate::output::value(p.cancel_payment(op, &PaymentId::parse(id)?, None).await?);
             show(
                 fmt,
                 &pay,

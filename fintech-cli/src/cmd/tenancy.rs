@@ -19,7 +19,7 @@ pub(crate) async fn users(
             show(fmt, &us, &["ID", "EMAIL", "ROLE"], rows);
         }
         UserCmd::Create { email, role } => {
-            let u = p.create_user(op, email, Role::parse(role)?).await?;
+            let u = crate::output::value(p.create_user(op, email, Role::parse(role)?, None).await?);
             show(
                 fmt,
                 &u,
@@ -67,16 +67,18 @@ pub(crate) async fn keys(
                 .iter()
                 .map(|s| Scope::parse(s.trim()))
                 .collect::<fintech_core::Result<BTreeSet<_>>>()?;
-            let created = p
-                .create_api_key(
+            let created = crate::output::value(
+                p.create_api_key(
                     op,
                     NewApiKey {
                         name: name.clone(),
                         scopes,
                         limits: limits(l)?,
                     },
+                    None,
                 )
-                .await?;
+                .await?,
+            );
             note!("the secret is shown once; store it now");
             show(
                 fmt,

@@ -173,7 +173,7 @@ async fn orders(
             show(fmt, &os, ORDER_HEADERS, order_rows(&os));
         }
         OrderCmd::Cancel { id } => {
-            let o = p.cancel_order(op, &OrderId::parse(id)?).await?;
+            let o = crate::output::value(p.cancel_order(op, &OrderId::parse(id)?, None).await?);
             show(fmt, &o, ORDER_HEADERS, order_rows(std::slice::from_ref(&o)));
         }
     }

@@ -118,8 +118,8 @@ async fn held_payment(
     op: &Principal,
     req: NewPayment,
 ) -> fintech_core::Result<fintech_core::payments::Payment> {
-    let key = p
-        .create_api_key(
+    let key = crate::output::value(
+        p.create_api_key(
             op,
             NewApiKey {
                 name: "fintech trigger".into(),
@@ -129,8 +129,10 @@ async fn held_payment(
                     ..Default::default()
                 },
             },
+            None,
         )
-        .await?;
+        .await?,
+    );
     let agent = p.authenticate(&key.secret, Interface::Cli).await?;
     let held = p.create_payment(&agent, req, None).await;
     p.revoke_api_key(op, &key.key.id).await?;
@@ -154,9 +156,9 @@ async fn transactions_updated(
     let mut rows = Vec::new();
     for item in &items {
         // Catch up, let a simulated day pass, and sync what it brought.
-        p.sync_transactions(op, &item.id, None).await?;
+        p.sync_transactions(op, &item.id, None, None).await?;
         sim.banking_sim(&op.tenant_id).advance();
-        let s = p.sync_transactions(op, &item.id, None).await?;
+        let s = crate::output::value(p.sync_transactions(op, &item.id, None, None).await?);
         rows.push(vec![
             item.id.to_string(),
             s.added.to_string(),
@@ -190,16 +192,18 @@ async fn fraud_case_opened(
     // Card testing by a short-lived agent key (so the operator may approve the case): small
     // charges on one card until the rules hold one for review.
     let card = quiet_test_card(p, op).await?;
-    let key = p
-        .create_api_key(
+    let key = crate::output::value(
+        p.create_api_key(
             op,
             NewApiKey {
                 name: "fintech trigger".into(),
                 scopes: BTreeSet::from([Scope::PaymentsWrite, Scope::PaymentsRead]),
                 limits: KeyLimits::default(),
             },
+            None,
         )
-        .await?;
+        .await?,
+    );
     let agent = p.authenticate(&key.secret, Interface::Cli).await?;
     let outcome = card_testing(p, op, &agent, card, payment(event, card, "4.99"), fmt).await;
     p.revoke_api_key(op, &key.key.id).await?;

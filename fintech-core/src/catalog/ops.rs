@@ -240,7 +240,7 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/banking/link_tokens", scope: Some(Scope::BankingWrite), moves_money: false,
         effect: write(false, false), untrusted: &[], rest: Custom, mcp: Generic,
         input: NoArgs, output: || one::<LinkToken>("link_token"),
-        invoke: |pl, p, _| { keyed("link_token", pl.create_link_token(p, &p.actor.to_string()).await?) },
+        invoke: |pl, p, _, key| { executed("link_token", pl.create_link_token(p, &p.actor.to_string(), key).await?) },
     },
     op! {
         name: "banking_sandbox_public_token", title: "Sandbox public token",
@@ -248,7 +248,7 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/banking/sandbox/public_tokens", scope: Some(Scope::BankingWrite), moves_money: false,
         effect: write(false, false), untrusted: &[], rest: Custom, mcp: Generic,
         input: SandboxTokenArgs, output: public_token_output,
-        invoke: |pl, p, x| { keyed("public_token", pl.sandbox_public_token(p, &x.institution_id).await?) },
+        invoke: |pl, p, x, key| { executed("public_token", pl.sandbox_public_token(p, &x.institution_id, key).await?) },
     },
     op! {
         name: "banking_link_complete", title: "Complete a bank link",
@@ -293,9 +293,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/banking/items/{id}/sync" id = "item_id", scope: Some(Scope::BankingWrite),
         moves_money: false, effect: write(false, true), untrusted: &[], rest: Custom, mcp: Custom,
         input: ItemArgs, output: || one::<SyncSummary>("summary"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let item = id(ItemId::parse, "item_id", &x.item_id)?;
-            keyed("summary", pl.sync_transactions(p, &item, None).await?)
+            executed("summary", pl.sync_transactions(p, &item, None, key).await?)
         },
     },
     op! {
@@ -304,9 +304,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Delete "/v1/banking/items/{id}" id = "item_id", scope: Some(Scope::BankingWrite),
         moves_money: false, effect: write(true, true), untrusted: BANK_TEXT, rest: Custom, mcp: Generic,
         input: ItemArgs, output: || one::<LinkedItem>("item"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let item = id(ItemId::parse, "item_id", &x.item_id)?;
-            keyed("item", pl.remove_item(p, &item).await?)
+            executed("item", pl.remove_item(p, &item, key).await?)
         },
     },
     op! {
@@ -437,9 +437,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/payments/{id}/cancel" id = "payment_id", scope: Some(Scope::PaymentsWrite),
         moves_money: false, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
         input: PaymentArgs, output: || one::<Payment>("payment"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-            keyed("payment", pl.cancel_payment(p, &pid).await?)
+            executed("payment", pl.cancel_payment(p, &pid, key).await?)
         },
     },
     op! {
@@ -624,9 +624,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/orders/{id}/cancel" id = "order_id", scope: Some(Scope::TradingWrite),
         moves_money: false, effect: write(true, true), untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
         input: OrderArgs, output: || one::<Order>("order"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let oid = id(OrderId::parse, "order_id", &x.order_id)?;
-            keyed("order", pl.cancel_order(p, &oid).await?)
+            executed("order", pl.cancel_order(p, &oid, key).await?)
         },
     },
     // ------------------------------------------------------------------ fraud
@@ -636,7 +636,7 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/fraud/assessments", scope: Some(Scope::PaymentsRead), moves_money: false,
         effect: READ, untrusted: &[], rest: Custom, mcp: Generic,
         input: AssessArgs, output: || one::<Assessment>("assessment"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let req = NewPayment {
                 amount: Money::parse(&x.amount, &x.currency)?,
                 payment_method: x.payment_method,
@@ -645,7 +645,7 @@ pub static OPERATIONS: &[Operation] = &[
                 description: None,
                 capture_method: None, confirmation_token: None,
             };
-            keyed("assessment", pl.assess_payment(p, &req).await?)
+            executed("assessment", pl.assess_payment(p, &req, key).await?)
         },
     },
     op! {
@@ -730,9 +730,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/payments/{id}/approve" id = "payment_id", scope: Some(Scope::ApprovalsWrite),
         moves_money: true, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
         input: HeldPaymentDecision, output: || one::<Payment>("payment"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-            keyed("payment", pl.approve_payment(p, &pid, x.comment).await?)
+            executed("payment", pl.approve_payment(p, &pid, x.comment, key).await?)
         },
     },
     op! {
@@ -741,9 +741,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/payments/{id}/reject" id = "payment_id", scope: Some(Scope::ApprovalsWrite),
         moves_money: false, effect: write(true, true), untrusted: PAYMENT_TEXT, rest: Custom, mcp: Generic,
         input: HeldPaymentDecision, output: || one::<Payment>("payment"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let pid = id(PaymentId::parse, "payment_id", &x.payment_id)?;
-            keyed("payment", pl.reject_payment(p, &pid, x.comment).await?)
+            executed("payment", pl.reject_payment(p, &pid, x.comment, key).await?)
         },
     },
     op! {
@@ -752,9 +752,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/orders/{id}/approve" id = "order_id", scope: Some(Scope::ApprovalsWrite),
         moves_money: true, effect: write(true, true), untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
         input: HeldOrderDecision, output: || one::<Order>("order"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let oid = id(OrderId::parse, "order_id", &x.order_id)?;
-            keyed("order", pl.approve_order(p, &oid, x.comment).await?)
+            executed("order", pl.approve_order(p, &oid, x.comment, key).await?)
         },
     },
     op! {
@@ -763,9 +763,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/orders/{id}/reject" id = "order_id", scope: Some(Scope::ApprovalsWrite),
         moves_money: false, effect: write(true, true), untrusted: ORDER_TEXT, rest: Custom, mcp: Generic,
         input: HeldOrderDecision, output: || one::<Order>("order"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let oid = id(OrderId::parse, "order_id", &x.order_id)?;
-            keyed("order", pl.reject_order(p, &oid, x.comment).await?)
+            executed("order", pl.reject_order(p, &oid, x.comment, key).await?)
         },
     },
     op! {
@@ -774,9 +774,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/fraud/cases/{id}/approve" id = "case_id", scope: Some(Scope::ApprovalsWrite),
         moves_money: true, effect: write(true, true), untrusted: &[], rest: Custom, mcp: Generic,
         input: CaseResolution, output: || one::<FraudCase>("case"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let cid = id(CaseId::parse, "case_id", &x.case_id)?;
-            keyed("case", pl.approve_fraud_case(p, &cid, x.comment).await?)
+            executed("case", pl.approve_fraud_case(p, &cid, x.comment, key).await?)
         },
     },
     op! {
@@ -785,9 +785,9 @@ pub static OPERATIONS: &[Operation] = &[
         http: Post "/v1/fraud/cases/{id}/reject" id = "case_id", scope: Some(Scope::ApprovalsWrite),
         moves_money: false, effect: write(true, true), untrusted: &[], rest: Custom, mcp: Generic,
         input: CaseResolution, output: || one::<FraudCase>("case"),
-        invoke: |pl, p, x| {
+        invoke: |pl, p, x, key| {
             let cid = id(CaseId::parse, "case_id", &x.case_id)?;
-            keyed("case", pl.reject_fraud_case(p, &cid, x.comment).await?)
+            executed("case", pl.reject_fraud_case(p, &cid, x.comment, key).await?)
         },
     },
     op! {

@@ -188,9 +188,11 @@ async fn agent(h: &Harness, admin: &Principal, scopes: &[Scope], limits: KeyLimi
                 scopes: scopes.iter().copied().collect::<BTreeSet<_>>(),
                 limits,
             },
+            None,
         )
         .await
-        .expect("create key");
+        .expect("create key")
+        .into_value();
     h.platform
         .authenticate(&created.secret, Interface::Sdk)
         .await
@@ -473,11 +475,14 @@ pub async fn tenants_are_isolated(h: &Harness) {
         h.platform.refunds(&b, &payment.id).await.map(|_| ())
     ));
     assert!(not_found(
-        h.platform.cancel_payment(&b, &payment.id).await.map(|_| ())
+        h.platform
+            .cancel_payment(&b, &payment.id, None)
+            .await
+            .map(|_| ())
     ));
     assert!(not_found(
         h.platform
-            .approve_payment(&operator(&b), &payment.id, None)
+            .approve_payment(&operator(&b), &payment.id, None, None)
             .await
             .map(|_| ())
     ));
@@ -553,9 +558,11 @@ pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) 
                 scopes: BTreeSet::from([Scope::PaymentsRead]),
                 limits: KeyLimits::default(),
             },
+            None,
         )
         .await
-        .expect("admin's key");
+        .expect("admin's key")
+        .into_value();
     let dev = Principal::user(
         admin.tenant_id.clone(),
         UserId::generate(),
@@ -572,6 +579,7 @@ pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) 
                     scopes: BTreeSet::from([Scope::PaymentsRead, forbidden]),
                     limits: KeyLimits::default(),
                 },
+                None,
             )
             .await
             .expect_err("escalation refused");
@@ -589,9 +597,11 @@ pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) 
                 scopes: BTreeSet::from([Scope::PaymentsRead, Scope::PaymentsWrite]),
                 limits: KeyLimits::default(),
             },
+            None,
         )
         .await
-        .expect("developer's key");
+        .expect("developer's key")
+        .into_value();
     assert_eq!(mine.key.created_by, dev.actor.to_string());
     let listed: Vec<_> = h
         .platform
@@ -627,6 +637,7 @@ pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) 
                 event_types: vec!["payments.payment_succeeded".into()],
             },
             false,
+            None,
         )
         .await
         .expect("developer registers a webhook");
@@ -706,7 +717,7 @@ pub async fn approval_threshold_holds_then_approve_or_reject(h: &Harness) {
     );
     assert!(
         matches!(
-            h.platform.approve_payment(&bot, &held.id, None).await,
+            h.platform.approve_payment(&bot, &held.id, None, None).await,
             Err(Error::Forbidden { .. })
         ),
         "agents cannot approve"
@@ -714,7 +725,7 @@ pub async fn approval_threshold_holds_then_approve_or_reject(h: &Harness) {
     let ops = operator(&admin);
     let approved = h
         .platform
-        .approve_payment(&ops, &held.id, Some("checked invoice".into()))
+        .approve_payment(&ops, &held.id, Some("checked invoice".into()), None)
         .await
         .expect("approve");
     assert_eq!(approved.status, PaymentStatus::Succeeded);
@@ -725,7 +736,7 @@ pub async fn approval_threshold_holds_then_approve_or_reject(h: &Harness) {
     );
     assert!(
         matches!(
-            h.platform.approve_payment(&ops, &held.id, None).await,
+            h.platform.approve_payment(&ops, &held.id, None, None).await,
             Err(Error::Conflict { .. })
         ),
         "approve twice"
@@ -739,7 +750,7 @@ pub async fn approval_threshold_holds_then_approve_or_reject(h: &Harness) {
     let ledger_before = rows(h, &admin.tenant_id).await[1];
     let rejected = h
         .platform
-        .reject_payment(&ops, &held2.id, Some("not expected".into()))
+        .reject_payment(&ops, &held2.id, Some("not expected".into()), None)
         .await
         .expect("reject");
     assert_eq!(rejected.status, PaymentStatus::Rejected);
@@ -754,7 +765,9 @@ pub async fn approval_threshold_holds_then_approve_or_reject(h: &Harness) {
         "rejected payments are never charged"
     );
     assert!(matches!(
-        h.platform.approve_payment(&ops, &held2.id, None).await,
+        h.platform
+            .approve_payment(&ops, &held2.id, None, None)
+            .await,
         Err(Error::Conflict { .. })
     ));
     assert!(h
@@ -783,7 +796,7 @@ pub async fn concurrent_double_approve_charges_once(h: &Harness) {
         let platform = h.platform.clone();
         let ops = operator(&admin);
         let id = held.id.clone();
-        tokio::spawn(async move { platform.approve_payment(&ops, &id, None).await })
+        tokio::spawn(async move { platform.approve_payment(&ops, &id, None, None).await })
     });
     let results: Vec<_> = join_all(approvals)
         .await
@@ -1057,7 +1070,7 @@ pub async fn orders_fill_into_the_ledger(h: &Harness) {
     assert_eq!(held.status, OrderStatus::PendingApproval);
     let rejected = h
         .platform
-        .reject_order(&operator(&admin), &held.id, Some("too big".into()))
+        .reject_order(&operator(&admin), &held.id, Some("too big".into()), None)
         .await
         .expect("reject");
     assert_eq!(rejected.status, OrderStatus::Rejected);
@@ -1089,7 +1102,7 @@ pub async fn banking_link_and_sync(h: &Harness) {
     assert!(none.is_empty());
     let public = h
         .platform
-        .sandbox_public_token(&p, "ins_109508")
+        .sandbox_public_token(&p, "ins_109508", None)
         .await
         .expect("public token");
     let item = h.platform.link_item(&p, &public, None).await.expect("link");
@@ -1117,7 +1130,7 @@ pub async fn banking_link_and_sync(h: &Harness) {
     );
     let first = h
         .platform
-        .sync_transactions(&p, &item.id, None)
+        .sync_transactions(&p, &item.id, None, None)
         .await
         .expect("sync");
     assert!(first.added > 0);
@@ -1134,7 +1147,7 @@ pub async fn banking_link_and_sync(h: &Harness) {
     );
     let second = h
         .platform
-        .sync_transactions(&p, &item.id, None)
+        .sync_transactions(&p, &item.id, None, None)
         .await
         .expect("sync again");
     assert_eq!((second.added, second.modified, second.removed), (0, 0, 0));
@@ -1160,12 +1173,12 @@ pub async fn transaction_search_and_spending_summary(h: &Harness) {
     let p = tenant(h, "search").await;
     let public = h
         .platform
-        .sandbox_public_token(&p, "ins_109508")
+        .sandbox_public_token(&p, "ins_109508", None)
         .await
         .expect("public token");
     let item = h.platform.link_item(&p, &public, None).await.expect("link");
     h.platform
-        .sync_transactions(&p, &item.id, None)
+        .sync_transactions(&p, &item.id, None, None)
         .await
         .expect("sync");
     let search = |q: TransactionQuery| {
@@ -1528,7 +1541,7 @@ pub async fn fraud_review_holds_then_concurrent_approve_charges_once(h: &Harness
         let id = case.id.clone();
         tokio::spawn(async move {
             platform
-                .approve_fraud_case(&ops, &id, format!("customer called back ({i})"))
+                .approve_fraud_case(&ops, &id, format!("customer called back ({i})"), None)
                 .await
         })
     });
@@ -1606,7 +1619,7 @@ pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
     let before = rows(h, &admin.tenant_id).await;
     assert!(matches!(
         h.platform
-            .reject_fraud_case(&ops, &case.id, "  ".into())
+            .reject_fraud_case(&ops, &case.id, "  ".into(), None)
             .await,
         Err(Error::Validation { .. })
     ));
@@ -1618,7 +1631,7 @@ pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
     );
     assert!(matches!(
         h.platform
-            .reject_fraud_case(&viewer, &case.id, "no".into())
+            .reject_fraud_case(&viewer, &case.id, "no".into(), None)
             .await,
         Err(Error::Forbidden { .. })
     ));
@@ -1629,7 +1642,7 @@ pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
     );
     let rejected = h
         .platform
-        .reject_fraud_case(&ops, &case.id, "card reported stolen".into())
+        .reject_fraud_case(&ops, &case.id, "card reported stolen".into(), None)
         .await
         .expect("reject");
     assert_eq!(rejected.status, CaseStatus::Rejected);
@@ -1641,12 +1654,12 @@ pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
     assert_eq!((h.charges)(&admin.tenant_id), 0, "never charged");
     assert!(matches!(
         h.platform
-            .approve_fraud_case(&ops, &case.id, "changed my mind".into())
+            .approve_fraud_case(&ops, &case.id, "changed my mind".into(), None)
             .await,
         Err(Error::Conflict { .. })
     ));
     assert!(matches!(
-        h.platform.approve_payment(&ops, &held.id, None).await,
+        h.platform.approve_payment(&ops, &held.id, None, None).await,
         Err(Error::Conflict { .. })
     ));
     assert_eq!((h.charges)(&admin.tenant_id), 0);
@@ -1690,7 +1703,7 @@ pub async fn fraud_review_reject_leaves_ledger_untouched(h: &Harness) {
     let case = open_cases(h, &admin).await.pop().expect("order case");
     assert_eq!(case.object_id, order.id.as_str());
     h.platform
-        .reject_fraud_case(&ops, &case.id, "not our strategy".into())
+        .reject_fraud_case(&ops, &case.id, "not our strategy".into(), None)
         .await
         .expect("reject order");
     let order = h.platform.order(&admin, &order.id).await.expect("order");
@@ -1782,6 +1795,7 @@ pub async fn fraud_rules_are_versioned_and_bad_rules_change_nothing(h: &Harness)
                 source: REVIEW_OVER_100.into(),
                 format: RuleFormat::Toml,
             },
+            None,
         )
         .await
         .expect("backtest");
@@ -1791,7 +1805,7 @@ pub async fn fraud_rules_are_versioned_and_bad_rules_change_nothing(h: &Harness)
     let csv = "at,amount,currency,payment_method,label\n1,150.00,USD,pm_1,fraud\n2,10.00,USD,pm_1,legit\n";
     let report = h
         .platform
-        .backtest_csv(&admin, &BacktestRules::Active, csv)
+        .backtest_csv(&admin, &BacktestRules::Active, csv, None)
         .await
         .expect("csv backtest");
     assert_eq!(
@@ -1858,7 +1872,7 @@ when.velocity = { key = "payment_method", window = "1h", max_count = 2 }
     }
     // A dry run counts itself but records nothing.
     let dry = second
-        .assess_payment(&admin, &card("pm_card_mastercard"))
+        .assess_payment(&admin, &card("pm_card_mastercard"), None)
         .await
         .expect("dry");
     assert_eq!(dry.decision, crate::fraud::Decision::Allow);
@@ -2160,7 +2174,7 @@ pub async fn manual_capture_moves_money_once_and_releases_the_rest(h: &Harness) 
     );
     let canceled = h
         .platform
-        .cancel_payment(&bot, &second.id)
+        .cancel_payment(&bot, &second.id, None)
         .await
         .expect("cancel the authorization");
     assert_eq!(canceled.status, PaymentStatus::Canceled);
@@ -2523,6 +2537,7 @@ pub async fn operations_figures_count_queues_and_failed_audit_chains(h: &Harness
                     event_types: vec!["payments.payment_succeeded".into()],
                 },
                 false,
+                None,
             )
             .await
             .expect("endpoint");
@@ -2563,7 +2578,7 @@ pub async fn operations_figures_count_queues_and_failed_audit_chains(h: &Harness
     );
     let case = &open_cases(h, &a).await[0];
     h.platform
-        .reject_fraud_case(&operator(&a), &case.id, "not our customer".into())
+        .reject_fraud_case(&operator(&a), &case.id, "not our customer".into(), None)
         .await
         .expect("reject");
     let f = h.platform.queue_figures().await.expect("figures");
@@ -2621,9 +2636,11 @@ pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
                 scopes: BTreeSet::from([Scope::PaymentsRead, Scope::PaymentsWrite]),
                 limits: KeyLimits::default(),
             },
+            None,
         )
         .await
-        .expect("a child key");
+        .expect("a child key")
+        .into_value();
     assert_eq!(
         child.key.limits.max_per_payment,
         Some(usd("10.00")),
@@ -2652,6 +2669,7 @@ pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
                     ..KeyLimits::default()
                 },
             },
+            None,
         )
         .await
         .expect_err("a looser limit is refused");
@@ -2844,7 +2862,7 @@ pub async fn self_approval_is_an_audited_tenant_setting_off_by_default(h: &Harne
     let before = rows(h, &admin.tenant_id).await;
     let err = h
         .platform
-        .approve_payment(&admin, &held.id, None)
+        .approve_payment(&admin, &held.id, None, None)
         .await
         .expect_err("the creator cannot approve");
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
@@ -2892,7 +2910,7 @@ pub async fn self_approval_is_an_audited_tenant_setting_off_by_default(h: &Harne
     );
     let approved = h
         .platform
-        .approve_payment(&admin, &held.id, Some("solo shop".into()))
+        .approve_payment(&admin, &held.id, Some("solo shop".into()), None)
         .await
         .expect("self-approval allowed");
     assert_eq!(approved.status, PaymentStatus::Succeeded);
@@ -2942,7 +2960,7 @@ pub async fn self_approval_is_an_audited_tenant_setting_off_by_default(h: &Harne
     assert_eq!(mine.status, PaymentStatus::PendingApproval);
     let err = h
         .platform
-        .approve_payment(&bot, &mine.id, None)
+        .approve_payment(&bot, &mine.id, None, None)
         .await
         .expect_err("a key cannot approve its own hold");
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
@@ -2959,7 +2977,9 @@ pub async fn self_approval_is_an_audited_tenant_setting_off_by_default(h: &Harne
         .await
         .expect("held");
     assert!(matches!(
-        h.platform.approve_payment(&admin, &again.id, None).await,
+        h.platform
+            .approve_payment(&admin, &again.id, None, None)
+            .await,
         Err(Error::Forbidden { .. })
     ));
 }
@@ -3063,18 +3083,18 @@ pub async fn random_money_moves_keep_the_ledger_and_the_limits(h: &Harness) {
                     None => Ok(()),
                 },
                 4 => match pick(&mut rng, &ids) {
-                    Some(id) => h.platform.cancel_payment(&p, &id).await.map(|_| ()),
+                    Some(id) => h.platform.cancel_payment(&p, &id, None).await.map(|_| ()),
                     None => Ok(()),
                 },
                 _ => match pick(&mut rng, &ids) {
                     Some(id) if rng.below(2) == 0 => h
                         .platform
-                        .approve_payment(&reviewer, &id, None)
+                        .approve_payment(&reviewer, &id, None, None)
                         .await
                         .map(|_| ()),
                     Some(id) => h
                         .platform
-                        .reject_payment(&reviewer, &id, None)
+                        .reject_payment(&reviewer, &id, None, None)
                         .await
                         .map(|_| ()),
                     None => Ok(()),

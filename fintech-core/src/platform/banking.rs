@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use super::{audit_entry, finish, hash_request, to_value, Executed, Platform};
+use super::{audit_entry, finish, finish_once, hash_request, to_value, Executed, Idem, Platform};
 use crate::auth::{Principal, Scope};
 use crate::banking::{
     BankAccount, BankTransaction, LinkToken, LinkedItem, SpendingBucket, SpendingQuery,
@@ -39,16 +39,29 @@ impl Platform {
         &self,
         p: &Principal,
         client_user_id: &str,
-    ) -> Result<LinkToken> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<LinkToken>> {
         p.require(Scope::BankingWrite)?;
         if client_user_id.is_empty() || client_user_id.len() > 128 {
             return Err(Error::validation("client_user_id", "1 to 128 characters"));
         }
-        self.inner
-            .providers
-            .banking(&p.tenant_id)
-            .create_link_token(client_user_id)
-            .await
+        self.once(
+            p,
+            idempotency_key,
+            "banking.link_token",
+            &client_user_id,
+            |idem| async move {
+                let token = self
+                    .inner
+                    .providers
+                    .banking(&p.tenant_id)
+                    .create_link_token(client_user_id)
+                    .await?;
+                self.keep_answer(p, idem.as_ref(), &token).await?;
+                Ok(token)
+            },
+        )
+        .await
     }
 
     /// Sandbox and simulator only: a public token for an institution, skipping the Link UI.
@@ -56,13 +69,26 @@ impl Platform {
         &self,
         p: &Principal,
         institution_id: &str,
-    ) -> Result<String> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<String>> {
         p.require(Scope::BankingWrite)?;
-        self.inner
-            .providers
-            .banking(&p.tenant_id)
-            .sandbox_public_token(institution_id)
-            .await
+        self.once(
+            p,
+            idempotency_key,
+            "banking.sandbox_public_token",
+            &institution_id,
+            |idem| async move {
+                let token = self
+                    .inner
+                    .providers
+                    .banking(&p.tenant_id)
+                    .sandbox_public_token(institution_id)
+                    .await?;
+                self.keep_answer(p, idem.as_ref(), &token).await?;
+                Ok(token)
+            },
+        )
+        .await
     }
 
     /// Completes a link: exchanges the public token, stores the item with its access token
@@ -139,10 +165,30 @@ impl Platform {
     /// writing anything. When the provider no longer knows the item (removed there already,
     /// e.g. by a crash between the provider call and the commit, or by the user at the bank),
     /// the removal is completed here. A foreign tenant's id is `NotFound`.
-    pub async fn remove_item(&self, p: &Principal, item_id: &ItemId) -> Result<LinkedItem> {
+    pub async fn remove_item(
+        &self,
+        p: &Principal,
+        item_id: &ItemId,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<LinkedItem>> {
         p.require(Scope::BankingWrite)?;
         let row = self.item_row(p, item_id).await?;
+        self.once(p, idempotency_key, "banking.remove", item_id, |idem| {
+            self.remove_item_row(p, row, idem)
+        })
+        .await
+    }
+
+    async fn remove_item_row(
+        &self,
+        p: &Principal,
+        row: ItemRow,
+        idem: Option<Idem>,
+    ) -> Result<LinkedItem> {
+        let idem = idem.as_ref();
+        let item_id = &row.item.id.clone();
         if row.item.removed_at.is_some() {
+            self.keep_answer(p, idem, &row.item).await?;
             return Ok(row.item);
         }
         let token = self.access_token(&row)?;
@@ -164,13 +210,24 @@ impl Platform {
         {
             // a concurrent removal committed first: it wrote the audit record and the event
             drop(tx);
-            return self.item_row(p, item_id).await.map(|r| r.item);
+            let item = self.item_row(p, item_id).await?.item;
+            self.keep_answer(p, idem, &item).await?;
+            return Ok(item);
         }
-        let audit = audit_entry(p, "banking.remove", "item", item_id.as_str(), None, outcome);
-        finish(
+        let audit = audit_entry(
+            p,
+            "banking.remove",
+            "item",
+            item_id.as_str(),
+            idem.map(|i| i.key.as_str()),
+            outcome,
+        );
+        let answer = self.kept(p, idem, &item, false)?;
+        finish_once(
             &mut tx,
             p,
-            None,
+            idem,
+            answer.as_deref(),
             &[(types::ITEM_REMOVED, item_id.as_str(), to_value(&item)?)],
             audit,
         )
@@ -259,14 +316,22 @@ impl Platform {
     /// pulls every transaction change since the item's cursor, one transaction per page (each
     /// page and its cursor commit together, so an interrupted sync resumes where it stopped).
     /// `progress` is called after each page. A removed item is a conflict.
+    ///
+    /// Under an idempotency key a retry answers the first sync's summary (the answer is kept
+    /// in the transaction of its last page); a retry of a sync interrupted between pages
+    /// resumes from the last committed page.
     pub async fn sync_transactions(
         &self,
         p: &Principal,
         item_id: &ItemId,
         progress: Option<&(dyn Fn(SyncProgress) + Send + Sync)>,
-    ) -> Result<SyncSummary> {
-        self.sync_item(p, item_id, progress, Balances::RealTime)
-            .await
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<SyncSummary>> {
+        p.require(Scope::BankingWrite)?;
+        self.once(p, idempotency_key, "banking.sync", item_id, |idem| {
+            self.sync_item(p, item_id, progress, Balances::RealTime, idem)
+        })
+        .await
     }
 
     async fn sync_item(
@@ -275,8 +340,10 @@ impl Platform {
         item_id: &ItemId,
         progress: Option<&(dyn Fn(SyncProgress) + Send + Sync)>,
         balances: Balances,
+        idem: Option<Idem>,
     ) -> Result<SyncSummary> {
         p.require(Scope::BankingWrite)?;
+        let idem = idem.as_ref();
         let row = self.linked_item_row(p, item_id).await?;
         let token = self.access_token(&row)?;
         let provider = self.inner.providers.banking(&p.tenant_id);
@@ -328,7 +395,7 @@ impl Platform {
                     "banking.sync",
                     "item",
                     item_id.as_str(),
-                    None,
+                    idem.map(|i| i.key.as_str()),
                     &format!(
                         "ok: +{} ~{} -{}",
                         summary.added, summary.modified, summary.removed
@@ -344,7 +411,8 @@ impl Platform {
                 } else {
                     vec![]
                 };
-                finish(&mut tx, p, None, &events, audit).await?;
+                let answer = self.kept(p, idem, &summary, false)?;
+                finish_once(&mut tx, p, idem, answer.as_deref(), &events, audit).await?;
             }
             tx.commit().await?;
             if let Some(report) = progress {
@@ -379,7 +447,7 @@ impl Platform {
         let system = Principal::system(tenant, interface);
         // the provider just updated the item, so its cached balances are as fresh as the
         // transactions it announces: no billed real-time balance call per webhook
-        self.sync_item(&system, &id, None, Balances::Cached)
+        self.sync_item(&system, &id, None, Balances::Cached, None)
             .await
             .map(Some)
     }

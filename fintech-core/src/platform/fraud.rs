@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{audit_entry, finish, to_value, validate_text, Platform};
+use super::{audit_entry, finish, to_value, validate_text, Executed, Idem, Platform};
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
@@ -162,20 +162,10 @@ impl Platform {
         p: &Principal,
         id: &CaseId,
         comment: String,
-    ) -> Result<FraudCase> {
-        let case = self.case_to_resolve(p, id, &comment).await?;
-        match case.object_type.as_str() {
-            "payment" => {
-                self.approve_payment(p, &PaymentId::parse(&case.object_id)?, Some(comment))
-                    .await?;
-            }
-            "order" => {
-                self.approve_order(p, &OrderId::parse(&case.object_id)?, Some(comment))
-                    .await?;
-            }
-            other => return Err(Error::internal(format!("case of unknown object {other}"))),
-        }
-        self.case_row(p, id).await
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<FraudCase>> {
+        self.decide_case(p, id, comment, true, idempotency_key)
+            .await
     }
 
     /// Rejects an open case (operator, comment required): the held operation is cancelled and
@@ -185,28 +175,90 @@ impl Platform {
         p: &Principal,
         id: &CaseId,
         comment: String,
-    ) -> Result<FraudCase> {
-        let case = self.case_to_resolve(p, id, &comment).await?;
-        match case.object_type.as_str() {
-            "payment" => {
-                self.reject_payment(p, &PaymentId::parse(&case.object_id)?, Some(comment))
-                    .await?;
-            }
-            "order" => {
-                self.reject_order(p, &OrderId::parse(&case.object_id)?, Some(comment))
-                    .await?;
-            }
-            other => return Err(Error::internal(format!("case of unknown object {other}"))),
-        }
-        self.case_row(p, id).await
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<FraudCase>> {
+        self.decide_case(p, id, comment, false, idempotency_key)
+            .await
     }
 
-    async fn case_to_resolve(
+    /// Approves or rejects a case through its held object's approval or rejection; under an
+    /// idempotency key the case is the kept answer, and a retry after the decision committed
+    /// (found by the key in the decision's audit record) answers the case as it stands.
+    async fn decide_case(
         &self,
         p: &Principal,
         id: &CaseId,
-        comment: &str,
-    ) -> Result<FraudCase> {
+        comment: String,
+        approve: bool,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<FraudCase>> {
+        self.check_case_comment(p, &comment)?;
+        let (operation, request) = (
+            if approve {
+                "fraud_cases.approve"
+            } else {
+                "fraud_cases.reject"
+            },
+            (id, comment.clone()),
+        );
+        self.once(p, idempotency_key, operation, &request, |idem| async move {
+            let idem = idem.as_ref();
+            let case = self.case_row(p, id).await?;
+            let verb = if approve { "approve" } else { "reject" };
+            let action = format!("{}s.{verb}", case.object_type);
+            if case.status != CaseStatus::Open
+                && self
+                    .approved_under(p, &case.object_id, &action, idem)
+                    .await?
+            {
+                self.keep_answer(p, idem, &case).await?;
+                return Ok(case);
+            }
+            if case.status != CaseStatus::Open {
+                return Err(Error::conflict(
+                    ConflictCode::InvalidState,
+                    format!("case {id} is already {}", case.status.as_str()),
+                ));
+            }
+            let step = idem.map(Idem::step);
+            let comment = Some(comment.clone());
+            match (case.object_type.as_str(), approve) {
+                ("payment", true) => {
+                    let pid = PaymentId::parse(&case.object_id)?;
+                    self.approve_payment_once(p, &pid, comment, step).await?;
+                }
+                ("payment", false) => {
+                    let pid = PaymentId::parse(&case.object_id)?;
+                    self.close_held_payment(
+                        p,
+                        &pid,
+                        crate::payments::PaymentStatus::Rejected,
+                        "payments.reject",
+                        comment,
+                        step,
+                    )
+                    .await?;
+                }
+                ("order", true) => {
+                    let oid = OrderId::parse(&case.object_id)?;
+                    self.approve_order_once(p, &oid, comment, step).await?;
+                }
+                ("order", false) => {
+                    let oid = OrderId::parse(&case.object_id)?;
+                    self.reject_order_once(p, &oid, comment, step).await?;
+                }
+                (other, _) => {
+                    return Err(Error::internal(format!("case of unknown object {other}")))
+                }
+            }
+            let case = self.case_row(p, id).await?;
+            self.keep_answer(p, idem, &case).await?;
+            Ok(case)
+        })
+        .await
+    }
+
+    fn check_case_comment(&self, p: &Principal, comment: &str) -> Result<()> {
         p.require(Scope::ApprovalsWrite)?;
         if comment.trim().is_empty() {
             return Err(Error::validation(
@@ -214,15 +266,7 @@ impl Platform {
                 "say why the case is approved or rejected",
             ));
         }
-        validate_text("comment", &Some(comment.to_owned()), 1000)?;
-        let case = self.case_row(p, id).await?;
-        if case.status != CaseStatus::Open {
-            return Err(Error::conflict(
-                ConflictCode::InvalidState,
-                format!("case {id} is already {}", case.status.as_str()),
-            ));
-        }
-        Ok(case)
+        validate_text("comment", &Some(comment.to_owned()), 1000)
     }
 
     /// Runs rules over labelled operations given as CSV (see `fraud::backtest::parse_csv`).
@@ -231,11 +275,24 @@ impl Platform {
         p: &Principal,
         rules: &BacktestRules,
         csv: &str,
-    ) -> Result<BacktestReport> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<BacktestReport>> {
         p.require(Scope::FraudRead)?;
-        let set = self.backtest_rules(p, rules).await?;
-        let mut records = backtest::parse_csv(csv)?;
-        Ok(backtest::run(&set, &mut records))
+        let request = (rules, csv);
+        self.once(
+            p,
+            idempotency_key,
+            "fraud.backtest",
+            &request,
+            |idem| async move {
+                let set = self.backtest_rules(p, rules).await?;
+                let mut records = backtest::parse_csv(csv)?;
+                let report = backtest::run(&set, &mut records);
+                self.keep_answer(p, idem.as_ref(), &report).await?;
+                Ok(report)
+            },
+        )
+        .await
     }
 
     /// Runs rules over the tenant's stored payments, oldest first. Labels come from the review
@@ -245,15 +302,27 @@ impl Platform {
         &self,
         p: &Principal,
         rules: &BacktestRules,
-    ) -> Result<BacktestReport> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<BacktestReport>> {
         p.require(Scope::FraudRead)?;
-        let set = self.backtest_rules(p, rules).await?;
-        let mut records: Vec<LabelledTxn> = self
-            .inner
-            .store
-            .payment_history(&p.tenant_id, MAX_BACKTEST_ROWS)
-            .await?;
-        Ok(backtest::run(&set, &mut records))
+        self.once(
+            p,
+            idempotency_key,
+            "fraud.backtest_stored",
+            rules,
+            |idem| async move {
+                let set = self.backtest_rules(p, rules).await?;
+                let mut records: Vec<LabelledTxn> = self
+                    .inner
+                    .store
+                    .payment_history(&p.tenant_id, MAX_BACKTEST_ROWS)
+                    .await?;
+                let report = backtest::run(&set, &mut records);
+                self.keep_answer(p, idem.as_ref(), &report).await?;
+                Ok(report)
+            },
+        )
+        .await
     }
 
     async fn backtest_rules(&self, p: &Principal, rules: &BacktestRules) -> Result<RuleSet> {

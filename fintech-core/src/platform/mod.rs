@@ -287,7 +287,7 @@ impl Platform {
         let lease = match self.claim(p, &key, operation, &request_hash).await? {
             Claim::Completed(response) => {
                 return Ok(Executed {
-                    value: crate::storage::from_json(&response)?,
+                    value: self.stored_answer(p, &key, &response)?,
                     replayed: true,
                 });
             }
@@ -297,6 +297,7 @@ impl Platform {
             provider_key: derive_key(&format!("{}:{}", p.tenant_id, lease.epoch), &key),
             key: key.clone(),
             lease: lease.clone(),
+            keep: true,
         };
         let deadline = self.inner.lease * 3 / 4;
         let result = match tokio::time::timeout(deadline, body(idem)).await {
@@ -316,6 +317,115 @@ impl Platform {
             Ok(v) => Ok(Executed::fresh(v)),
             Err(e) => self.after_failure(p, &key, &lease, e).await,
         }
+    }
+
+    /// Step 3 for an operation whose idempotency key is optional (every change that is not a
+    /// provider-keyed money move): with a key, as [`Self::idempotent`] (the request is `operation`
+    /// and `request`); without one, `body` runs unclaimed, since nothing could replay it.
+    /// `body` gets the claim, if any, and must keep its answer in its final transaction
+    /// ([`Self::kept`] and [`finish`], or [`Self::keep_answer`] when it writes nothing else).
+    async fn once<T, F, Fut>(
+        &self,
+        p: &Principal,
+        key: Option<String>,
+        operation: &str,
+        request: &impl Serialize,
+        body: F,
+    ) -> Result<Executed<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(Option<Idem>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        match key {
+            None => body(None).await.map(Executed::fresh),
+            Some(key) => {
+                let hash = hash_request(operation, request)?;
+                self.idempotent(p, Some(key), operation, hash, |idem| body(Some(idem)))
+                    .await
+            }
+        }
+    }
+
+    /// The answer to keep under a claim: the value's JSON, or (`secret`: the value holds a
+    /// secret shown once, an API key or a signing secret) the JSON sealed with the platform's
+    /// key, bound to the tenant and the idempotency key, so no secret rests in the clear.
+    fn kept<T: Serialize>(
+        &self,
+        p: &Principal,
+        idem: Option<&Idem>,
+        value: &T,
+        secret: bool,
+    ) -> Result<Option<String>> {
+        let Some(idem) = idem.filter(|i| i.keep) else {
+            return Ok(None);
+        };
+        let json = serde_json::to_string(value).map_err(Error::internal)?;
+        if !secret {
+            return Ok(Some(json));
+        }
+        let sealed = self
+            .inner
+            .secrets
+            .seal(&json, &answer_context(p, &idem.key))?;
+        Ok(Some(format!("{SEALED}{}", hex::encode(sealed))))
+    }
+
+    /// A kept answer, read back for a replay.
+    fn stored_answer<T: DeserializeOwned>(
+        &self,
+        p: &Principal,
+        key: &str,
+        stored: &str,
+    ) -> Result<T> {
+        match stored.strip_prefix(SEALED) {
+            None => crate::storage::from_json(stored),
+            Some(sealed) => {
+                let bytes = hex::decode(sealed)
+                    .map_err(|e| Error::internal(format!("sealed answer: {e}")))?;
+                let json = self.inner.secrets.open(&bytes, &answer_context(p, key))?;
+                crate::storage::from_json(secrecy::ExposeSecret::expose_secret(&json))
+            }
+        }
+    }
+
+    /// Keeps the answer of a claimed operation that writes nothing else (a provider call, a
+    /// computation, a change that had already happened): its own transaction, which is then
+    /// the operation's only one.
+    async fn keep_answer<T: Serialize>(
+        &self,
+        p: &Principal,
+        idem: Option<&Idem>,
+        value: &T,
+    ) -> Result<()> {
+        let (Some(idem), Some(answer)) = (idem, self.kept(p, idem, value, false)?) else {
+            return Ok(());
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.complete_idempotency(&p.tenant_id, &idem.key, &idem.lease, &answer)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Whether `object_id` was approved (`action`) under this claim's key: the approval's
+    /// transaction committed, so a retry resumes what followed it instead of refusing a
+    /// no-longer-held object.
+    async fn approved_under(
+        &self,
+        p: &Principal,
+        object_id: &str,
+        action: &str,
+        idem: Option<&Idem>,
+    ) -> Result<bool> {
+        let Some(idem) = idem else { return Ok(false) };
+        let records = self
+            .inner
+            .store
+            .object_audit(&p.tenant_id, &[object_id.to_owned()])
+            .await?;
+        Ok(records.iter().any(|r| {
+            r.entry.action == action && r.entry.idempotency_key.as_deref() == Some(&idem.key)
+        }))
     }
 
     /// Claims `key` with this platform's lease.
@@ -346,7 +456,7 @@ impl Platform {
         let store = &self.inner.store;
         match store.idempotency_state(&p.tenant_id, key, lease).await {
             Ok((ClaimState::Done(response), mine)) if !mine => Ok(Executed {
-                value: crate::storage::from_json(&response)?,
+                value: self.stored_answer(p, key, &response)?,
                 replayed: true,
             }),
             Ok((ClaimState::Running, false)) => Err(Error::conflict(
@@ -360,71 +470,6 @@ impl Platform {
                 Err(e)
             }
         }
-    }
-
-    /// Runs `f` at most once per `(tenant, key)`, for a shell that gives Stripe's idempotency
-    /// semantics to an operation with no idempotency step of its own (a state transition, an
-    /// administrative create). `operation` and `request_hash` identify the request: the same
-    /// key with another operation or body is `Conflict(idempotency_key_reused)`, and a
-    /// concurrent duplicate `Conflict(idempotency_in_progress)`. `f` answers its result and
-    /// what to keep for replays (`Some(text)`); `None` releases the key (a failure that a
-    /// retry may redo). A replay answers [`Replay::Stored`] without running `f`.
-    ///
-    /// The kept text is stored in its own transaction after `f`: a crash in between leaves
-    /// the claim to expire with its lease, and a retry runs `f` again, which is safe for the
-    /// conditional transitions this serves (the second run finds the state already moved).
-    pub async fn replayable<R, F, Fut>(
-        &self,
-        p: &Principal,
-        key: &str,
-        operation: &str,
-        request_hash: &str,
-        f: F,
-    ) -> Result<Replay<R>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = (R, Option<String>)>,
-    {
-        let key = validate_idempotency_key(key)?;
-        let lease = match self.claim(p, &key, operation, request_hash).await? {
-            Claim::Completed(stored) => return Ok(Replay::Stored(stored)),
-            Claim::Acquired(lease) => lease,
-        };
-        let (result, keep) = f().await;
-        match keep {
-            Some(text) => {
-                let mut tx = self.inner.store.begin().await?;
-                match tx
-                    .complete_idempotency(&p.tenant_id, &key, &lease, &text)
-                    .await
-                {
-                    Ok(()) => tx.commit().await?,
-                    Err(e) => {
-                        drop(tx);
-                        if let Ok((ClaimState::Done(stored), false)) = self
-                            .inner
-                            .store
-                            .idempotency_state(&p.tenant_id, &key, &lease)
-                            .await
-                        {
-                            return Ok(Replay::Stored(stored));
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            None => {
-                if let Err(e) = self
-                    .inner
-                    .store
-                    .release_idempotency(&p.tenant_id, &key, &lease)
-                    .await
-                {
-                    tracing::error!(error = %e, "could not release an idempotency claim; it expires with its lease");
-                }
-            }
-        }
-        Ok(Replay::Fresh(result))
     }
 
     /// Records a refused attempt (policy, fraud, scope) in the audit log, in its own transaction.
@@ -452,15 +497,6 @@ impl Platform {
         .await?;
         tx.commit().await
     }
-}
-
-/// What [`Platform::replayable`] answers.
-#[derive(Debug)]
-pub enum Replay<R> {
-    /// The operation ran now; its result.
-    Fresh(R),
-    /// An earlier request with the key ran it; what that request kept.
-    Stored(String),
 }
 
 /// The result of a mutating operation: its value, and whether it was replayed (an earlier
@@ -513,6 +549,14 @@ impl<T> std::ops::Deref for Executed<T> {
     }
 }
 
+/// Marks a kept answer that is sealed (hex of the ciphertext follows).
+const SEALED: &str = "sealed:";
+
+/// What a sealed answer is bound to: its tenant and idempotency key.
+fn answer_context(p: &Principal, key: &str) -> String {
+    format!("idempotency:{}:{key}", p.tenant_id)
+}
+
 /// The keys of one idempotent execution.
 #[derive(Debug, Clone)]
 struct Idem {
@@ -525,6 +569,19 @@ struct Idem {
     /// epoch, so a retry after a crash or a failure sends the same one and the provider does
     /// not act twice, while a key reused after it was purged (24 h) is a new request.
     provider_key: String,
+    /// Whether this step keeps its answer under the claim; `false` for a step of a larger
+    /// operation that keeps its own answer (it still records the key in its audit record).
+    keep: bool,
+}
+
+impl Idem {
+    /// The same claim for a step whose answer is not the operation's.
+    fn step(&self) -> Self {
+        Self {
+            keep: false,
+            ..self.clone()
+        }
+    }
 }
 
 /// Page sizes are 1 to 500 (absent: 100); anything else is refused rather than clamped, so a
@@ -560,17 +617,6 @@ fn hash_request(operation: &str, request: &impl Serialize) -> Result<String> {
     h.update([0]);
     h.update(&json);
     Ok(hex::encode(h.finalize()))
-}
-
-/// The fingerprint of a request given as raw parts (a route and its body, say), for
-/// [`Platform::replayable`]: SHA-256 over the parts, each length-prefixed.
-pub fn request_fingerprint(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for part in parts {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    hex::encode(h.finalize())
 }
 
 /// A provider-side key from a scope and a key: `fk-` + 40 hex chars.
@@ -631,6 +677,19 @@ fn validate_text(field: &str, value: &Option<String>, max: usize) -> Result<()> 
         crate::payments::refuse_card_number(field, v)?;
     }
     Ok(())
+}
+
+/// [`finish`] for an operation whose claim is optional ([`Platform::once`]): keeps `answer`
+/// (from [`Platform::kept`]) under the claim when there is one.
+async fn finish_once(
+    tx: &mut Tx,
+    p: &Principal,
+    idem: Option<&Idem>,
+    answer: Option<&str>,
+    events: &[(&str, &str, serde_json::Value)],
+    audit: AuditEntry,
+) -> Result<()> {
+    finish(tx, p, idem.zip(answer), events, audit).await
 }
 
 /// Writes the trailing records of a change — event then audit, which lock the tenant head last.

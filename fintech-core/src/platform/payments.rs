@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::decision::{capturable, DecisionStatus, Mode, MoveDecision};
 use super::tenancy::today;
 use super::{
-    api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Executed, Platform,
+    api_key_of, audit_entry, finish, finish_once, hash_request, to_value, validate_text, Executed,
+    Idem, Platform,
 };
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
@@ -450,6 +451,18 @@ impl Platform {
     /// Moves a `processing` payment forward: submits it if it never reached the provider
     /// (approved, then interrupted), else asks the provider for its state.
     async fn advance_processing(&self, p: &Principal, row: PaymentRow) -> Result<Payment> {
+        self.advance_keyed(p, row, None).await
+    }
+
+    /// [`Self::advance_processing`] as the last step of a claimed operation (an approval):
+    /// its answer is kept in the transaction that records the outcome, or on its own when
+    /// nothing changed.
+    async fn advance_keyed(
+        &self,
+        p: &Principal,
+        row: PaymentRow,
+        idem: Option<&Idem>,
+    ) -> Result<Payment> {
         let provider = self.inner.providers.payments(&p.tenant_id);
         let pp = match &row.payment.provider_payment_id {
             Some(pid) => provider.get_payment(pid).await?,
@@ -478,6 +491,7 @@ impl Platform {
         let mut payment = row.payment.clone();
         apply_provider(&mut payment, &pp);
         if payment.status == row.payment.status && row.payment.provider_payment_id.is_some() {
+            self.keep_answer(p, idem, &row.payment).await?;
             return Ok(row.payment);
         }
         let mut tx = self.inner.store.begin().await?;
@@ -487,7 +501,9 @@ impl Platform {
         {
             // Someone else advanced it first; report what is stored now.
             drop(tx);
-            return Ok(self.payment_row(p, &payment.id).await?.payment);
+            let now = self.payment_row(p, &payment.id).await?.payment;
+            self.keep_answer(p, idem, &now).await?;
+            return Ok(now);
         }
         if payment.status == PaymentStatus::Succeeded {
             tx.post_journal(
@@ -511,10 +527,11 @@ impl Platform {
             "payments.update",
             "payment",
             payment.id.as_str(),
-            None,
+            idem.map(|i| i.key.as_str()),
             payment.status.as_str(),
         );
-        finish(&mut tx, p, None, &events, audit).await?;
+        let answer = self.kept(p, idem, &payment, false)?;
+        finish_once(&mut tx, p, idem, answer.as_deref(), &events, audit).await?;
         tx.commit().await?;
         if matches!(
             payment.status,
@@ -541,15 +558,43 @@ impl Platform {
 
     /// Approves a held payment (operator). Exactly one of several concurrent approvals wins;
     /// the payment is then charged once. The actor that created it cannot approve it.
+    ///
+    /// Under an idempotency key the answer is kept with the charge's outcome; a retry of an
+    /// approval that committed but was interrupted before the charge (a crash) resumes it.
     pub async fn approve_payment(
         &self,
         p: &Principal,
         id: &PaymentId,
         comment: Option<String>,
-    ) -> Result<Payment> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Payment>> {
         p.require(Scope::ApprovalsWrite)?;
         validate_text("comment", &comment, 1000)?;
+        let request = (id, &comment);
+        self.once(p, idempotency_key, "payments.approve", &request, |idem| {
+            self.approve_payment_once(p, id, comment.clone(), idem)
+        })
+        .await
+    }
+
+    pub(super) async fn approve_payment_once(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        comment: Option<String>,
+        idem: Option<Idem>,
+    ) -> Result<Payment> {
+        let idem = idem.as_ref();
         let row = self.payment_row(p, id).await?;
+        if row.payment.status == PaymentStatus::Processing
+            && row.payment.provider_payment_id.is_none()
+            && self
+                .approved_under(p, id.as_str(), "payments.approve", idem)
+                .await?
+        {
+            // this key's approval committed, and the charge was interrupted: resume it
+            return self.advance_keyed(p, row, idem).await;
+        }
         if !row.payment.status.is_held() {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
@@ -605,7 +650,7 @@ impl Platform {
                 "payments.approve",
                 "payment",
                 id.as_str(),
-                None,
+                idem.map(|i| i.key.as_str()),
                 &outcome,
             ),
         )
@@ -615,7 +660,7 @@ impl Platform {
             payment: claimed,
             ..row
         };
-        self.advance_processing(p, row).await
+        self.advance_keyed(p, row, idem).await
     }
 
     /// Rejects a held payment (operator): it is never charged.
@@ -624,23 +669,59 @@ impl Platform {
         p: &Principal,
         id: &PaymentId,
         comment: Option<String>,
-    ) -> Result<Payment> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Payment>> {
         p.require(Scope::ApprovalsWrite)?;
         validate_text("comment", &comment, 1000)?;
-        self.close_held_payment(p, id, PaymentStatus::Rejected, "payments.reject", comment)
-            .await
+        let request = (id, &comment);
+        self.once(p, idempotency_key, "payments.reject", &request, |idem| {
+            self.close_held_payment(
+                p,
+                id,
+                PaymentStatus::Rejected,
+                "payments.reject",
+                comment.clone(),
+                idem,
+            )
+        })
+        .await
     }
 
     /// Cancels a payment that has not completed: a held one is closed without charging; a
     /// processing one is cancelled at the provider.
-    pub async fn cancel_payment(&self, p: &Principal, id: &PaymentId) -> Result<Payment> {
+    pub async fn cancel_payment(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Payment>> {
         p.require(Scope::PaymentsWrite)?;
+        self.once(p, idempotency_key, "payments.cancel", id, |idem| {
+            self.cancel_payment_once(p, id, idem)
+        })
+        .await
+    }
+
+    async fn cancel_payment_once(
+        &self,
+        p: &Principal,
+        id: &PaymentId,
+        idem: Option<Idem>,
+    ) -> Result<Payment> {
         let row = self.payment_row(p, id).await?;
         if row.payment.status.is_held() {
             return self
-                .close_held_payment(p, id, PaymentStatus::Canceled, "payments.cancel", None)
+                .close_held_payment(
+                    p,
+                    id,
+                    PaymentStatus::Canceled,
+                    "payments.cancel",
+                    None,
+                    idem,
+                )
                 .await;
         }
+        let idem = idem.as_ref();
         let Some(pid) = row.payment.provider_payment_id.clone().filter(|_| {
             matches!(
                 row.payment.status,
@@ -686,17 +767,19 @@ impl Platform {
             payment.id.as_str(),
             to_value(&payment)?,
         )];
-        finish(
+        let answer = self.kept(p, idem, &payment, false)?;
+        finish_once(
             &mut tx,
             p,
-            None,
+            idem,
+            answer.as_deref(),
             &events,
             audit_entry(
                 p,
                 "payments.cancel",
                 "payment",
                 id.as_str(),
-                None,
+                idem.map(|i| i.key.as_str()),
                 payment.status.as_str(),
             ),
         )
@@ -708,14 +791,16 @@ impl Platform {
         Ok(payment)
     }
 
-    async fn close_held_payment(
+    pub(super) async fn close_held_payment(
         &self,
         p: &Principal,
         id: &PaymentId,
         to: PaymentStatus,
         action: &str,
         comment: Option<String>,
+        idem: Option<Idem>,
     ) -> Result<Payment> {
+        let idem = idem.as_ref();
         let row = self.payment_row(p, id).await?;
         if !row.payment.status.is_held() {
             return Err(Error::conflict(
@@ -755,12 +840,21 @@ impl Platform {
             to.as_str(),
             comment.map(|c| format!(": {c}")).unwrap_or_default()
         );
-        finish(
+        let answer = self.kept(p, idem, &payment, false)?;
+        finish_once(
             &mut tx,
             p,
-            None,
+            idem,
+            answer.as_deref(),
             &events,
-            audit_entry(p, action, "payment", id.as_str(), None, &outcome),
+            audit_entry(
+                p,
+                action,
+                "payment",
+                id.as_str(),
+                idem.map(|i| i.key.as_str()),
+                &outcome,
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -1058,9 +1152,32 @@ impl Platform {
     }
 
     /// Screens a payment without making it (a dry run for agents and operators).
-    pub async fn assess_payment(&self, p: &Principal, req: &NewPayment) -> Result<Assessment> {
+    ///
+    /// Under an idempotency key a retry answers the first assessment (it changes nothing, but
+    /// a client retrying a request gets the answer it missed).
+    pub async fn assess_payment(
+        &self,
+        p: &Principal,
+        req: &NewPayment,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Assessment>> {
         p.require(Scope::PaymentsRead)?;
         validate_payment_method(&req.payment_method)?;
+        self.once(
+            p,
+            idempotency_key,
+            "payments.assess",
+            req,
+            |idem| async move {
+                let assessment = self.screen_dry_run(p, req).await?;
+                self.keep_answer(p, idem.as_ref(), &assessment).await?;
+                Ok(assessment)
+            },
+        )
+        .await
+    }
+
+    async fn screen_dry_run(&self, p: &Principal, req: &NewPayment) -> Result<Assessment> {
         self.inner
             .fraud
             .assess(&ScreenRequest {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{audit_entry, finish, Platform};
+use super::{audit_entry, finish, finish_once, Executed, Platform};
 use crate::auth::{hash_api_key, Actor, Interface, NewApiKeySecret, Principal, Role, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::id::{ApiKeyId, TenantId, UserId};
@@ -27,8 +27,9 @@ pub struct NewApiKey {
     pub limits: KeyLimits,
 }
 
-/// A created key: the record, and the secret shown this once.
-#[derive(Serialize)]
+/// A created key: the record, and the secret shown this once (a retry with the creating
+/// request's idempotency key shows it again: that answer is kept sealed for 24 hours).
+#[derive(Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     /// The stored record.
@@ -232,7 +233,13 @@ impl Platform {
     }
 
     /// Adds a user to the principal's tenant (admin).
-    pub async fn create_user(&self, p: &Principal, email: &str, role: Role) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        p: &Principal,
+        email: &str,
+        role: Role,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<User>> {
         p.require(Scope::Admin)?;
         let email = email.trim().to_ascii_lowercase();
         let valid = email.len() <= 254
@@ -246,32 +253,45 @@ impl Platform {
                 "expected an e-mail address like ops@example.com",
             ));
         }
-        let user = User {
-            id: UserId::generate(),
-            tenant_id: p.tenant_id.clone(),
-            email,
-            role,
-            created_at: crate::storage::now(),
-        };
-        let mut tx = self.inner.store.begin().await?;
-        tx.insert_user(&user, None).await?;
-        finish(
-            &mut tx,
+        let request = (email.clone(), role);
+        self.once(
             p,
-            None,
-            &[],
-            audit_entry(
-                p,
-                "users.create",
-                "user",
-                user.id.as_str(),
-                None,
-                &format!("ok: role {}", role.as_str()),
-            ),
+            idempotency_key,
+            "users.create",
+            &request,
+            |idem| async move {
+                let user = User {
+                    id: UserId::generate(),
+                    tenant_id: p.tenant_id.clone(),
+                    email,
+                    role,
+                    created_at: crate::storage::now(),
+                };
+                let idem = idem.as_ref();
+                let answer = self.kept(p, idem, &user, false)?;
+                let mut tx = self.inner.store.begin().await?;
+                tx.insert_user(&user, None).await?;
+                finish_once(
+                    &mut tx,
+                    p,
+                    idem,
+                    answer.as_deref(),
+                    &[],
+                    audit_entry(
+                        p,
+                        "users.create",
+                        "user",
+                        user.id.as_str(),
+                        idem.map(|i| i.key.as_str()),
+                        &format!("ok: role {}", role.as_str()),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(user)
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(user)
+        .await
     }
 
     /// Users of the principal's tenant.
@@ -282,7 +302,12 @@ impl Platform {
 
     /// Creates an API key (admin; or a developer, with scopes it holds itself, never
     /// `admin`, `developer` or `approvals:write`). The secret is in the result and nowhere else.
-    pub async fn create_api_key(&self, p: &Principal, req: NewApiKey) -> Result<CreatedApiKey> {
+    pub async fn create_api_key(
+        &self,
+        p: &Principal,
+        req: NewApiKey,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<CreatedApiKey>> {
         p.require(Scope::Developer)?;
         if !p.has(Scope::Admin) {
             if let Some(s) = req.scopes.iter().find(|s| {
@@ -293,11 +318,11 @@ impl Platform {
                 });
             }
         }
-        let name = req.name.trim();
+        let name = req.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(Error::validation("name", "1 to 100 printable characters"));
         }
-        crate::payments::refuse_card_number("name", name)?;
+        crate::payments::refuse_card_number("name", &name)?;
         if req.scopes.is_empty() {
             return Err(Error::validation(
                 "scopes",
@@ -307,47 +332,61 @@ impl Platform {
         req.limits.validate()?;
         // A key made by a non-admin key spends no more than its creator can.
         let limits = if p.has(Scope::Admin) {
-            req.limits
+            req.limits.clone()
         } else {
             req.limits.bounded_by(&p.limits)?
         };
-        let secret = NewApiKeySecret::generate();
-        let key = ApiKeyRecord {
-            id: ApiKeyId::generate(),
-            tenant_id: p.tenant_id.clone(),
-            name: name.to_owned(),
-            prefix: secret.prefix(),
-            scopes: req.scopes,
-            limits,
-            created_at: crate::storage::now(),
-            last_used_at: None,
-            revoked_at: None,
-            created_by: p.actor.to_string(),
-        };
-        let mut tx = self.inner.store.begin().await?;
-        tx.insert_api_key(&key, &hash_api_key(secret.expose()))
-            .await?;
-        let scopes: Vec<_> = key.scopes.iter().map(|s| s.as_str()).collect();
-        finish(
-            &mut tx,
+        let request = req.clone();
+        self.once(
             p,
-            None,
-            &[],
-            audit_entry(
-                p,
-                "keys.create",
-                "api_key",
-                key.id.as_str(),
-                None,
-                &format!("ok: scopes {}", scopes.join(" ")),
-            ),
+            idempotency_key,
+            "keys.create",
+            &request,
+            |idem| async move {
+                let secret = NewApiKeySecret::generate();
+                let key = ApiKeyRecord {
+                    id: ApiKeyId::generate(),
+                    tenant_id: p.tenant_id.clone(),
+                    name,
+                    prefix: secret.prefix(),
+                    scopes: req.scopes,
+                    limits,
+                    created_at: crate::storage::now(),
+                    last_used_at: None,
+                    revoked_at: None,
+                    created_by: p.actor.to_string(),
+                };
+                let hash = hash_api_key(secret.expose());
+                let created = CreatedApiKey {
+                    key,
+                    secret: secret.expose().to_owned(),
+                };
+                let idem = idem.as_ref();
+                let answer = self.kept(p, idem, &created, true)?;
+                let mut tx = self.inner.store.begin().await?;
+                tx.insert_api_key(&created.key, &hash).await?;
+                let scopes: Vec<_> = created.key.scopes.iter().map(|s| s.as_str()).collect();
+                finish_once(
+                    &mut tx,
+                    p,
+                    idem,
+                    answer.as_deref(),
+                    &[],
+                    audit_entry(
+                        p,
+                        "keys.create",
+                        "api_key",
+                        created.key.id.as_str(),
+                        idem.map(|i| i.key.as_str()),
+                        &format!("ok: scopes {}", scopes.join(" ")),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(created)
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(CreatedApiKey {
-            key,
-            secret: secret.expose().to_owned(),
-        })
+        .await
     }
 
     /// Keys of the principal's tenant: prefixes, never secrets. An admin sees every key, a

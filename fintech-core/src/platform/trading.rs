@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{DecisionStatus, Mode};
 use super::{
-    api_key_of, audit_entry, finish, hash_request, to_value, validate_text, Executed, Platform,
+    api_key_of, audit_entry, finish, finish_once, hash_request, to_value, validate_text, Executed,
+    Idem, Platform,
 };
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
@@ -272,6 +273,18 @@ impl Platform {
 
     /// Asks the broker for an order's state and records what changed (fills, status).
     async fn refresh_order(&self, p: &Principal, stored: Order) -> Result<Order> {
+        self.refresh_keyed(p, stored, None).await
+    }
+
+    /// [`Self::refresh_order`] as the last step of a claimed operation (an approval, a
+    /// cancellation): its answer is kept in the transaction that records the outcome, or on
+    /// its own when nothing changed.
+    async fn refresh_keyed(
+        &self,
+        p: &Principal,
+        stored: Order,
+        idem: Option<&Idem>,
+    ) -> Result<Order> {
         let broker = self.inner.providers.brokerage(&p.tenant_id);
         let po = match &stored.provider_order_id {
             Some(pid) => broker.get_order(pid).await?,
@@ -302,6 +315,7 @@ impl Platform {
             && order.filled_qty == stored.filled_qty
             && stored.provider_order_id.is_some()
         {
+            self.keep_answer(p, idem, &stored).await?;
             return Ok(stored);
         }
         let mut tx = self.inner.store.begin().await?;
@@ -310,7 +324,9 @@ impl Platform {
             .await?
         {
             drop(tx);
-            return Ok(self.order_row(p, &order.id).await?.order);
+            let now = self.order_row(p, &order.id).await?.order;
+            self.keep_answer(p, idem, &now).await?;
+            return Ok(now);
         }
         let mut events = vec![(types::ORDER_UPDATED, order.id.as_str(), to_value(&order)?)];
         if order.filled_qty > stored.filled_qty {
@@ -333,17 +349,19 @@ impl Platform {
             }
             events.push((types::ORDER_FILLED, order.id.as_str(), to_value(&order)?));
         }
-        finish(
+        let answer = self.kept(p, idem, &order, false)?;
+        finish_once(
             &mut tx,
             p,
-            None,
+            idem,
+            answer.as_deref(),
             &events,
             audit_entry(
                 p,
                 "orders.update",
                 "order",
                 order.id.as_str(),
-                None,
+                idem.map(|i| i.key.as_str()),
                 order.status.as_str(),
             ),
         )
@@ -370,12 +388,36 @@ impl Platform {
     }
 
     /// Cancels an order: a held one is closed; an open one is cancelled at the broker.
-    pub async fn cancel_order(&self, p: &Principal, id: &OrderId) -> Result<Order> {
+    pub async fn cancel_order(
+        &self,
+        p: &Principal,
+        id: &OrderId,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Order>> {
         p.require(Scope::TradingWrite)?;
+        self.once(p, idempotency_key, "orders.cancel", id, |idem| {
+            self.cancel_order_once(p, id, idem)
+        })
+        .await
+    }
+
+    async fn cancel_order_once(
+        &self,
+        p: &Principal,
+        id: &OrderId,
+        idem: Option<Idem>,
+    ) -> Result<Order> {
         let row = self.order_row(p, id).await?;
         if row.order.status.is_held() {
             return self
-                .close_held_order(p, row.order, OrderStatus::Canceled, "orders.cancel", None)
+                .close_held_order(
+                    p,
+                    row.order,
+                    OrderStatus::Canceled,
+                    "orders.cancel",
+                    None,
+                    idem,
+                )
                 .await;
         }
         if row.order.status.is_final() {
@@ -395,19 +437,47 @@ impl Platform {
             .brokerage(&p.tenant_id)
             .cancel_order(&pid)
             .await?;
-        self.refresh_order(p, row.order).await
+        self.refresh_keyed(p, row.order, idem.as_ref()).await
     }
 
     /// Approves a held order (operator); it is then sent to the broker once.
+    ///
+    /// Under an idempotency key the answer is kept with the broker's outcome; a retry of an
+    /// approval that committed but was interrupted before the order was sent resumes it.
     pub async fn approve_order(
         &self,
         p: &Principal,
         id: &OrderId,
         comment: Option<String>,
-    ) -> Result<Order> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Order>> {
         p.require(Scope::ApprovalsWrite)?;
         validate_text("comment", &comment, 1000)?;
+        let request = (id, &comment);
+        self.once(p, idempotency_key, "orders.approve", &request, |idem| {
+            self.approve_order_once(p, id, comment.clone(), idem)
+        })
+        .await
+    }
+
+    pub(super) async fn approve_order_once(
+        &self,
+        p: &Principal,
+        id: &OrderId,
+        comment: Option<String>,
+        idem: Option<Idem>,
+    ) -> Result<Order> {
+        let idem = idem.as_ref();
         let row = self.order_row(p, id).await?;
+        if row.order.status == OrderStatus::New
+            && row.order.provider_order_id.is_none()
+            && self
+                .approved_under(p, id.as_str(), "orders.approve", idem)
+                .await?
+        {
+            // this key's approval committed, and sending was interrupted: resume it
+            return self.refresh_keyed(p, row.order, idem).await;
+        }
         if !row.order.status.is_held() {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
@@ -462,11 +532,18 @@ impl Platform {
             p,
             None,
             &events,
-            audit_entry(p, "orders.approve", "order", id.as_str(), None, &outcome),
+            audit_entry(
+                p,
+                "orders.approve",
+                "order",
+                id.as_str(),
+                idem.map(|i| i.key.as_str()),
+                &outcome,
+            ),
         )
         .await?;
         tx.commit().await?;
-        self.refresh_order(p, claimed).await
+        self.refresh_keyed(p, claimed, idem).await
     }
 
     /// Rejects a held order (operator): it never reaches the broker.
@@ -475,9 +552,24 @@ impl Platform {
         p: &Principal,
         id: &OrderId,
         comment: Option<String>,
-    ) -> Result<Order> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<Order>> {
         p.require(Scope::ApprovalsWrite)?;
         validate_text("comment", &comment, 1000)?;
+        let request = (id, &comment);
+        self.once(p, idempotency_key, "orders.reject", &request, |idem| {
+            self.reject_order_once(p, id, comment.clone(), idem)
+        })
+        .await
+    }
+
+    pub(super) async fn reject_order_once(
+        &self,
+        p: &Principal,
+        id: &OrderId,
+        comment: Option<String>,
+        idem: Option<Idem>,
+    ) -> Result<Order> {
         let row = self.order_row(p, id).await?;
         if !row.order.status.is_held() {
             return Err(Error::conflict(
@@ -491,6 +583,7 @@ impl Platform {
             OrderStatus::Rejected,
             "orders.reject",
             comment,
+            idem,
         )
         .await
     }
@@ -502,7 +595,9 @@ impl Platform {
         to: OrderStatus,
         action: &str,
         comment: Option<String>,
+        idem: Option<Idem>,
     ) -> Result<Order> {
+        let idem = idem.as_ref();
         let mut order = stored.clone();
         order.status = to;
         order.reject_reason = comment.clone().or(order.reject_reason);
@@ -536,12 +631,21 @@ impl Platform {
             to.as_str(),
             comment.map(|c| format!(": {c}")).unwrap_or_default()
         );
-        finish(
+        let answer = self.kept(p, idem, &order, false)?;
+        finish_once(
             &mut tx,
             p,
-            None,
+            idem,
+            answer.as_deref(),
             &events,
-            audit_entry(p, action, "order", order.id.as_str(), None, &outcome),
+            audit_entry(
+                p,
+                action,
+                "order",
+                order.id.as_str(),
+                idem.map(|i| i.key.as_str()),
+                &outcome,
+            ),
         )
         .await?;
         tx.commit().await?;

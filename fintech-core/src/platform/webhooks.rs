@@ -5,7 +5,7 @@ use base64::Engine;
 use rand::RngCore;
 use secrecy::ExposeSecret;
 
-use super::{audit_entry, finish, validate_limit, Platform};
+use super::{audit_entry, finish, finish_once, validate_limit, Executed, Platform};
 use crate::auth::{Principal, Scope};
 use crate::error::{Error, Result};
 use crate::id::{WebhookDeliveryId, WebhookEndpointId};
@@ -23,43 +23,51 @@ impl Platform {
         p: &Principal,
         req: NewWebhookEndpoint,
         allow_private: bool,
-    ) -> Result<CreatedWebhookEndpoint> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<CreatedWebhookEndpoint>> {
         p.require(Scope::Developer)?;
         let url = validate_url(&req.url, allow_private)?;
         validate_event_types(&req.event_types)?;
-        let mut raw = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut raw);
-        let secret = format!("whsec_{}", hex::encode(raw));
-        let endpoint = WebhookEndpoint {
-            id: WebhookEndpointId::generate(),
-            url: url.to_string(),
-            event_types: req.event_types,
-            created_by: p.actor.to_string(),
-            created_at: crate::storage::now(),
-            disabled_at: None,
-        };
-        let sealed = self.inner.secrets.seal(&secret, endpoint.id.as_str())?;
-        let sealed = base64::engine::general_purpose::STANDARD.encode(sealed);
-        let mut tx = self.inner.store.begin().await?;
-        tx.insert_webhook_endpoint(&p.tenant_id, &endpoint, &sealed)
-            .await?;
-        finish(
-            &mut tx,
+        let request = req.clone();
+        self.once(
             p,
-            None,
-            &[],
-            audit_entry(
-                p,
-                "webhooks.create",
-                "webhook_endpoint",
-                endpoint.id.as_str(),
-                None,
-                &format!("ok: {}", endpoint.url),
-            ),
+            idempotency_key,
+            "webhooks.create",
+            &request,
+            |idem| async move {
+                let idem = idem.as_ref();
+                let mut raw = [0u8; 24];
+                rand::rngs::OsRng.fill_bytes(&mut raw);
+                let secret = format!("whsec_{}", hex::encode(raw));
+                let endpoint = WebhookEndpoint {
+                    id: WebhookEndpointId::generate(),
+                    url: url.to_string(),
+                    event_types: req.event_types,
+                    created_by: p.actor.to_string(),
+                    created_at: crate::storage::now(),
+                    disabled_at: None,
+                };
+                let sealed = self.inner.secrets.seal(&secret, endpoint.id.as_str())?;
+                let sealed = base64::engine::general_purpose::STANDARD.encode(sealed);
+                let mut tx = self.inner.store.begin().await?;
+                tx.insert_webhook_endpoint(&p.tenant_id, &endpoint, &sealed)
+                    .await?;
+                let audit = audit_entry(
+                    p,
+                    "webhooks.create",
+                    "webhook_endpoint",
+                    endpoint.id.as_str(),
+                    idem.map(|i| i.key.as_str()),
+                    &format!("ok: {}", endpoint.url),
+                );
+                let created = CreatedWebhookEndpoint { endpoint, secret };
+                let answer = self.kept(p, idem, &created, true)?;
+                finish_once(&mut tx, p, idem, answer.as_deref(), &[], audit).await?;
+                tx.commit().await?;
+                Ok(created)
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(CreatedWebhookEndpoint { endpoint, secret })
+        .await
     }
 
     /// Endpoints of the tenant (admin).
@@ -126,32 +134,45 @@ impl Platform {
         &self,
         p: &Principal,
         id: &WebhookDeliveryId,
-    ) -> Result<WebhookDelivery> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<WebhookDelivery>> {
         p.require(Scope::Developer)?;
-        let d = self
-            .inner
-            .store
-            .replay_webhook_delivery(&p.tenant_id, id)
-            .await?
-            .ok_or_else(|| Error::not_found("webhook_delivery", id))?;
-        let mut tx = self.inner.store.begin().await?;
-        finish(
-            &mut tx,
+        self.once(
             p,
-            None,
-            &[],
-            audit_entry(
-                p,
-                "webhooks.replay",
-                "webhook_delivery",
-                id.as_str(),
-                None,
-                "ok",
-            ),
+            idempotency_key,
+            "webhooks.replay",
+            id,
+            |idem| async move {
+                let idem = idem.as_ref();
+                let d = self
+                    .inner
+                    .store
+                    .replay_webhook_delivery(&p.tenant_id, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("webhook_delivery", id))?;
+                let answer = self.kept(p, idem, &d, false)?;
+                let mut tx = self.inner.store.begin().await?;
+                finish_once(
+                    &mut tx,
+                    p,
+                    idem,
+                    answer.as_deref(),
+                    &[],
+                    audit_entry(
+                        p,
+                        "webhooks.replay",
+                        "webhook_delivery",
+                        id.as_str(),
+                        idem.map(|i| i.key.as_str()),
+                        "ok",
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(d)
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(d)
+        .await
     }
 
     /// For the delivery worker: claims up to `limit` due deliveries for `lease` (other

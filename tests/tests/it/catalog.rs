@@ -209,9 +209,11 @@ impl World {
                     scopes: scopes.into_iter().collect(),
                     limits: KeyLimits::default(),
                 },
+                None,
             )
             .await
-            .expect("key");
+            .expect("key")
+            .into_value();
         let p = self
             .platform
             .authenticate(&created.secret, Interface::Http)
@@ -379,9 +381,11 @@ async fn timeline_over_rest(w: &World) {
                 scopes: [Scope::PaymentsRead].into(),
                 limits: KeyLimits::default(),
             },
+            None,
         )
         .await
         .expect("key")
+        .into_value()
         .secret;
     assert_eq!(get(&router, &path, &foreign).await.0, StatusCode::NOT_FOUND);
 

@@ -131,9 +131,11 @@ impl Api {
                     scopes: scopes.iter().copied().collect::<BTreeSet<_>>(),
                     limits,
                 },
+                None,
             )
             .await
             .expect("key")
+            .into_value()
             .secret
     }
 }
@@ -609,7 +611,12 @@ async fn operator_sessions(api: &Api) {
         .await;
     let user = api
         .platform
-        .create_user(&admin, "ops@example.com", fintech_core::Role::Operator)
+        .create_user(
+            &admin,
+            "ops@example.com",
+            fintech_core::Role::Operator,
+            None,
+        )
         .await
         .expect("user");
     let r = api

@@ -322,7 +322,7 @@ async fn replay_scenario(backend: &str, url: String) {
     // bank item events (Plaid's kind): the first delivery is applied (the item syncs in the
     // background), a replay is a duplicate; an unknown item is acknowledged unmatched
     let token = platform
-        .sandbox_public_token(&p, "ins_109508")
+        .sandbox_public_token(&p, "ins_109508", None)
         .await
         .expect("token");
     let item = platform.link_item(&p, &token, None).await.expect("item");

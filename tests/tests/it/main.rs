@@ -2,6 +2,7 @@
 
 mod catalog;
 mod http;
+mod idempotency;
 mod inbound;
 mod oidc;
 mod preview;

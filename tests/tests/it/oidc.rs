@@ -280,7 +280,7 @@ async fn linking_scenario(backend: &str, url: String) {
 
     // a local password user
     let ops = platform
-        .create_user(&admin, "ops@example.com", Role::Viewer)
+        .create_user(&admin, "ops@example.com", Role::Viewer, None)
         .await
         .unwrap();
     platform

@@ -288,9 +288,11 @@ async fn setup(w: &World, c: &Case, interface: Interface) -> (Principal, String,
                 scopes: SCOPES.iter().copied().collect::<BTreeSet<_>>(),
                 limits: c.limits.clone(),
             },
+            None,
         )
         .await
-        .expect("key");
+        .expect("key")
+        .into_value();
     let p = w
         .platform
         .authenticate(&created.secret, interface)

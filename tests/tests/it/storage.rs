@@ -119,7 +119,7 @@ async fn cached_accounts_follow_another_processs_changes() {
         .expect("read")
         .is_empty());
     let token = writer
-        .sandbox_public_token(&p, "ins_109508")
+        .sandbox_public_token(&p, "ins_109508", None)
         .await
         .expect("token");
     writer.link_item(&p, &token, None).await.expect("link");

@@ -148,9 +148,11 @@ async fn scenario(backend: &str, url: String) {
                 scopes: BTreeSet::from([Scope::Admin]),
                 limits: Default::default(),
             },
+            None,
         )
         .await
         .expect("key")
+        .into_value()
         .secret;
     let strict = app(AppState::new(platform1.clone(), ServerOptions::default()));
     let rcv = Arc::new(Receiver::default());
