@@ -1122,12 +1122,19 @@ async fn fraud_rules(
                 } else {
                     RuleFormat::Toml
                 };
-                p.set_fraud_rules(op, &read_file(file)?, format).await?
-            }
-            _ => {
-                p.set_fraud_rules(op, fintech_core::fraud::STARTER_RULES, RuleFormat::Toml)
+                p.set_fraud_rules(op, &read_file(file)?, format, None)
                     .await?
+                    .into_value()
             }
+            _ => p
+                .set_fraud_rules(
+                    op,
+                    fintech_core::fraud::STARTER_RULES,
+                    RuleFormat::Toml,
+                    None,
+                )
+                .await?
+                .into_value(),
         },
         RulesCmd::Shadow { file, yes } => {
             confirm_shadow(p, op, *yes).await?;
@@ -1140,7 +1147,9 @@ async fn fraud_rules(
                 }
             }
             let source = toml::to_string(&doc).map_err(|e| Error::internal(e.to_string()))?;
-            p.set_fraud_rules(op, &source, RuleFormat::Toml).await?
+            p.set_fraud_rules(op, &source, RuleFormat::Toml, None)
+                .await?
+                .into_value()
         }
         RulesCmd::Backtest { rules, csv } => {
             let rules = match rules {

@@ -1225,6 +1225,7 @@ async fn a_fixed_session_sees_its_keys_current_limits_and_revocation() {
                 confirm_above: Some(Money::parse("100", "USD").unwrap()),
                 ..Default::default()
             },
+            None,
         )
         .await
         .expect("lower the limit");
@@ -1235,7 +1236,10 @@ async fn a_fixed_session_sees_its_keys_current_limits_and_revocation() {
         "{}",
         text(&refused)
     );
-    w.platform.revoke_api_key(&admin, id).await.expect("revoke");
+    w.platform
+        .revoke_api_key(&admin, id, None)
+        .await
+        .expect("revoke");
     let after = c
         .call_tool(CallToolRequestParams::new("whoami").with_arguments(serde_json::Map::new()))
         .await;
@@ -1340,6 +1344,7 @@ score = 50
 when.order_notional_above = { amount = { USD = "1000.00" } }
 "#,
             fintech_core::fraud::RuleFormat::Toml,
+            None,
         )
         .await
         .expect("rules");
@@ -1484,7 +1489,7 @@ async fn mcp_moves_end_as_core_previews_them() {
         .set_fraud_rules(
             &admin,
             "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"large\"\naction = \"review\"\nscore = 50\nwhen.amount_above = { amount = { USD = \"200.00\" } }\n",
-            fintech_core::fraud::RuleFormat::Toml,
+            fintech_core::fraud::RuleFormat::Toml, None
         )
         .await
         .expect("rules");

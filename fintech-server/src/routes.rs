@@ -42,7 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Answer, Auth, Body, IdempotencyKey, Query};
+use crate::extract::{Answer, Auth, Body, IdempotencyKey, NoContent, Query};
 use crate::AppState;
 
 /// The error answers every `/v1` operation may give.
@@ -230,32 +230,37 @@ async fn create_key(
 
 /// Revokes an API key (admin, or the developer who created it).
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "admin", security(("api_key" = [])),
-    params(("id" = String, Path, description = "API key id (`key_…`)")),
+    params(("id" = String, Path, description = "API key id (`key_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
     responses((status = 204, description = "Revoked"), Errors))]
 async fn revoke_key(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let id = path_id(ApiKeyId::parse(&id), &id)?;
-    s.platform().revoke_api_key(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent(s.platform().revoke_api_key(&p, &id, key).await?))
 }
 
 /// Replaces a key's spending limits and approval threshold (admin, or the developer who
 /// created it).
 #[utoipa::path(put, path = "/v1/keys/{id}/limits", tag = "admin", security(("api_key" = [])),
-    params(("id" = String, Path, description = "API key id (`key_…`)")),
+    params(("id" = String, Path, description = "API key id (`key_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
     request_body = KeyLimits,
     responses((status = 200, body = ApiKeyRecord), Errors))]
 async fn set_limits(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     Body(limits): Body<KeyLimits>,
-) -> ApiResult<Json<ApiKeyRecord>> {
+) -> ApiResult<Answer<ApiKeyRecord>> {
     let id = path_id(ApiKeyId::parse(&id), &id)?;
-    Ok(Json(s.platform().set_key_limits(&p, &id, limits).await?))
+    Ok(Answer::ok(
+        s.platform().set_key_limits(&p, &id, limits, key).await?,
+    ))
 }
 
 /// Requests per UTC day of a key, newest first (admin, or the developer who created it).
@@ -1110,16 +1115,19 @@ async fn create_webhook_endpoint(
 
 /// Deletes an endpoint: no new deliveries (admin).
 #[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "Endpoint id (`whe_…`)")),
+    params(("id" = String, Path, description = "Endpoint id (`whe_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
     responses((status = 204, description = "Deleted"), Errors))]
 async fn delete_webhook_endpoint(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<NoContent> {
     let id = path_id(WebhookEndpointId::parse(&id), &id)?;
-    s.platform().delete_webhook_endpoint(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(NoContent(
+        s.platform().delete_webhook_endpoint(&p, &id, key).await?,
+    ))
 }
 
 /// Page size for deliveries.
@@ -1193,17 +1201,19 @@ struct RuleSource {
 /// Loads and activates a new rule-set version (admin). A bad source is refused with the rule
 /// and field at fault and changes nothing. Rules marked `shadow` are recorded, not enforced.
 #[utoipa::path(put, path = "/v1/fraud/rules", tag = "fraud", security(("api_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first result")),
     request_body = RuleSource,
     responses((status = 200, body = StoredRuleSet), Errors))]
 async fn set_fraud_rules(
     State(s): State<AppState>,
     Auth(p): Auth,
+    IdempotencyKey(key): IdempotencyKey,
     Body(req): Body<RuleSource>,
-) -> ApiResult<Json<StoredRuleSet>> {
+) -> ApiResult<Answer<StoredRuleSet>> {
     let format = req.format.unwrap_or(RuleFormat::Toml);
-    Ok(Json(
+    Ok(Answer::ok(
         s.platform()
-            .set_fraud_rules(&p, &req.source, format)
+            .set_fraud_rules(&p, &req.source, format, key)
             .await?,
     ))
 }

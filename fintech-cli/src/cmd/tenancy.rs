@@ -117,13 +117,14 @@ pub(crate) async fn keys(
             );
         }
         KeyCmd::Revoke { id } => {
-            p.revoke_api_key(op, &ApiKeyId::parse(id)?).await?;
+            p.revoke_api_key(op, &ApiKeyId::parse(id)?, None).await?;
             note!("revoked {id}");
         }
         KeyCmd::Limits { id, limits: l } => {
-            let k = p
-                .set_key_limits(op, &ApiKeyId::parse(id)?, limits(l)?)
-                .await?;
+            let k = crate::output::value(
+                p.set_key_limits(op, &ApiKeyId::parse(id)?, limits(l)?, None)
+                    .await?,
+            );
             show(
                 fmt,
                 &k,

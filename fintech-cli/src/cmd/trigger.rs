@@ -135,7 +135,7 @@ async fn held_payment(
     );
     let agent = p.authenticate(&key.secret, Interface::Cli).await?;
     let held = p.create_payment(&agent, req, None).await;
-    p.revoke_api_key(op, &key.key.id).await?;
+    p.revoke_api_key(op, &key.key.id, None).await?;
     held.map(crate::output::value)
 }
 
@@ -206,7 +206,7 @@ async fn fraud_case_opened(
     );
     let agent = p.authenticate(&key.secret, Interface::Cli).await?;
     let outcome = card_testing(p, op, &agent, card, payment(event, card, "4.99"), fmt).await;
-    p.revoke_api_key(op, &key.key.id).await?;
+    p.revoke_api_key(op, &key.key.id, None).await?;
     outcome
 }
 

@@ -529,7 +529,7 @@ pub async fn scopes_are_enforced(h: &Harness) {
     let keys = h.platform.api_keys(&admin).await.expect("list keys");
     let key_id = keys[0].id.clone();
     h.platform
-        .revoke_api_key(&admin, &key_id)
+        .revoke_api_key(&admin, &key_id, None)
         .await
         .expect("revoke");
     let listed =
@@ -621,7 +621,9 @@ pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) 
         2
     );
     assert!(matches!(
-        h.platform.revoke_api_key(&dev, &admins_key.key.id).await,
+        h.platform
+            .revoke_api_key(&dev, &admins_key.key.id, None)
+            .await,
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
@@ -666,7 +668,7 @@ pub async fn developers_manage_their_own_keys_and_usage_is_counted(h: &Harness) 
     );
     // revocation beats the cache
     h.platform
-        .revoke_api_key(&dev, &mine.key.id)
+        .revoke_api_key(&dev, &mine.key.id, None)
         .await
         .expect("revoke own key");
     assert!(matches!(
@@ -1449,7 +1451,7 @@ when.amount_above = { amount = { USD = "0.00" } }
 
 async fn with_rules(h: &Harness, admin: &Principal, source: &str) {
     h.platform
-        .set_fraud_rules(admin, source, RuleFormat::Toml)
+        .set_fraud_rules(admin, source, RuleFormat::Toml, None)
         .await
         .expect("install rules");
 }
@@ -1738,7 +1740,7 @@ pub async fn fraud_rules_are_versioned_and_bad_rules_change_nothing(h: &Harness)
     let before = rows(h, &admin.tenant_id).await;
     let err = h
         .platform
-        .set_fraud_rules(&admin, "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"payer\", window = \"1w\", max_count = 1 }\n", RuleFormat::Toml)
+        .set_fraud_rules(&admin, "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"x\"\nwhen.velocity = { key = \"payer\", window = \"1w\", max_count = 1 }\n", RuleFormat::Toml, None)
         .await
         .expect_err("bad window");
     assert!(matches!(err, Error::Validation { .. }), "{err}");
@@ -1754,13 +1756,13 @@ pub async fn fraud_rules_are_versioned_and_bad_rules_change_nothing(h: &Harness)
     let ops = operator(&admin);
     assert!(matches!(
         h.platform
-            .set_fraud_rules(&ops, crate::fraud::STARTER_RULES, RuleFormat::Toml)
+            .set_fraud_rules(&ops, crate::fraud::STARTER_RULES, RuleFormat::Toml, None)
             .await,
         Err(Error::Forbidden { .. })
     ));
     let v2 = h
         .platform
-        .set_fraud_rules(&admin, crate::fraud::STARTER_RULES, RuleFormat::Toml)
+        .set_fraud_rules(&admin, crate::fraud::STARTER_RULES, RuleFormat::Toml, None)
         .await
         .expect("v2");
     assert_eq!(v2.version, 2);
@@ -2676,7 +2678,7 @@ pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
     assert!(matches!(looser, Error::Forbidden { .. }), "{looser:?}");
     let raise = h
         .platform
-        .set_key_limits(&dev, &child.key.id, KeyLimits::default())
+        .set_key_limits(&dev, &child.key.id, KeyLimits::default(), None)
         .await
         .expect("clearing the limits re-inherits them");
     assert_eq!(raise.limits.max_per_payment, Some(usd("10.00")));
@@ -2689,6 +2691,7 @@ pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
                 max_per_payment: Some(usd("11.00")),
                 ..KeyLimits::default()
             },
+            None,
         )
         .await
         .expect_err("raising past the creator is refused");
@@ -2703,6 +2706,7 @@ pub async fn delegated_keys_stay_within_their_creators_limits(h: &Harness) {
                 max_per_payment: Some(usd("50.00")),
                 ..KeyLimits::default()
             },
+            None,
         )
         .await
         .expect("admin");

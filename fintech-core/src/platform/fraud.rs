@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{audit_entry, finish, to_value, validate_text, Executed, Idem, Platform};
+use super::{audit_entry, finish_once, to_value, validate_text, Executed, Idem, Platform};
 use crate::auth::{Principal, Scope};
 use crate::error::{ConflictCode, Error, Result};
 use crate::events::types;
@@ -57,7 +57,8 @@ impl Platform {
         p: &Principal,
         source: &str,
         format: RuleFormat,
-    ) -> Result<StoredRuleSet> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<StoredRuleSet>> {
         p.require(Scope::Admin)?;
         if source.len() > MAX_RULES_BYTES {
             return Err(Error::validation(
@@ -66,43 +67,57 @@ impl Platform {
             ));
         }
         let set = RuleSet::from_source(source, format)?;
-        let now = crate::storage::now();
-        let mut tx = self.inner.store.begin().await?;
-        let version = tx
-            .insert_rule_set(
-                &p.tenant_id,
-                format,
-                source,
-                &p.actor.to_string(),
-                now.timestamp_micros(),
-            )
-            .await?;
-        let stored = StoredRuleSet {
-            version,
-            format,
-            source: source.to_owned(),
-            created_by: p.actor.to_string(),
-            created_at: now,
-        };
-        let data = serde_json::json!({ "version": version, "format": format, "rules": set.len() });
-        let id = format!("rules_v{version}");
-        finish(
-            &mut tx,
+        let request = (source, format);
+        self.once(
             p,
-            None,
-            &[(types::FRAUD_RULES_UPDATED, id.as_str(), data)],
-            audit_entry(
-                p,
-                "fraud.rules.set",
-                "fraud_rule_set",
-                &id,
-                None,
-                &format!("version {version}, {} rules", set.len()),
-            ),
+            idempotency_key,
+            "fraud.rules.set",
+            &request,
+            |idem| async move {
+                let idem = idem.as_ref();
+                let now = crate::storage::now();
+                let mut tx = self.inner.store.begin().await?;
+                let version = tx
+                    .insert_rule_set(
+                        &p.tenant_id,
+                        format,
+                        source,
+                        &p.actor.to_string(),
+                        now.timestamp_micros(),
+                    )
+                    .await?;
+                let stored = StoredRuleSet {
+                    version,
+                    format,
+                    source: source.to_owned(),
+                    created_by: p.actor.to_string(),
+                    created_at: now,
+                };
+                let data =
+                    serde_json::json!({ "version": version, "format": format, "rules": set.len() });
+                let id = format!("rules_v{version}");
+                let answer = self.kept(p, idem, &stored, false)?;
+                finish_once(
+                    &mut tx,
+                    p,
+                    idem,
+                    answer.as_deref(),
+                    &[(types::FRAUD_RULES_UPDATED, id.as_str(), data)],
+                    audit_entry(
+                        p,
+                        "fraud.rules.set",
+                        "fraud_rule_set",
+                        &id,
+                        idem.map(|i| i.key.as_str()),
+                        &format!("version {version}, {} rules", set.len()),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(stored)
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(stored)
+        .await
     }
 
     /// The tenant's active rule set (`None`: no rules, everything is allowed).

@@ -456,22 +456,33 @@ impl Platform {
     }
 
     /// Revokes a key (admin, or the developer who created it).
-    pub async fn revoke_api_key(&self, p: &Principal, id: &ApiKeyId) -> Result<()> {
+    pub async fn revoke_api_key(
+        &self,
+        p: &Principal,
+        id: &ApiKeyId,
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<()>> {
         self.managed_key(p, id).await?;
-        let mut tx = self.inner.store.begin().await?;
-        if !tx.revoke_api_key(&p.tenant_id, id).await? {
-            return Err(Error::not_found("api_key", id));
-        }
-        self.inner.auth_cache.forget(id);
-        finish(
-            &mut tx,
-            p,
-            None,
-            &[],
-            audit_entry(p, "keys.revoke", "api_key", id.as_str(), None, "ok"),
-        )
-        .await?;
-        tx.commit().await
+        self.once(p, idempotency_key, "keys.revoke", id, |idem| async move {
+            let idem = idem.as_ref();
+            let mut tx = self.inner.store.begin().await?;
+            if !tx.revoke_api_key(&p.tenant_id, id).await? {
+                return Err(Error::not_found("api_key", id));
+            }
+            self.inner.auth_cache.forget(id);
+            let answer = self.kept(p, idem, &(), false)?;
+            let audit = audit_entry(
+                p,
+                "keys.revoke",
+                "api_key",
+                id.as_str(),
+                idem.map(|i| i.key.as_str()),
+                "ok",
+            );
+            finish_once(&mut tx, p, idem, answer.as_deref(), &[], audit).await?;
+            tx.commit().await
+        })
+        .await
     }
 
     /// Replaces a key's limits and approval threshold (admin).
@@ -480,41 +491,52 @@ impl Platform {
         p: &Principal,
         id: &ApiKeyId,
         limits: KeyLimits,
-    ) -> Result<ApiKeyRecord> {
-        self.managed_key(p, id).await?;
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<ApiKeyRecord>> {
+        let mut record = self.managed_key(p, id).await?;
         limits.validate()?;
         let limits = if p.has(Scope::Admin) {
             limits
         } else {
             limits.bounded_by(&p.limits)?
         };
-        let mut tx = self.inner.store.begin().await?;
-        if !tx.set_key_limits(&p.tenant_id, id, &limits).await? {
-            return Err(Error::not_found("api_key", id));
-        }
-        self.inner.auth_cache.forget(id);
-        let summary = serde_json::to_string(&limits).unwrap_or_default();
-        finish(
-            &mut tx,
+        let request = (id, limits.clone());
+        self.once(
             p,
-            None,
-            &[],
-            audit_entry(
-                p,
-                "keys.set_limits",
-                "api_key",
-                id.as_str(),
-                None,
-                &format!("ok: {summary}"),
-            ),
+            idempotency_key,
+            "keys.set_limits",
+            &request,
+            |idem| async move {
+                let idem = idem.as_ref();
+                let mut tx = self.inner.store.begin().await?;
+                if !tx.set_key_limits(&p.tenant_id, id, &limits).await? {
+                    return Err(Error::not_found("api_key", id));
+                }
+                self.inner.auth_cache.forget(id);
+                let summary = serde_json::to_string(&limits).unwrap_or_default();
+                record.limits = limits.clone();
+                let answer = self.kept(p, idem, &record, false)?;
+                finish_once(
+                    &mut tx,
+                    p,
+                    idem,
+                    answer.as_deref(),
+                    &[],
+                    audit_entry(
+                        p,
+                        "keys.set_limits",
+                        "api_key",
+                        id.as_str(),
+                        idem.map(|i| i.key.as_str()),
+                        &format!("ok: {summary}"),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(record)
+            },
         )
-        .await?;
-        tx.commit().await?;
-        self.inner
-            .store
-            .api_key(&p.tenant_id, id)
-            .await?
-            .ok_or_else(|| Error::not_found("api_key", id))
+        .await
     }
 
     /// Turns an API key secret into a principal, or `Unauthenticated`. Keys are remembered

@@ -5,7 +5,7 @@ use base64::Engine;
 use rand::RngCore;
 use secrecy::ExposeSecret;
 
-use super::{audit_entry, finish, finish_once, validate_limit, Executed, Platform};
+use super::{audit_entry, finish_once, validate_limit, Executed, Platform};
 use crate::auth::{Principal, Scope};
 use crate::error::{Error, Result};
 use crate::id::{WebhookDeliveryId, WebhookEndpointId};
@@ -81,28 +81,34 @@ impl Platform {
         &self,
         p: &Principal,
         id: &WebhookEndpointId,
-    ) -> Result<()> {
+        idempotency_key: Option<String>,
+    ) -> Result<Executed<()>> {
         p.require(Scope::Developer)?;
-        let mut tx = self.inner.store.begin().await?;
-        if !tx.disable_webhook_endpoint(&p.tenant_id, id).await? {
-            return Err(Error::not_found("webhook_endpoint", id));
-        }
-        finish(
-            &mut tx,
+        self.once(
             p,
-            None,
-            &[],
-            audit_entry(
-                p,
-                "webhooks.delete",
-                "webhook_endpoint",
-                id.as_str(),
-                None,
-                "ok",
-            ),
+            idempotency_key,
+            "webhooks.delete",
+            id,
+            |idem| async move {
+                let idem = idem.as_ref();
+                let mut tx = self.inner.store.begin().await?;
+                if !tx.disable_webhook_endpoint(&p.tenant_id, id).await? {
+                    return Err(Error::not_found("webhook_endpoint", id));
+                }
+                let answer = self.kept(p, idem, &(), false)?;
+                let audit = audit_entry(
+                    p,
+                    "webhooks.delete",
+                    "webhook_endpoint",
+                    id.as_str(),
+                    idem.map(|i| i.key.as_str()),
+                    "ok",
+                );
+                finish_once(&mut tx, p, idem, answer.as_deref(), &[], audit).await?;
+                tx.commit().await
+            },
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     /// Deliveries to one endpoint, newest first, with their attempts (admin).

@@ -1,7 +1,7 @@
 //! Idempotency of every change through core, on SQLite and PostgreSQL: for each operation the
 //! HTTP shell used to key in a layer of its own (administrative creates, link tokens, syncs,
 //! approvals, rejections, cancellations, fraud cases, backtests, webhook endpoints and
-//! deliveries), a retry with the same key answers the first result with `replayed` and makes
+//! deliveries) and the other changes (key limits and revocation, rule sets, endpoint deletion), a retry with the same key answers the first result with `replayed` and makes
 //! no second effect, and another request under the key is `Conflict(idempotency_key_reused)`.
 //! And the answer lives in the operation's own transaction: when keeping it fails, the effect
 //! is rolled back with it, and a retry runs the operation once.
@@ -236,6 +236,21 @@ async fn every_change_replays(w: &World) {
         "keys.create",
         pl.create_api_key(admin, new_key("other"), key("k-key"))
     );
+    replays!(
+        "keys.set_limits",
+        pl.set_key_limits(
+            admin,
+            &created.key.id,
+            KeyLimits::default(),
+            key("k-limits")
+        )
+    );
+    assert_eq!(w.audits("keys.set_limits").await, 1);
+    replays!(
+        "keys.revoke",
+        pl.revoke_api_key(admin, &created.key.id, key("k-revoke"))
+    );
+    assert_eq!(w.audits("keys.revoke").await, 1, "revoked once");
 
     // users
     replays!(
@@ -347,13 +362,21 @@ async fn every_change_replays(w: &World) {
     assert_eq!(w.audits("orders.cancel").await, 1);
 
     // fraud cases: a rule holds every payment for review
-    pl.set_fraud_rules(
-        admin,
-        "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"all\"\naction = \"review\"\nscore = 50\nwhen.amount_above = { amount = { USD = \"0.00\" } }\n",
-        RuleFormat::Toml,
-    )
-    .await
-    .expect("rules");
+    let rules = "review_score = 50\nblock_score = 100\n[[rule]]\nname = \"all\"\naction = \"review\"\nscore = 50\nwhen.amount_above = { amount = { USD = \"0.00\" } }\n";
+    replays!(
+        "fraud.rules.set",
+        pl.set_fraud_rules(admin, rules, RuleFormat::Toml, key("k-rules"))
+    );
+    assert_eq!(w.audits("fraud.rules.set").await, 1, "one version stored");
+    reused!(
+        "fraud.rules.set",
+        pl.set_fraud_rules(
+            admin,
+            "review_score = 60\nblock_score = 100\n",
+            RuleFormat::Toml,
+            key("k-rules")
+        )
+    );
     let reviewed = |amount: &'static str| async move {
         let p = pl
             .create_payment(admin, pay(amount), None)
@@ -429,6 +452,11 @@ async fn every_change_replays(w: &World) {
         "webhooks.replay",
         pl.replay_webhook_delivery(admin, delivery, key("k-hook"))
     );
+    replays!(
+        "webhooks.delete",
+        pl.delete_webhook_endpoint(admin, &created.endpoint.id, key("k-unhook"))
+    );
+    assert_eq!(w.audits("webhooks.delete").await, 1, "deleted once");
 }
 
 /// Keeping the answer fails inside the operation's transaction (a trigger refuses to mark

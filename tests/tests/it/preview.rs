@@ -274,7 +274,7 @@ async fn setup(w: &World, c: &Case, interface: Interface) -> (Principal, String,
     let admin = Principal::system(t.id, Interface::Sdk);
     if let Some(rules) = RULES[c.rules] {
         w.platform
-            .set_fraud_rules(&admin, rules, RuleFormat::Toml)
+            .set_fraud_rules(&admin, rules, RuleFormat::Toml, None)
             .await
             .expect("rules");
     }
