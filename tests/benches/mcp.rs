@@ -22,18 +22,11 @@ use std::time::Duration;
 use axum::Router;
 use fintech_core::platform::NewApiKey;
 use fintech_core::{Config, Interface, Platform, Principal, Scope};
+use fintech_load::bare_mcp_router;
 use fintech_mcp::http::HttpOptions;
 use fintech_mcp::{McpOptions, McpState};
 use fintech_providers::SimProviders;
 use fintech_tests::bench::{drive, Run};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 const CLIENTS: usize = 50;
 
@@ -45,49 +38,6 @@ async fn serve(router: Router) -> anyhow::Result<SocketAddr> {
     });
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(addr)
-}
-
-/// The bare server: one tool answering a constant.
-#[derive(Clone)]
-struct Bare;
-
-impl ServerHandler for Bare {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn list_tools(
-        &self,
-        _: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(vec![Tool::new(
-            "whoami",
-            "constant",
-            Arc::new(serde_json::Map::from_iter([(
-                "type".to_owned(),
-                serde_json::json!("object"),
-            )])),
-        )]))
-    }
-
-    async fn call_tool(
-        &self,
-        _: CallToolRequestParams,
-        _: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        Ok(CallToolResult::success(vec![ContentBlock::text("{\"whoami\":{}}")]).into())
-    }
-}
-
-fn bare_router() -> Router {
-    let config = StreamableHttpServerConfig::default().with_json_response(true);
-    let service = StreamableHttpService::new(
-        || Ok(Bare),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
-    Router::new().route_service("/mcp", service)
 }
 
 async fn calls(url: String, key: Option<String>, duration: Duration) -> anyhow::Result<Run> {
@@ -244,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
 
     let state = McpState::new(platform.clone(), McpOptions::default());
     let fintech = serve(fintech_mcp::http::router(state, HttpOptions::default())).await?;
-    let bare = serve(bare_router()).await?;
+    let bare = serve(bare_mcp_router()).await?;
 
     println!("MCP tools/call over Streamable HTTP, {CLIENTS} clients, stateless 2026-07-28, JSON responses, {duration:?} each");
     // warm up connections and caches
