@@ -226,6 +226,10 @@ echo "| what | this project | p99 | baseline, same run | ratio | goal |"
 echo "|---|---:|---:|---|---:|---|"
 printf '%s\n' "${ROWS[@]}"
 if [ "$FAILED" != 0 ]; then
+    for log in "$WORK"/*/err.txt; do
+        echo "--- first errors in $log:" >&2
+        grep -a -E 'ERROR|panicked' "$log" | head -5 >&2 || true
+    done
     echo "FAIL: some requests did not succeed (see above)" >&2
     exit 1
 fi
