@@ -130,6 +130,8 @@ define_id!(/// An outgoing webhook endpoint.
     WebhookEndpointId, "whe", "webhook_endpoint");
 define_id!(/// One delivery of one event to one webhook endpoint.
     WebhookDeliveryId, "whd", "webhook_delivery");
+define_id!(/// An AP2 payment mandate the tenant issued.
+    MandateId, "mdt", "mandate");
 define_id!(/// A fraud review case.
     CaseId, "fcs", "fraud_case");
 

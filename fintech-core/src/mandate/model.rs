@@ -401,3 +401,56 @@ pub(crate) fn typed<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value)
         .map_err(|e| Rejection::new(ReasonCode::Malformed, format!("{what}: {e}")))
 }
+
+/// A published key set (RFC 7517 section 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Jwks {
+    /// The keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// What an operator asks for when granting an agent a mandate.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewMandate {
+    /// The API key (the agent) the mandate is for.
+    pub api_key_id: crate::id::ApiKeyId,
+    /// The agent's public key: the only key that can present the mandate (`cnf`).
+    pub agent_jwk: Jwk,
+    /// The constraints (at least one; amounts in minor units, budget in major units).
+    pub constraints: Vec<Constraint>,
+    /// Lifetime in seconds (default 3600, at most 30 days).
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+}
+
+/// A mandate the tenant issued.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MandateRecord {
+    /// Id (`mdt_…`).
+    pub id: crate::id::MandateId,
+    /// The agent's API key.
+    pub api_key_id: crate::id::ApiKeyId,
+    /// The issuer key that signed it.
+    pub issuer_kid: String,
+    /// base64url(SHA-256(issuer JWT)): how a presented chain names it.
+    pub mandate_digest: String,
+    /// The open SD-JWT to hand to the agent (it is the agent's credential; only its `cnf`
+    /// key can present it).
+    pub token: String,
+    /// The open mandate as signed.
+    pub mandate: OpenMandate,
+    /// Who issued it.
+    pub created_by: String,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it expires.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What accepted payments used of it.
+    pub usage: Usage,
+}

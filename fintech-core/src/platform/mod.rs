@@ -15,6 +15,7 @@ mod confirm;
 mod decision;
 mod fraud;
 mod inbound;
+mod mandates;
 mod ops;
 mod payments;
 mod sessions;

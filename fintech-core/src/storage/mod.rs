@@ -15,6 +15,7 @@ mod fraud;
 mod identities;
 mod inbound;
 mod journal;
+mod mandates;
 mod ops;
 mod payments;
 mod tenancy;

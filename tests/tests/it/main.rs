@@ -4,6 +4,7 @@ mod catalog;
 mod http;
 mod idempotency;
 mod inbound;
+mod mandates;
 mod oidc;
 mod preview;
 mod storage;
