@@ -160,11 +160,25 @@ impl Store {
 
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is
     /// taken up front and waits (busy timeout) instead of failing on upgrade.
+    ///
+    /// Cancel-safe: the `BEGIN` runs in a task of its own, so a caller dropped while waiting
+    /// (a client that disconnects mid-request) never returns a connection to the pool inside
+    /// a transaction nobody owns. sqlx counts a custom `BEGIN` before it checks that it took
+    /// effect; a future dropped between the two left the connection holding SQLite's write
+    /// lock, and every later `begin_with` on it failed ("non-zero transaction depth"). Here
+    /// the task always finishes, and a `Transaction` nobody receives is dropped, which rolls
+    /// it back.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let pool = self.pool.clone();
+        let backend = self.backend;
+        let inner = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => pool.begin().await,
+            }
+        })
+        .await
+        .map_err(|e| Error::internal(format!("begin: {e}")))??;
         Ok(Tx { inner })
     }
 
@@ -243,4 +257,50 @@ pub fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 /// Clamps a page size.
 pub fn page_limit(limit: Option<u32>) -> i64 {
     i64::from(limit.unwrap_or(100).clamp(1, 500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Begins dropped at every point of their progress leave no connection inside a
+    /// transaction: afterwards each pooled connection still begins and commits.
+    async fn dropped_begins_leave_the_pool_usable(store: Store) {
+        for polls in 0..200u32 {
+            let begin = store.begin();
+            tokio::pin!(begin);
+            let mut done = false;
+            for _ in 0..polls % 40 {
+                if futures::poll!(begin.as_mut()).is_ready() {
+                    done = true;
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            if polls % 3 == 0 && !done {
+                // give the worker time to finish the BEGIN the dropped future asked for
+                std::thread::sleep(Duration::from_micros(u64::from(polls) * 5));
+            }
+        }
+        for _ in 0..20 {
+            let mut tx = store.begin().await.expect("a pooled connection is usable");
+            sqlx::query("SELECT 1")
+                .execute(tx.conn())
+                .await
+                .expect("query");
+            tx.commit().await.expect("commit");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_begin_on_sqlite() {
+        let path = std::env::temp_dir().join(format!("fintech-begin-{}.db", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = Store::connect_url(&url, 2).await.expect("store");
+        dropped_begins_leave_the_pool_usable(store.clone()).await;
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }
