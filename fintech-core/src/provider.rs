@@ -43,4 +43,13 @@ pub trait ProviderSet: Send + Sync {
     fn payments(&self, tenant: &TenantId) -> Arc<dyn PaymentProvider>;
     /// The brokerage provider of a tenant.
     fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider>;
+
+    /// Gives the providers the platform's database to keep their own per-tenant state in.
+    /// [`crate::PlatformBuilder::build`] calls it once it has opened the database; providers
+    /// that keep state (the simulator) keep it there, so every process opening the database
+    /// sees the same provider world. A set that wraps another must pass it on. The default
+    /// does nothing (real clients keep their state at the provider).
+    fn attach_state(&self, state: &crate::provider_state::ProviderState) {
+        let _ = state;
+    }
 }

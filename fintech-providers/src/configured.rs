@@ -498,6 +498,10 @@ impl ProviderSet for ConfiguredProviders {
             },
         }
     }
+
+    fn attach_state(&self, state: &fintech_core::ProviderState) {
+        self.sim.attach_state(state);
+    }
 }
 
 #[cfg(test)]

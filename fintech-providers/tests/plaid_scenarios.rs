@@ -229,7 +229,10 @@ async fn plaid_client_passes_the_banking_scenarios_over_the_wire() {
         let h = BankingHarness {
             institution: "ins_109508".into(),
             advance: Some(Box::new(move || {
-                advancer.advance();
+                let advancer = advancer.clone();
+                Box::pin(async move {
+                    advancer.advance().await.expect("a simulated day");
+                })
             })),
         };
         match tokio::spawn(async move { run(name, &plaid, &h).await }).await {

@@ -68,7 +68,10 @@ async fn sim_banking() {
         let h = banking::BankingHarness {
             institution: "ins_109508".into(),
             advance: Some(Box::new(move || {
-                advancer.advance();
+                let advancer = advancer.clone();
+                Box::pin(async move {
+                    advancer.advance().await.expect("a simulated day");
+                })
             })),
         };
         banking::run(name, bank.as_ref(), &h).await

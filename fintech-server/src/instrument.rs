@@ -57,6 +57,9 @@ impl ProviderSet for Instrumented {
     fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider> {
         Arc::new(Brokerage(self.0.brokerage(tenant)))
     }
+    fn attach_state(&self, state: &fintech_core::ProviderState) {
+        self.0.attach_state(state);
+    }
 }
 
 struct Banking(Arc<dyn BankingProvider>);

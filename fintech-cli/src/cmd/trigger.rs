@@ -157,7 +157,7 @@ async fn transactions_updated(
     for item in &items {
         // Catch up, let a simulated day pass, and sync what it brought.
         p.sync_transactions(op, &item.id, None, None).await?;
-        sim.banking_sim(&op.tenant_id).advance();
+        sim.banking_sim(&op.tenant_id).advance().await?;
         let s = crate::output::value(p.sync_transactions(op, &item.id, None, None).await?);
         rows.push(vec![
             item.id.to_string(),

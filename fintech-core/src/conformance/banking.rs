@@ -13,8 +13,10 @@ use crate::banking::{BankingProvider, ProviderTransaction};
 use crate::error::{Error, ErrorKind};
 use crate::money::Currency;
 
-/// Makes a day pass at the provider: pending transactions post, new ones arrive.
-pub type Advance = Box<dyn Fn() + Send + Sync>;
+/// Makes a day pass at the provider: pending transactions post, new ones arrive. (A future,
+/// because a provider may keep its days in a database.)
+pub type Advance =
+    Box<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 /// What a banking backend supplies beyond the trait.
 pub struct BankingHarness {
@@ -344,7 +346,7 @@ pub async fn new_transactions_arrive_as_changes(
     let token = link(p, h).await;
     let (before, cursor, _) = sync_all(p, &token, 500).await;
     for day in 1.. {
-        advance();
+        advance().await;
         let peek = p
             .sync_transactions(&token, Some(&cursor), 500)
             .await
@@ -384,9 +386,9 @@ pub async fn several_days_sync_in_small_pages(
     };
     let token = link(p, h).await;
     let (state, cursor, _) = sync_all(p, &token, 500).await;
-    advance();
-    advance();
-    advance();
+    advance().await;
+    advance().await;
+    advance().await;
     let mut small = state.clone();
     sync_into(p, &token, &mut small, Some(cursor.clone()), 3).await;
     assert_ne!(small, state, "three days bring changes");

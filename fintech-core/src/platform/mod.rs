@@ -176,6 +176,9 @@ impl PlatformBuilder {
         };
         let day_ago = crate::storage::now_micros() - 24 * 3600 * 1_000_000;
         store.purge_idempotency(day_ago).await?;
+        providers.attach_state(&crate::provider_state::ProviderState::database(
+            store.clone(),
+        ));
         let fraud = self
             .fraud
             .unwrap_or_else(|| Arc::new(StoredRules::new(store.clone())));
@@ -224,6 +227,12 @@ impl Platform {
     /// The providers.
     pub fn providers(&self) -> &Arc<dyn ProviderSet> {
         &self.inner.providers
+    }
+
+    /// Provider state in this platform's database (what the simulator keeps there; see
+    /// [`crate::provider_state`]).
+    pub fn provider_state(&self) -> crate::provider_state::ProviderState {
+        crate::provider_state::ProviderState::database(self.inner.store.clone())
     }
 
     /// Verifies the principal's tenant's audit chain; reports the first bad record.

@@ -18,6 +18,7 @@ mod journal;
 mod mandates;
 mod ops;
 mod payments;
+mod provider_state;
 mod tenancy;
 mod timeline;
 mod trading;

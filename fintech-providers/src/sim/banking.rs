@@ -7,9 +7,13 @@
 //! before the link; [`SimBanking::advance`] simulates a day passing: yesterday's pending
 //! transactions post (removed + added under a new id, as Plaid reports it), one transaction
 //! is enriched (modified), and new ones arrive.
+//!
+//! State (namespace `sim.banking`), by a hash of the item's seed so no token material is
+//! stored: `exchanged` (a public token works once), `item` (the days simulated since the
+//! link), `removed` (its access token is refused from then on).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+#[cfg(test)]
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate};
@@ -21,7 +25,10 @@ use fintech_core::{Currency, Error, Money, ProviderMode, Result};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::prices::hash_parts;
-use super::{lock, sim_error, SimClock};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{sim_error, SimClock, SimState};
 
 /// Sandbox institutions: `(id, name)`. `ins_sim_login_required` links, then answers every
 /// read with `ITEM_LOGIN_REQUIRED`, to exercise the re-authentication path.
@@ -160,47 +167,59 @@ enum Change {
 #[derive(Debug)]
 pub struct SimBanking {
     clock: SimClock,
-    state: Mutex<BankState>,
+    state: SimState,
 }
 
-#[derive(Debug, Default)]
-struct BankState {
-    exchanged: HashSet<String>,
-    /// Item seed → days simulated since the link.
-    generations: HashMap<String, u32>,
-    /// Seeds of removed items: their access tokens are refused with `ITEM_NOT_FOUND`. Kept in
-    /// memory (the platform records removals in its database and never uses such a token).
-    removed: HashSet<String>,
+/// An item's record: days simulated since its link.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct ItemDays {
+    generation: u32,
+}
+
+const EXCHANGED: &str = "exchanged";
+const ITEM: &str = "item";
+const REMOVED: &str = "removed";
+
+/// The record key of an item: a hash of its seed (the seed is what its access token carries).
+fn item_key(seed: &str) -> String {
+    hex::encode(&Sha256::digest(seed.as_bytes())[..16])
 }
 
 impl SimBanking {
-    /// A simulator reading time from `clock`.
+    /// A simulator of its own, kept in memory, reading time from `clock`.
     pub fn new(clock: SimClock) -> Self {
-        Self {
-            clock,
-            state: Mutex::new(BankState::default()),
-        }
+        Self::with_state(SimState::standalone("sim.banking"), clock)
     }
 
-    /// Simulates a day passing for every item this simulator has seen (up to ten years of
-    /// days per item): pending transactions post, one is enriched, new ones arrive. Returns
-    /// how many items it looked at.
-    pub fn advance(&self) -> usize {
-        let mut st = lock(&self.state);
-        for g in st.generations.values_mut() {
-            *g = (*g + 1).min(MAX_GENERATION);
-        }
-        st.generations.len()
+    pub(crate) fn with_state(state: SimState, clock: SimClock) -> Self {
+        Self { clock, state }
     }
 
-    fn item(&self, access_token: &SecretString) -> Result<ItemKey> {
+    /// Simulates a day passing for every item this tenant has linked and not removed (up to
+    /// ten years of days per item): pending transactions post, one is enriched, new ones
+    /// arrive. Returns how many items it moved on.
+    pub async fn advance(&self) -> Result<usize> {
+        let mut tx = self.state.begin().await?;
+        let items = tx.list(ITEM).await?;
+        for (key, value) in &items {
+            let mut days: ItemDays = serde_json::from_str(value)
+                .map_err(|e| Error::internal(format!("simulator item {key}: {e}")))?;
+            days.generation = (days.generation + 1).min(MAX_GENERATION);
+            tx.put_json(ITEM, key, &days).await?;
+        }
+        tx.commit().await?;
+        Ok(items.len())
+    }
+
+    async fn item(&self, access_token: &SecretString) -> Result<ItemKey> {
         let key = ItemKey::decode(access_token.expose_secret(), "access").ok_or_else(|| {
             sim_error(
                 "INVALID_ACCESS_TOKEN",
                 "the access token is not one the simulator issued",
             )
         })?;
-        if lock(&self.state).removed.contains(&key.seed) {
+        let k = item_key(&key.seed);
+        if self.state.get::<bool>(REMOVED, &k).await?.is_some() {
             return Err(removed_error());
         }
         if key.institution == "ins_sim_login_required" {
@@ -209,11 +228,27 @@ impl SimBanking {
                 "the institution needs the user to log in again; start a new link flow for this item",
             ));
         }
-        lock(&self.state)
-            .generations
-            .entry(key.seed.clone())
-            .or_insert(0);
         Ok(key)
+    }
+
+    /// The days simulated for an item, at least `at_least` (a cursor from before a restart
+    /// carries the days simulated then), recording the item on first sight.
+    async fn generation(&self, key: &ItemKey, at_least: u32) -> Result<u32> {
+        let k = item_key(&key.seed);
+        if let Some(days) = self.state.get::<ItemDays>(ITEM, &k).await? {
+            if days.generation >= at_least {
+                return Ok(days.generation);
+            }
+        }
+        let mut tx = self.state.begin().await?;
+        if tx.get_json::<bool>(REMOVED, &k).await?.is_some() {
+            return Err(removed_error());
+        }
+        let mut days = tx.get_json::<ItemDays>(ITEM, &k).await?.unwrap_or_default();
+        days.generation = days.generation.max(at_least);
+        tx.put_json(ITEM, &k, &days).await?;
+        tx.commit().await?;
+        Ok(days.generation)
     }
 }
 
@@ -435,12 +470,17 @@ impl BankingProvider for SimBanking {
                 "not a public token the simulator issued (INVALID_PUBLIC_TOKEN)",
             )
         })?;
-        if !lock(&self.state).exchanged.insert(key.seed.clone()) {
+        let k = item_key(&key.seed);
+        let mut tx = self.state.begin().await?;
+        if tx.get_json::<bool>(EXCHANGED, &k).await?.is_some() {
             return Err(Error::validation(
                 "public_token",
                 "already exchanged; public tokens work once (INVALID_PUBLIC_TOKEN)",
             ));
         }
+        tx.put_json(EXCHANGED, &k, &true).await?;
+        tx.put_json(ITEM, &k, &ItemDays::default()).await?;
+        tx.commit().await?;
         let name = INSTITUTIONS
             .iter()
             .find(|(id, _)| *id == key.institution)
@@ -455,7 +495,7 @@ impl BankingProvider for SimBanking {
     }
 
     async fn accounts(&self, access_token: &SecretString) -> Result<Vec<ProviderAccount>> {
-        let key = self.item(access_token)?;
+        let key = self.item(access_token).await?;
         Ok(accounts_of(&key))
     }
 
@@ -472,11 +512,14 @@ impl BankingProvider for SimBanking {
                 "the access token is not one the simulator issued",
             )
         })?;
-        let mut st = lock(&self.state);
-        if !st.removed.insert(key.seed.clone()) {
+        let k = item_key(&key.seed);
+        let mut tx = self.state.begin().await?;
+        if tx.get_json::<bool>(REMOVED, &k).await?.is_some() {
             return Err(removed_error());
         }
-        st.generations.remove(&key.seed);
+        tx.put_json(REMOVED, &k, &true).await?;
+        tx.delete(ITEM, &k).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -486,19 +529,14 @@ impl BankingProvider for SimBanking {
         cursor: Option<&str>,
         count: u32,
     ) -> Result<SyncPage> {
-        let key = self.item(access_token)?;
+        let key = self.item(access_token).await?;
         if !(1..=500).contains(&count) {
             return Err(Error::validation("count", "must be between 1 and 500"));
         }
         let (cursor_gen, start) = parse_cursor(cursor)?;
         // A cursor from before a restart carries the days simulated then: catch the item's
         // counter up to it, so the next `advance` brings a new day instead of a known one.
-        let generation = {
-            let mut st = lock(&self.state);
-            let g = st.generations.entry(key.seed.clone()).or_insert(0);
-            *g = (*g).max(cursor_gen);
-            *g
-        };
+        let generation = self.generation(&key, cursor_gen).await?;
         let log = change_log(&key, generation);
         if start > log.len() {
             return Err(Error::validation(
@@ -550,7 +588,7 @@ mod tests {
             .expect("sync")
             .next_cursor;
         for _ in 0..3 {
-            first.advance();
+            first.advance().await.expect("advance");
         }
         cursor = first
             .sync_transactions(&token, Some(&cursor), 500)
@@ -567,7 +605,7 @@ mod tests {
             "nothing new on resume"
         );
         assert!(cursor.starts_with("sim1.3."), "{cursor}");
-        second.advance();
+        second.advance().await.expect("advance");
         let next = second
             .sync_transactions(&token, Some(&page.next_cursor), 500)
             .await

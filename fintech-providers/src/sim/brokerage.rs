@@ -11,6 +11,11 @@
 //! once the stop price has traded. `ioc` and `fok` orders that cannot fill at once are
 //! cancelled. Buying power is cash minus what open buy orders reserve; there is no margin and
 //! no short selling.
+//!
+//! State (namespace `sim.brokerage`): `account` (cash, positions and the ids of open
+//! orders), `order` by id, `client` (client order id → order id). Matching reads and writes
+//! them in one state transaction, so fills are counted once whichever process looks.
+//! Pinned prices ([`SimBrokerage::set_price`]) stay in this process.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -26,7 +31,10 @@ use fintech_core::{Currency, Error, Money, ProviderMode, Result};
 use rust_decimal::Decimal;
 
 use super::prices::{hash_parts, price_cents, SPREAD};
-use super::{lock, SimClock};
+use fintech_core::ProviderStateTx;
+use serde::{Deserialize, Serialize};
+
+use super::{lock, SimClock, SimState};
 
 /// The assets the simulator lists: `(symbol, name, exchange, fractionable)`, all active,
 /// tradable, shortable, marginable and easy to borrow. The price feed prices any well-formed
@@ -96,7 +104,7 @@ fn sim_asset(symbol: &str) -> Option<Asset> {
 /// Cash in a new simulated account: 100,000.00 USD.
 pub const STARTING_CASH: i64 = 10_000_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimOrder {
     id: String,
     client_order_id: String,
@@ -125,19 +133,45 @@ impl SimOrder {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Holding {
     qty: Decimal,
     /// Total cost of the shares held (exact, USD).
     cost: Money,
 }
 
+/// The account record: cash, positions and which orders are still open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccountRecord {
+    cash: Money,
+    positions: BTreeMap<String, Holding>,
+    open: Vec<String>,
+}
+
+impl Default for AccountRecord {
+    fn default() -> Self {
+        Self {
+            cash: usd(STARTING_CASH),
+            positions: BTreeMap::new(),
+            open: Vec::new(),
+        }
+    }
+}
+
+const ACCOUNT: &str = "account";
+const ACCOUNT_KEY: &str = "main";
+const ORDER: &str = "order";
+const CLIENT: &str = "client";
+
+/// The account with its open orders (and any other order a call looks at), loaded in a state
+/// transaction, and the prices pinned in this process.
 #[derive(Debug)]
 struct Book {
     cash: Money,
     positions: BTreeMap<String, Holding>,
     orders: HashMap<String, SimOrder>,
-    by_client: HashMap<String, String>,
+    /// The stored form of each loaded order, to write back only what changed.
+    loaded: HashMap<String, String>,
     overrides: HashMap<String, i64>,
 }
 
@@ -146,14 +180,80 @@ struct Book {
 pub struct SimBrokerage {
     account_number: String,
     clock: SimClock,
-    book: Mutex<Book>,
+    state: SimState,
+    overrides: Mutex<HashMap<String, i64>>,
 }
 
 fn usd(cents: i64) -> Money {
     Money::from_minor(cents, Currency::USD)
 }
 
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::internal(format!("simulator state: {e}")))
+}
+
 impl Book {
+    /// The account as committed, without a transaction (the view of a reader when no order is
+    /// open, so nothing can change by looking).
+    fn from_record(account: AccountRecord, overrides: HashMap<String, i64>) -> Self {
+        Self {
+            cash: account.cash,
+            positions: account.positions,
+            orders: HashMap::new(),
+            loaded: HashMap::new(),
+            overrides,
+        }
+    }
+
+    /// Loads the account and its open orders.
+    async fn load(tx: &mut ProviderStateTx, overrides: HashMap<String, i64>) -> Result<Self> {
+        let account = tx
+            .get_json::<AccountRecord>(ACCOUNT, ACCOUNT_KEY)
+            .await?
+            .unwrap_or_default();
+        let open = account.open.clone();
+        let mut book = Self::from_record(account, overrides);
+        for id in &open {
+            book.load_order(tx, id).await?;
+        }
+        Ok(book)
+    }
+
+    /// Loads one more order (no effect when loaded or unknown).
+    async fn load_order(&mut self, tx: &mut ProviderStateTx, id: &str) -> Result<()> {
+        if self.orders.contains_key(id) {
+            return Ok(());
+        }
+        if let Some(text) = tx.get(ORDER, id).await? {
+            let order: SimOrder = serde_json::from_str(&text)
+                .map_err(|e| Error::internal(format!("simulator order {id}: {e}")))?;
+            self.orders.insert(id.to_owned(), order);
+            self.loaded.insert(id.to_owned(), text);
+        }
+        Ok(())
+    }
+
+    /// Writes back the orders that changed and the account with its open orders.
+    async fn save(&self, tx: &mut ProviderStateTx) -> Result<()> {
+        let mut open: Vec<(DateTime<Utc>, String)> = Vec::new();
+        for (id, o) in &self.orders {
+            let text = to_json(o)?;
+            if self.loaded.get(id) != Some(&text) {
+                tx.put(ORDER, id, &text).await?;
+            }
+            if !o.status.is_final() {
+                open.push((o.created_at, id.clone()));
+            }
+        }
+        open.sort();
+        let account = AccountRecord {
+            cash: self.cash,
+            positions: self.positions.clone(),
+            open: open.into_iter().map(|(_, id)| id).collect(),
+        };
+        tx.put_json(ACCOUNT, ACCOUNT_KEY, &account).await
+    }
+
     fn price(&self, symbol: &str, at: DateTime<Utc>) -> i64 {
         self.overrides
             .get(symbol)
@@ -364,25 +464,25 @@ impl Book {
 }
 
 impl SimBrokerage {
-    /// A fresh account with [`STARTING_CASH`].
+    /// A fresh account with [`STARTING_CASH`], of its own, kept in memory.
     pub fn new(account_number: String, clock: SimClock) -> Self {
+        Self::with_state(SimState::standalone("sim.brokerage"), account_number, clock)
+    }
+
+    pub(crate) fn with_state(state: SimState, account_number: String, clock: SimClock) -> Self {
         Self {
             account_number,
             clock,
-            book: Mutex::new(Book {
-                cash: usd(STARTING_CASH),
-                positions: BTreeMap::new(),
-                orders: HashMap::new(),
-                by_client: HashMap::new(),
-                overrides: HashMap::new(),
-            }),
+            state,
+            overrides: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Pins the price of a symbol (the mid price; bid and ask are one cent either side), or
-    /// returns it to the feed with `None`. For tests and demos of limit and stop orders.
+    /// Pins the price of a symbol in this process (the mid price; bid and ask are one cent
+    /// either side), or returns it to the feed with `None`. For tests and demos of limit and
+    /// stop orders; other processes keep reading the feed.
     pub fn set_price(&self, symbol: &str, price: Option<Money>) -> Result<()> {
-        let mut book = lock(&self.book);
+        let mut overrides = lock(&self.overrides);
         match price {
             Some(p) => {
                 if p.currency() != Currency::USD || p.to_minor()? <= SPREAD {
@@ -391,22 +491,63 @@ impl SimBrokerage {
                         "a simulated price is a USD amount above 0.01",
                     ));
                 }
-                book.overrides.insert(symbol.to_owned(), p.to_minor()?);
+                overrides.insert(symbol.to_owned(), p.to_minor()?);
             }
             None => {
-                book.overrides.remove(symbol);
+                overrides.remove(symbol);
             }
         }
         Ok(())
     }
 
-    fn order_view(&self, provider_id: &str) -> Result<ProviderOrder> {
-        let mut book = lock(&self.book);
+    fn overrides(&self) -> HashMap<String, i64> {
+        lock(&self.overrides).clone()
+    }
+
+    fn price(&self, symbol: &str, at: DateTime<Utc>) -> i64 {
+        lock(&self.overrides)
+            .get(symbol)
+            .copied()
+            .unwrap_or_else(|| price_cents(symbol, at))
+    }
+
+    /// The account with every open order matched at `now`: read as committed when no order is
+    /// open, else matched and written back in one state transaction.
+    async fn matched_book(&self, now: DateTime<Utc>) -> Result<Book> {
+        let committed = self
+            .state
+            .get::<AccountRecord>(ACCOUNT, ACCOUNT_KEY)
+            .await?
+            .unwrap_or_default();
+        if committed.open.is_empty() {
+            return Ok(Book::from_record(committed, self.overrides()));
+        }
+        let mut tx = self.state.begin().await?;
+        let mut book = Book::load(&mut tx, self.overrides()).await?;
+        book.evaluate_all(now)?;
+        book.save(&mut tx).await?;
+        tx.commit().await?;
+        Ok(book)
+    }
+
+    async fn order_view(&self, provider_id: &str) -> Result<ProviderOrder> {
+        if let Some(o) = self.state.get::<SimOrder>(ORDER, provider_id).await? {
+            if o.status.is_final() {
+                return Ok(o.view());
+            }
+        }
+        let mut tx = self.state.begin().await?;
+        let mut book = Book::load(&mut tx, self.overrides()).await?;
+        book.load_order(&mut tx, provider_id).await?;
         book.evaluate(provider_id, self.clock.now(), false)?;
-        book.orders
+        let view = book
+            .orders
             .get(provider_id)
             .map(SimOrder::view)
-            .ok_or_else(|| Error::not_found("order", provider_id))
+            .ok_or_else(|| Error::not_found("order", provider_id))?;
+        book.save(&mut tx).await?;
+        tx.commit().await?;
+        Ok(view)
     }
 }
 
@@ -432,8 +573,7 @@ impl BrokerageProvider for SimBrokerage {
 
     async fn account(&self) -> Result<BrokerageAccount> {
         let now = self.clock.now();
-        let mut book = lock(&self.book);
-        book.evaluate_all(now)?;
+        let book = self.matched_book(now).await?;
         let mut equity = book.cash;
         for (symbol, h) in &book.positions {
             equity = equity.checked_add(&usd(book.price(symbol, now)).checked_mul(h.qty)?)?;
@@ -462,11 +602,12 @@ impl BrokerageProvider for SimBrokerage {
             ));
         }
         let now = self.clock.now();
-        let mut book = lock(&self.book);
-        if let Some(id) = book.by_client.get(client_order_id).cloned() {
-            drop(book);
-            return self.order_view(&id);
+        let mut tx = self.state.begin().await?;
+        if let Some(id) = tx.get_json::<String>(CLIENT, client_order_id).await? {
+            drop(tx);
+            return self.order_view(&id).await;
         }
+        let mut book = Book::load(&mut tx, self.overrides()).await?;
         let mut order = SimOrder {
             id: uuid::Uuid::new_v4().to_string(),
             client_order_id: client_order_id.to_owned(),
@@ -482,26 +623,35 @@ impl BrokerageProvider for SimBrokerage {
             order.reject_reason = Some(reason);
         }
         let id = order.id.clone();
-        book.by_client
-            .insert(client_order_id.to_owned(), id.clone());
         book.orders.insert(id.clone(), order);
         book.evaluate(&id, now, true)?;
-        let placed = book.orders.get(&id).map(SimOrder::view);
-        placed.ok_or_else(|| Error::internal("simulated order vanished"))
+        let placed = book
+            .orders
+            .get(&id)
+            .map(SimOrder::view)
+            .ok_or_else(|| Error::internal("simulated order vanished"))?;
+        book.save(&mut tx).await?;
+        tx.put_json(CLIENT, client_order_id, &id).await?;
+        tx.commit().await?;
+        Ok(placed)
     }
 
     async fn get_order(&self, provider_id: &str) -> Result<ProviderOrder> {
-        self.order_view(provider_id)
+        self.order_view(provider_id).await
     }
 
     async fn get_order_by_client_id(&self, client_order_id: &str) -> Result<Option<ProviderOrder>> {
-        let id = lock(&self.book).by_client.get(client_order_id).cloned();
-        id.map(|id| self.order_view(&id)).transpose()
+        match self.state.get::<String>(CLIENT, client_order_id).await? {
+            Some(id) => Ok(Some(self.order_view(&id).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn cancel_order(&self, provider_id: &str) -> Result<ProviderOrder> {
         let now = self.clock.now();
-        let mut book = lock(&self.book);
+        let mut tx = self.state.begin().await?;
+        let mut book = Book::load(&mut tx, self.overrides()).await?;
+        book.load_order(&mut tx, provider_id).await?;
         book.evaluate(provider_id, now, false)?;
         let o = book
             .orders
@@ -510,13 +660,15 @@ impl BrokerageProvider for SimBrokerage {
         if !o.status.is_final() {
             o.status = OrderStatus::Canceled;
         }
-        Ok(o.view())
+        let view = o.view();
+        book.save(&mut tx).await?;
+        tx.commit().await?;
+        Ok(view)
     }
 
     async fn positions(&self) -> Result<Vec<Position>> {
         let now = self.clock.now();
-        let mut book = lock(&self.book);
-        book.evaluate_all(now)?;
+        let book = self.matched_book(now).await?;
         book.positions
             .iter()
             .map(|(symbol, h)| {
@@ -537,7 +689,7 @@ impl BrokerageProvider for SimBrokerage {
     async fn latest_quote(&self, symbol: &str) -> Result<Quote> {
         validate_symbol(symbol)?;
         let now = self.clock.now();
-        let price = lock(&self.book).price(symbol, now);
+        let price = self.price(symbol, now);
         Ok(Quote {
             symbol: symbol.to_owned(),
             bid: usd(price - SPREAD),
@@ -560,14 +712,13 @@ impl BrokerageProvider for SimBrokerage {
         let current = now
             .duration_trunc(width)
             .map_err(|e| Error::internal(format!("bar alignment: {e}")))?;
-        let book = lock(&self.book);
         let mut bars = Vec::with_capacity(limit as usize);
         for back in (0..i64::from(limit)).rev() {
             let t = current - width * back as i32;
             let last = t + width - Duration::minutes(1);
             // Open, close and four points between: enough for a believable high and low.
             let samples: Vec<i64> = (0..6)
-                .map(|k| book.price(symbol, t + (last - t) * k / 5))
+                .map(|k| self.price(symbol, t + (last - t) * k / 5))
                 .collect();
             let volume = 1_000
                 + hash_parts(&[symbol.as_bytes(), b"volume", &t.timestamp().to_be_bytes()])

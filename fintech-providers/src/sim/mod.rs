@@ -8,8 +8,16 @@
 //! * [`SimBrokerage`]: a 100,000 USD account, market/limit/stop/stop-limit orders with
 //!   day/gtc/ioc/fok/opg/cls, fills from a deterministic price feed, positions, a clock.
 //!
-//! [`SimProviders`] gives each tenant its own simulator. Time comes from a [`SimClock`] so
-//! tests can pin and advance it.
+//! [`SimProviders`] gives each tenant its own simulator. Its state (customers, payments and
+//! their idempotency keys, refunds, attached payment methods, items and their simulated days,
+//! removed items, orders, cash and positions) lives in the platform's database once a
+//! [`fintech_core::Platform`] is built with it ([`ProviderSet::attach_state`]), as records of
+//! [`fintech_core::ProviderState`]: every process that opens the database (the CLI, the
+//! server, `fintech-mcp`, an embedding program) sees one simulated world, across restarts.
+//! Each change is one state transaction on the tenant's namespace, so two processes at once
+//! serialize instead of racing. Used without a platform (the simulator's own tests), the
+//! state is kept in memory. Time comes from a [`SimClock`] so tests can pin and advance it;
+//! pinned prices ([`SimBrokerage::set_price`]) stay in the process that pinned them.
 
 mod banking;
 mod brokerage;
@@ -17,7 +25,7 @@ mod payments;
 mod prices;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use chrono::{DateTime, Utc};
 use fintech_core::banking::BankingProvider;
@@ -25,6 +33,8 @@ use fintech_core::id::TenantId;
 use fintech_core::payments::PaymentProvider;
 use fintech_core::provider::ProviderSet;
 use fintech_core::trading::BrokerageProvider;
+use fintech_core::{ProviderState, ProviderStateTx, Result};
+use serde::de::DeserializeOwned;
 
 pub use banking::{SimBanking, INSTITUTIONS};
 pub use brokerage::{SimBrokerage, ASSETS, STARTING_CASH, UNTRADABLE};
@@ -89,6 +99,72 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Where the simulators of one [`SimProviders`] keep their state: the platform's database
+/// once attached, this process's memory until then.
+#[derive(Debug)]
+struct StateCell {
+    memory: ProviderState,
+    attached: OnceLock<ProviderState>,
+}
+
+/// One tenant's view of the simulator's state, for one simulated provider.
+#[derive(Debug, Clone)]
+pub(crate) struct SimState {
+    tenant: TenantId,
+    namespace: &'static str,
+    cell: Arc<StateCell>,
+}
+
+impl SimState {
+    /// State of its own, in memory (a simulator built on its own, outside [`SimProviders`]).
+    pub(crate) fn standalone(namespace: &'static str) -> Self {
+        Self {
+            tenant: TenantId::generate(),
+            namespace,
+            cell: Arc::new(StateCell {
+                memory: ProviderState::in_memory(),
+                attached: OnceLock::new(),
+            }),
+        }
+    }
+
+    fn state(&self) -> &ProviderState {
+        self.cell.attached.get().unwrap_or(&self.cell.memory)
+    }
+
+    /// A transaction on this tenant's namespace (serialized with every other, in every
+    /// process sharing the database).
+    pub(crate) async fn begin(&self) -> Result<ProviderStateTx> {
+        self.state().begin(&self.tenant, self.namespace).await
+    }
+
+    /// One committed record.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<T>> {
+        self.state()
+            .get_json(&self.tenant, self.namespace, kind, key)
+            .await
+    }
+
+    /// Every committed record of a kind, parsed.
+    pub(crate) async fn list<T: DeserializeOwned>(&self, kind: &str) -> Result<Vec<(String, T)>> {
+        self.state()
+            .list(&self.tenant, self.namespace, kind)
+            .await?
+            .into_iter()
+            .map(|(k, v)| {
+                let parsed = serde_json::from_str(&v).map_err(|e| {
+                    fintech_core::Error::internal(format!("simulator state {kind}/{k}: {e}"))
+                })?;
+                Ok((k, parsed))
+            })
+            .collect()
+    }
+}
+
 /// The three simulated providers of one tenant.
 #[derive(Debug, Clone)]
 struct TenantSim {
@@ -98,10 +174,17 @@ struct TenantSim {
 }
 
 /// A simulator per tenant, created on first use: the default [`ProviderSet`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SimProviders {
     clock: SimClock,
+    cell: Arc<StateCell>,
     tenants: Mutex<HashMap<TenantId, TenantSim>>,
+}
+
+impl Default for SimProviders {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SimProviders {
@@ -114,6 +197,10 @@ impl SimProviders {
     pub fn with_clock(clock: SimClock) -> Self {
         Self {
             clock,
+            cell: Arc::new(StateCell {
+                memory: ProviderState::in_memory(),
+                attached: OnceLock::new(),
+            }),
             tenants: Mutex::new(HashMap::new()),
         }
     }
@@ -123,13 +210,27 @@ impl SimProviders {
         &self.clock
     }
 
+    /// True once the simulators keep their state in a platform's database.
+    pub fn is_persistent(&self) -> bool {
+        self.cell.attached.get().is_some()
+    }
+
     fn tenant(&self, tenant: &TenantId) -> TenantSim {
+        let state = |namespace| SimState {
+            tenant: tenant.clone(),
+            namespace,
+            cell: self.cell.clone(),
+        };
         lock(&self.tenants)
             .entry(tenant.clone())
             .or_insert_with(|| TenantSim {
-                banking: Arc::new(SimBanking::new(self.clock.clone())),
-                payments: Arc::new(SimPayments::new()),
-                brokerage: Arc::new(SimBrokerage::new(
+                banking: Arc::new(SimBanking::with_state(
+                    state("sim.banking"),
+                    self.clock.clone(),
+                )),
+                payments: Arc::new(SimPayments::with_state(state("sim.payments"))),
+                brokerage: Arc::new(SimBrokerage::with_state(
+                    state("sim.brokerage"),
                     account_number(tenant),
                     self.clock.clone(),
                 )),
@@ -170,6 +271,14 @@ impl ProviderSet for SimProviders {
 
     fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider> {
         self.brokerage_sim(tenant)
+    }
+
+    /// Keeps every simulator's state in the platform's database from now on. The first
+    /// database attached stays: a simulator shared by two platforms must share their database.
+    fn attach_state(&self, state: &ProviderState) {
+        if state.is_persistent() {
+            let _ = self.cell.attached.set(state.clone());
+        }
     }
 }
 

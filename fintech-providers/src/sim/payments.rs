@@ -1,9 +1,14 @@
 //! Simulated payments in the Stripe test-mode model: test payment-method tokens decide the
 //! outcome, idempotency keys are honoured (same key + same request replays, same key +
 //! different request is refused), refunds never exceed the charge.
+//!
+//! State (namespace `sim.payments`, one JSON record each): `customer_key`, `payment_key`,
+//! `refund_key` and `capture_key` by idempotency key (the request's fingerprint and what it
+//! made), `payment` by provider id, `methods` by customer. Every change is one state
+//! transaction, so a key is claimed once even by two processes at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use fintech_core::payments::{
@@ -11,9 +16,12 @@ use fintech_core::payments::{
     ProviderCaptureRequest, ProviderCustomer, ProviderPayment, ProviderPaymentRequest,
     ProviderPaymentStatus, ProviderRefund, ProviderRefundRequest, RefundStatus,
 };
-use fintech_core::{ConflictCode, Error, Money, ProviderMode, Result};
+use fintech_core::{ConflictCode, Error, Money, ProviderMode, ProviderStateTx, Result};
 
-use super::{lock, sim_error};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{sim_error, SimState};
 
 /// What a test payment method does when charged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,55 +137,104 @@ fn card_of(pm: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-#[derive(Debug)]
+/// A payment as the simulator keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimPayment {
     amount: Money,
     /// What moved: the amount, or the part of it captured.
     captured: Money,
     refunded: Money,
-    status: ProviderPaymentStatus,
+    status: Status,
     /// Authorize only; money moves on capture.
     manual: bool,
-    /// Rebuilt from its id by a later process, which cannot know what happened since.
+    /// Rebuilt from its id (made before the simulator kept state in the database), so what
+    /// happened to it since is unknown; left out of the balance.
+    #[serde(default)]
     restored: bool,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    customers: HashMap<String, (NewCustomer, String)>,
-    /// Idempotency key → (fingerprint of the request, provider payment id).
-    payment_keys: HashMap<String, (String, String)>,
-    payments: HashMap<String, SimPayment>,
-    /// Idempotency key → (fingerprint, refund).
-    refund_keys: HashMap<String, (String, ProviderRefund)>,
-    /// Idempotency key → (fingerprint, the payment after its capture).
-    capture_keys: HashMap<String, (String, ProviderPayment)>,
-    /// Provider customer id → payment methods attached to it.
-    attached: HashMap<String, Vec<PaymentMethod>>,
-    charges: usize,
-    refunds: usize,
+/// [`ProviderPaymentStatus`] as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+enum Status {
+    Succeeded,
+    Processing,
+    RequiresCapture,
+    Failed { code: String, message: String },
+    Canceled,
 }
 
+impl From<&Status> for ProviderPaymentStatus {
+    fn from(s: &Status) -> Self {
+        match s {
+            Status::Succeeded => Self::Succeeded,
+            Status::Processing => Self::Processing,
+            Status::RequiresCapture => Self::RequiresCapture,
+            Status::Failed { code, message } => Self::Failed {
+                code: code.clone(),
+                message: message.clone(),
+            },
+            Status::Canceled => Self::Canceled,
+        }
+    }
+}
+
+/// An idempotency key's first request (its fingerprint) and what it made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Keyed {
+    fingerprint: String,
+    id: String,
+    /// A capture's payment status after it, a refund's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund_status: Option<RefundStatus>,
+}
+
+const CUSTOMER_KEY: &str = "customer_key";
+const PAYMENT_KEY: &str = "payment_key";
+const REFUND_KEY: &str = "refund_key";
+const CAPTURE_KEY: &str = "capture_key";
+const PAYMENT: &str = "payment";
+const METHODS: &str = "methods";
+
 /// The simulated payments provider of one tenant.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SimPayments {
-    state: Mutex<State>,
+    state: SimState,
+    charges: AtomicUsize,
+    refunds: AtomicUsize,
+}
+
+impl Default for SimPayments {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SimPayments {
-    /// An empty simulator.
+    /// An empty simulator of its own, kept in memory.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_state(SimState::standalone("sim.payments"))
     }
 
-    /// Charges made (distinct payments created; replays of an idempotency key not counted).
+    pub(crate) fn with_state(state: SimState) -> Self {
+        Self {
+            state,
+            charges: AtomicUsize::new(0),
+            refunds: AtomicUsize::new(0),
+        }
+    }
+
+    /// Charges this process made through this simulator (distinct payments created; replays
+    /// of an idempotency key not counted).
     pub fn charge_count(&self) -> usize {
-        lock(&self.state).charges
+        self.charges.load(Ordering::SeqCst)
     }
 
-    /// Refunds made (replays not counted).
+    /// Refunds this process made (replays not counted).
     pub fn refund_count(&self) -> usize {
-        lock(&self.state).refunds
+        self.refunds.load(Ordering::SeqCst)
     }
 }
 
@@ -185,48 +242,44 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_sim_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A payment by id. The simulator keeps payments in memory, but each id carries the amount,
-/// currency and outcome (`pi_sim_<uuid>_<minor>_<CUR>_<s|p|f>`), so a payment made by an
-/// earlier process (a CLI invocation, a server before its restart) is known again: settled if
-/// it was processing, with nothing refunded yet (the platform tracks refunds and refuses more
-/// than the payment itself).
-fn lookup<'a>(st: &'a mut State, id: &str) -> Result<&'a mut SimPayment> {
-    if !st.payments.contains_key(id) {
-        let restored = (|| {
-            let mut parts = id.strip_prefix("pi_sim_")?.split('_');
-            let (_uuid, minor, cur, kind) =
-                (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-            let currency = fintech_core::Currency::from_code(cur).ok()?;
-            let amount = Money::from_minor(minor.parse().ok()?, currency);
-            let status = match kind {
-                "s" | "p" => ProviderPaymentStatus::Succeeded,
-                "a" => ProviderPaymentStatus::RequiresCapture,
-                "f" => ProviderPaymentStatus::Failed {
-                    code: "card_declined".into(),
-                    message: "Your card was declined.".into(),
-                },
-                _ => return None,
-            };
-            Some(SimPayment {
-                amount,
-                captured: if status == ProviderPaymentStatus::Succeeded {
-                    amount
-                } else {
-                    Money::zero(currency)
-                },
-                refunded: Money::zero(currency),
-                manual: kind == "a",
-                status,
-                restored: true,
-            })
-        })();
-        if let Some(p) = restored {
-            st.payments.insert(id.to_owned(), p);
-        }
+/// Rebuilds a payment from its id (`pi_sim_<uuid>_<minor>_<CUR>_<s|p|a|f>`): the id carries
+/// the amount, currency and outcome, so a payment made before the simulator kept its state in
+/// the database is known again: settled if it was processing, with nothing refunded yet (the
+/// platform tracks refunds and refuses more than the payment itself).
+fn restore(id: &str) -> Option<SimPayment> {
+    let mut parts = id.strip_prefix("pi_sim_")?.split('_');
+    let (_uuid, minor, cur, kind) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let currency = fintech_core::Currency::from_code(cur).ok()?;
+    let amount = Money::from_minor(minor.parse().ok()?, currency);
+    let status = match kind {
+        "s" | "p" => Status::Succeeded,
+        "a" => Status::RequiresCapture,
+        "f" => Status::Failed {
+            code: "card_declined".into(),
+            message: "Your card was declined.".into(),
+        },
+        _ => return None,
+    };
+    Some(SimPayment {
+        amount,
+        captured: if status == Status::Succeeded {
+            amount
+        } else {
+            Money::zero(currency)
+        },
+        refunded: Money::zero(currency),
+        manual: kind == "a",
+        status,
+        restored: true,
+    })
+}
+
+/// A payment by id inside a state transaction: stored, or restored from its id.
+async fn lookup(tx: &mut ProviderStateTx, id: &str) -> Result<SimPayment> {
+    if let Some(p) = tx.get_json::<SimPayment>(PAYMENT, id).await? {
+        return Ok(p);
     }
-    st.payments
-        .get_mut(id)
-        .ok_or_else(|| Error::not_found("payment", id))
+    restore(id).ok_or_else(|| Error::not_found("payment", id))
 }
 
 fn reused_key(what: &str) -> Error {
@@ -241,8 +294,21 @@ fn reused_key(what: &str) -> Error {
 fn snapshot(id: &str, p: &SimPayment) -> ProviderPayment {
     ProviderPayment {
         provider_id: id.to_owned(),
-        status: p.status.clone(),
+        status: (&p.status).into(),
     }
+}
+
+/// What is kept of a request to recognize it again: a SHA-256 of its parts, so names,
+/// emails and descriptions are not copied into the simulator's records.
+fn fingerprint(parts: &str) -> String {
+    hex::encode(Sha256::digest(parts.as_bytes()))
+}
+
+/// The fingerprint of a customer request.
+fn customer_fingerprint(req: &NewCustomer) -> Result<String> {
+    let json = serde_json::to_string(req)
+        .map_err(|e| Error::internal(format!("customer request: {e}")))?;
+    Ok(fingerprint(&json))
 }
 
 #[async_trait]
@@ -260,18 +326,27 @@ impl PaymentProvider for SimPayments {
         req: &NewCustomer,
         idempotency_key: &str,
     ) -> Result<ProviderCustomer> {
-        let mut st = lock(&self.state);
-        if let Some((first, id)) = st.customers.get(idempotency_key) {
-            if first != req {
+        let fingerprint = customer_fingerprint(req)?;
+        let mut tx = self.state.begin().await?;
+        if let Some(first) = tx.get_json::<Keyed>(CUSTOMER_KEY, idempotency_key).await? {
+            if first.fingerprint != fingerprint {
                 return Err(reused_key("customer"));
             }
             return Ok(ProviderCustomer {
-                provider_id: id.clone(),
+                provider_id: first.id,
             });
         }
         let id = new_id("cus");
-        st.customers
-            .insert(idempotency_key.to_owned(), (req.clone(), id.clone()));
+        let keyed = Keyed {
+            fingerprint,
+            id: id.clone(),
+            status: None,
+            refund_status: None,
+        };
+        tx.put_json(CUSTOMER_KEY, idempotency_key, &keyed).await?;
+        tx.put_json(METHODS, &id, &Vec::<PaymentMethod>::new())
+            .await?;
+        tx.commit().await?;
         Ok(ProviderCustomer { provider_id: id })
     }
 
@@ -282,21 +357,24 @@ impl PaymentProvider for SimPayments {
                 "amount must be greater than zero",
             ));
         }
-        let fingerprint = format!(
+        let fingerprint = fingerprint(&format!(
             "{}|{}|{:?}|{:?}|{:?}",
             req.amount, req.payment_method, req.customer, req.description, req.capture_method
-        );
+        ));
         let manual = req.capture_method == CaptureMethod::Manual;
-        let mut st = lock(&self.state);
-        if let Some((first, id)) = st.payment_keys.get(&req.idempotency_key) {
-            if *first != fingerprint {
+        let mut tx = self.state.begin().await?;
+        if let Some(first) = tx
+            .get_json::<Keyed>(PAYMENT_KEY, &req.idempotency_key)
+            .await?
+        {
+            if first.fingerprint != fingerprint {
                 return Err(reused_key("payment"));
             }
-            let p = st
-                .payments
-                .get(id)
+            let p = tx
+                .get_json::<SimPayment>(PAYMENT, &first.id)
+                .await?
                 .ok_or_else(|| Error::internal("simulator lost a keyed payment"))?;
-            return Ok(snapshot(id, p));
+            return Ok(snapshot(&first.id, &p));
         }
         let outcome = outcome(&req.payment_method).ok_or_else(|| {
             sim_error(
@@ -305,20 +383,20 @@ impl PaymentProvider for SimPayments {
             )
         })?;
         let status = match outcome {
-            Outcome::Succeed if manual => ProviderPaymentStatus::RequiresCapture,
-            Outcome::Succeed => ProviderPaymentStatus::Succeeded,
-            Outcome::Processing | Outcome::Review => ProviderPaymentStatus::Processing,
-            Outcome::Decline(code, message) => ProviderPaymentStatus::Failed {
+            Outcome::Succeed if manual => Status::RequiresCapture,
+            Outcome::Succeed => Status::Succeeded,
+            Outcome::Processing | Outcome::Review => Status::Processing,
+            Outcome::Decline(code, message) => Status::Failed {
                 code: code.to_owned(),
                 message: message.to_owned(),
             },
         };
-        // The id carries what a later process needs to know the payment (see `lookup`).
+        // The id carries what is needed to know the payment without its record (`restore`).
         let kind = match &status {
-            ProviderPaymentStatus::Succeeded => 's',
-            ProviderPaymentStatus::Processing if manual => 'a',
-            ProviderPaymentStatus::Processing => 'p',
-            ProviderPaymentStatus::RequiresCapture => 'a',
+            Status::Succeeded => 's',
+            Status::Processing if manual => 'a',
+            Status::Processing => 'p',
+            Status::RequiresCapture => 'a',
             _ => 'f',
         };
         let id = format!(
@@ -329,7 +407,7 @@ impl PaymentProvider for SimPayments {
         );
         let payment = SimPayment {
             amount: req.amount,
-            captured: if status == ProviderPaymentStatus::Succeeded {
+            captured: if status == Status::Succeeded {
                 req.amount
             } else {
                 Money::zero(req.amount.currency())
@@ -340,60 +418,80 @@ impl PaymentProvider for SimPayments {
             restored: false,
         };
         let out = snapshot(&id, &payment);
-        st.payments.insert(id.clone(), payment);
-        st.payment_keys
-            .insert(req.idempotency_key.clone(), (fingerprint, id));
-        st.charges += 1;
+        tx.put_json(PAYMENT, &id, &payment).await?;
+        let keyed = Keyed {
+            fingerprint,
+            id,
+            status: None,
+            refund_status: None,
+        };
+        tx.put_json(PAYMENT_KEY, &req.idempotency_key, &keyed)
+            .await?;
+        tx.commit().await?;
+        self.charges.fetch_add(1, Ordering::SeqCst);
         Ok(out)
     }
 
     async fn get_payment(&self, provider_id: &str) -> Result<ProviderPayment> {
-        let mut st = lock(&self.state);
-        let p = lookup(&mut st, provider_id)?;
+        if let Some(p) = self.state.get::<SimPayment>(PAYMENT, provider_id).await? {
+            if p.status != Status::Processing {
+                return Ok(snapshot(provider_id, &p));
+            }
+        }
+        let mut tx = self.state.begin().await?;
+        let mut p = lookup(&mut tx, provider_id).await?;
         // Processing settles by the time anyone looks again: deterministic, no timers.
-        if p.status == ProviderPaymentStatus::Processing {
+        if p.status == Status::Processing {
             if p.manual {
-                p.status = ProviderPaymentStatus::RequiresCapture;
+                p.status = Status::RequiresCapture;
             } else {
-                p.status = ProviderPaymentStatus::Succeeded;
+                p.status = Status::Succeeded;
                 p.captured = p.amount;
             }
         }
-        Ok(snapshot(provider_id, p))
+        tx.put_json(PAYMENT, provider_id, &p).await?;
+        tx.commit().await?;
+        Ok(snapshot(provider_id, &p))
     }
 
     async fn cancel_payment(&self, provider_id: &str) -> Result<ProviderPayment> {
-        let mut st = lock(&self.state);
-        let p = lookup(&mut st, provider_id)?;
+        let mut tx = self.state.begin().await?;
+        let mut p = lookup(&mut tx, provider_id).await?;
         match p.status {
-            ProviderPaymentStatus::Processing | ProviderPaymentStatus::RequiresCapture => {
-                p.status = ProviderPaymentStatus::Canceled
-            }
-            ProviderPaymentStatus::Canceled => {}
+            Status::Processing | Status::RequiresCapture => p.status = Status::Canceled,
+            Status::Canceled => {}
             _ => return Err(Error::conflict(
                 ConflictCode::InvalidState,
                 "only a processing or uncaptured payment can be cancelled; refund a succeeded one",
             )),
         }
-        Ok(snapshot(provider_id, p))
+        tx.put_json(PAYMENT, provider_id, &p).await?;
+        tx.commit().await?;
+        Ok(snapshot(provider_id, &p))
     }
 
     async fn create_refund(&self, req: &ProviderRefundRequest) -> Result<ProviderRefund> {
-        let fingerprint = format!("{}|{}", req.provider_payment_id, req.amount);
-        let mut st = lock(&self.state);
-        if let Some((first, refund)) = st.refund_keys.get(&req.idempotency_key) {
-            if *first != fingerprint {
+        let fingerprint = fingerprint(&format!("{}|{}", req.provider_payment_id, req.amount));
+        let mut tx = self.state.begin().await?;
+        if let Some(first) = tx
+            .get_json::<Keyed>(REFUND_KEY, &req.idempotency_key)
+            .await?
+        {
+            if first.fingerprint != fingerprint {
                 return Err(reused_key("refund"));
             }
-            return Ok(refund.clone());
+            return Ok(ProviderRefund {
+                provider_id: first.id,
+                status: first.refund_status.unwrap_or(RefundStatus::Succeeded),
+            });
         }
-        let p = lookup(&mut st, &req.provider_payment_id)?;
-        if p.restored && p.status == ProviderPaymentStatus::RequiresCapture {
-            // authorized in an earlier process and captured since, as the platform knows
-            p.status = ProviderPaymentStatus::Succeeded;
+        let mut p = lookup(&mut tx, &req.provider_payment_id).await?;
+        if p.restored && p.status == Status::RequiresCapture {
+            // authorized before the simulator kept state, captured since, as the platform knows
+            p.status = Status::Succeeded;
             p.captured = p.amount;
         }
-        if p.status != ProviderPaymentStatus::Succeeded {
+        if p.status != Status::Succeeded {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
                 "only a succeeded payment can be refunded",
@@ -418,23 +516,37 @@ impl PaymentProvider for SimPayments {
             provider_id: new_id("re"),
             status: RefundStatus::Succeeded,
         };
-        st.refund_keys
-            .insert(req.idempotency_key.clone(), (fingerprint, refund.clone()));
-        st.refunds += 1;
+        tx.put_json(PAYMENT, &req.provider_payment_id, &p).await?;
+        let keyed = Keyed {
+            fingerprint,
+            id: refund.provider_id.clone(),
+            status: None,
+            refund_status: Some(refund.status),
+        };
+        tx.put_json(REFUND_KEY, &req.idempotency_key, &keyed)
+            .await?;
+        tx.commit().await?;
+        self.refunds.fetch_add(1, Ordering::SeqCst);
         Ok(refund)
     }
 
     async fn capture_payment(&self, req: &ProviderCaptureRequest) -> Result<ProviderPayment> {
-        let fingerprint = format!("{}|{}", req.provider_payment_id, req.amount);
-        let mut st = lock(&self.state);
-        if let Some((first, captured)) = st.capture_keys.get(&req.idempotency_key) {
-            if *first != fingerprint {
+        let fingerprint = fingerprint(&format!("{}|{}", req.provider_payment_id, req.amount));
+        let mut tx = self.state.begin().await?;
+        if let Some(first) = tx
+            .get_json::<Keyed>(CAPTURE_KEY, &req.idempotency_key)
+            .await?
+        {
+            if first.fingerprint != fingerprint {
                 return Err(reused_key("capture"));
             }
-            return Ok(captured.clone());
+            return Ok(ProviderPayment {
+                provider_id: first.id,
+                status: first.status.as_ref().unwrap_or(&Status::Succeeded).into(),
+            });
         }
-        let p = lookup(&mut st, &req.provider_payment_id)?;
-        if p.status != ProviderPaymentStatus::RequiresCapture {
+        let mut p = lookup(&mut tx, &req.provider_payment_id).await?;
+        if p.status != Status::RequiresCapture {
             return Err(Error::conflict(
                 ConflictCode::InvalidState,
                 "only an authorized payment (requires_capture) can be captured",
@@ -453,10 +565,18 @@ impl PaymentProvider for SimPayments {
             ));
         }
         p.captured = req.amount;
-        p.status = ProviderPaymentStatus::Succeeded;
-        let out = snapshot(&req.provider_payment_id, p);
-        st.capture_keys
-            .insert(req.idempotency_key.clone(), (fingerprint, out.clone()));
+        p.status = Status::Succeeded;
+        let out = snapshot(&req.provider_payment_id, &p);
+        tx.put_json(PAYMENT, &req.provider_payment_id, &p).await?;
+        let keyed = Keyed {
+            fingerprint,
+            id: req.provider_payment_id.clone(),
+            status: Some(p.status.clone()),
+            refund_status: None,
+        };
+        tx.put_json(CAPTURE_KEY, &req.idempotency_key, &keyed)
+            .await?;
+        tx.commit().await?;
         Ok(out)
     }
 
@@ -484,10 +604,15 @@ impl PaymentProvider for SimPayments {
                 exp_year: 2034,
             }),
         };
-        let mut st = lock(&self.state);
-        let list = st.attached.entry(provider_customer.to_owned()).or_default();
+        let mut tx = self.state.begin().await?;
+        let mut list = tx
+            .get_json::<Vec<PaymentMethod>>(METHODS, provider_customer)
+            .await?
+            .unwrap_or_default();
         if !list.iter().any(|m| m.id == method.id) {
             list.push(method.clone());
+            tx.put_json(METHODS, provider_customer, &list).await?;
+            tx.commit().await?;
         }
         Ok(method)
     }
@@ -497,57 +622,50 @@ impl PaymentProvider for SimPayments {
     }
 
     async fn payment_methods(&self, provider_customer: &str) -> Result<Vec<PaymentMethod>> {
-        Ok(lock(&self.state)
-            .attached
-            .get(provider_customer)
-            .cloned()
+        Ok(self
+            .state
+            .get::<Vec<PaymentMethod>>(METHODS, provider_customer)
+            .await?
             .unwrap_or_default())
     }
 
     async fn balance(&self) -> Result<Vec<ProviderBalance>> {
-        let st = lock(&self.state);
-        let mut by_currency: Vec<ProviderBalance> = Vec::new();
-        for p in st.payments.values().filter(|p| !p.restored) {
+        let payments = self.state.list::<SimPayment>(PAYMENT).await?;
+        let mut by_currency: HashMap<&'static str, ProviderBalance> = HashMap::new();
+        for (_, p) in payments.iter().filter(|(_, p)| !p.restored) {
             let currency = p.amount.currency();
-            let i = match by_currency
-                .iter()
-                .position(|b| b.available.currency() == currency)
-            {
-                Some(i) => i,
-                None => {
-                    by_currency.push(ProviderBalance {
-                        available: Money::zero(currency),
-                        pending: Money::zero(currency),
-                    });
-                    by_currency.len() - 1
-                }
-            };
-            let b = &mut by_currency[i];
+            let b = by_currency
+                .entry(currency.code())
+                .or_insert_with(|| ProviderBalance {
+                    available: Money::zero(currency),
+                    pending: Money::zero(currency),
+                });
             match p.status {
-                ProviderPaymentStatus::Succeeded => {
+                Status::Succeeded => {
                     b.available = b
                         .available
                         .checked_add(&p.captured.checked_sub(&p.refunded)?)?;
                 }
-                ProviderPaymentStatus::Processing => {
+                Status::Processing => {
                     b.pending = b.pending.checked_add(&p.amount)?;
                 }
                 _ => {}
             }
         }
-        by_currency.sort_by(|a, b| {
+        let mut out: Vec<ProviderBalance> = by_currency.into_values().collect();
+        out.sort_by(|a, b| {
             a.available
                 .currency()
                 .code()
                 .cmp(b.available.currency().code())
         });
-        if by_currency.is_empty() {
+        if out.is_empty() {
             let usd = fintech_core::Currency::from_code("USD")?;
-            by_currency.push(ProviderBalance {
+            out.push(ProviderBalance {
                 available: Money::zero(usd),
                 pending: Money::zero(usd),
             });
         }
-        Ok(by_currency)
+        Ok(out)
     }
 }

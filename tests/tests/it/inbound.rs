@@ -132,6 +132,9 @@ impl ProviderSet for Counting {
     fn brokerage(&self, tenant: &TenantId) -> Arc<dyn BrokerageProvider> {
         self.sim.brokerage(tenant)
     }
+    fn attach_state(&self, state: &fintech_core::ProviderState) {
+        self.sim.attach_state(state);
+    }
 }
 
 #[async_trait]

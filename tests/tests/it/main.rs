@@ -9,3 +9,4 @@ mod oidc;
 mod preview;
 mod storage;
 mod webhooks;
+mod world;
