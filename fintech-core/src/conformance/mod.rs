@@ -12,6 +12,7 @@
 
 pub mod banking;
 pub mod brokerage;
+pub mod moves;
 pub mod payments;
 pub mod storage;
 

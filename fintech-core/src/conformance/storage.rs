@@ -148,7 +148,7 @@ fn usd(s: &str) -> Money {
     Money::parse(s, "USD").expect("valid amount")
 }
 
-fn pay(amount: &str) -> NewPayment {
+pub(super) fn pay(amount: &str) -> NewPayment {
     NewPayment {
         amount: usd(amount),
         payment_method: "pm_card_visa".into(),
@@ -160,7 +160,7 @@ fn pay(amount: &str) -> NewPayment {
     }
 }
 
-async fn tenant(h: &Harness, name: &str) -> Principal {
+pub(super) async fn tenant(h: &Harness, name: &str) -> Principal {
     let t = h
         .platform
         .create_tenant(name, Interface::Sdk)
@@ -169,7 +169,7 @@ async fn tenant(h: &Harness, name: &str) -> Principal {
     Principal::system(t.id, Interface::Sdk)
 }
 
-fn operator(admin: &Principal) -> Principal {
+pub(super) fn operator(admin: &Principal) -> Principal {
     Principal::user(
         admin.tenant_id.clone(),
         UserId::generate(),
@@ -178,7 +178,12 @@ fn operator(admin: &Principal) -> Principal {
     )
 }
 
-async fn agent(h: &Harness, admin: &Principal, scopes: &[Scope], limits: KeyLimits) -> Principal {
+pub(super) async fn agent(
+    h: &Harness,
+    admin: &Principal,
+    scopes: &[Scope],
+    limits: KeyLimits,
+) -> Principal {
     let created = h
         .platform
         .create_api_key(
@@ -216,7 +221,7 @@ async fn rows(h: &Harness, t: &TenantId) -> [i64; 4] {
     ]
 }
 
-async fn balance(h: &Harness, p: &Principal, account: &str) -> Money {
+pub(super) async fn balance(h: &Harness, p: &Principal, account: &str) -> Money {
     h.platform
         .ledger_balances(p)
         .await
@@ -227,7 +232,7 @@ async fn balance(h: &Harness, p: &Principal, account: &str) -> Money {
         .unwrap_or_else(|| Money::zero(crate::Currency::USD))
 }
 
-async fn assert_ledger_balanced(h: &Harness, p: &Principal) {
+pub(super) async fn assert_ledger_balanced(h: &Harness, p: &Principal) {
     let bad = h
         .platform
         .store()

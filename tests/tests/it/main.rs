@@ -5,6 +5,7 @@ mod http;
 mod idempotency;
 mod inbound;
 mod mandates;
+mod moves;
 mod oidc;
 mod preview;
 mod storage;
