@@ -554,10 +554,11 @@ pub fn parse_window(rule: &str, s: &str) -> Result<i64> {
         "d" => 86_400,
         _ => return Err(bad()),
     };
-    if !(1..=366 * 86_400).contains(&(n * secs)) {
-        return Err(bad());
+    // checked: a huge count must be refused, not wrapped into range
+    match n.checked_mul(secs) {
+        Some(total) if (1..=366 * 86_400).contains(&total) => Ok(total * 1_000_000),
+        _ => Err(bad()),
     }
-    Ok(n * secs * 1_000_000)
 }
 
 fn parse_offset(s: &str) -> Result<i64> {

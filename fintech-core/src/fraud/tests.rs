@@ -527,6 +527,30 @@ fn windows_parse() {
     }
 }
 
+/// Found by the `fraud_rules` fuzz target: a huge count overflowed `n * unit` (a panic in a
+/// debug build; in a release build it wrapped, and `144115188075855873d` passed as one day).
+#[test]
+fn a_huge_window_is_refused_not_wrapped() {
+    for bad in [
+        "9223372036854775807d",
+        "144115188075855873d",
+        "9223372036854775807s",
+        "-9223372036854775808h",
+    ] {
+        assert!(parse_window("r", bad).is_err(), "{bad}");
+    }
+    let rules = r#"
+review_score = 50
+block_score = 100
+[[rule]]
+name = "v"
+action = "block"
+score = 100
+when.velocity = { key = "payment_method", window = "144115188075855873d", max_count = 2 }
+"#;
+    assert!(RuleSet::from_source(rules, RuleFormat::Toml).is_err());
+}
+
 #[test]
 fn csv_round_trip_and_errors_name_the_line() {
     let data = synthetic(7, 2);
