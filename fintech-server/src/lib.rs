@@ -19,7 +19,7 @@ pub mod oidc;
 mod openapi;
 pub mod ops_metrics;
 mod routes;
-mod session;
+pub mod session;
 mod sse;
 pub mod webhooks;
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use fintech_core::id::TenantId;
 use fintech_core::platform::FederatedIdentity;
 use fintech_core::Role;
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
@@ -123,7 +123,7 @@ impl Oidc {
     }
 
     /// The key for `kid`, from the cache or a (rate-limited) refetch.
-    async fn key(&self, kid: Option<&str>) -> Result<jsonwebtoken::jwk::Jwk, Refusal> {
+    async fn key(&self, kid: Option<&str>) -> Result<Jwk, Refusal> {
         let mut cache = self.keys.lock().await;
         let find = |set: &JwkSet| match kid {
             Some(k) => set.find(k).cloned(),
@@ -152,79 +152,95 @@ impl Oidc {
 
     /// Verifies an ID token; the identity it vouches for and the mapped role.
     pub(crate) async fn verify(&self, token: &str) -> Result<(FederatedIdentity, Role), Refusal> {
-        let header = decode_header(token).map_err(|e| Refusal(format!("header: {e}")))?;
-        if !matches!(
-            header.alg,
-            Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512
-                | Algorithm::ES256
-                | Algorithm::ES384
-        ) {
-            return Err(Refusal(format!("algorithm {:?} not accepted", header.alg)));
-        }
-        let jwk = self.key(header.kid.as_deref()).await?;
-        let key = DecodingKey::from_jwk(&jwk).map_err(|e| Refusal(format!("jwk: {e}")))?;
-        let mut v = Validation::new(header.alg);
-        v.set_issuer(&[&self.config.issuer]);
-        v.set_audience(&[&self.config.audience]);
-        v.set_required_spec_claims(&["exp", "iss", "aud"]);
-        v.leeway = 30;
-        let claims = decode::<Value>(token, &key, &v)
-            .map_err(|e| Refusal(format!("token: {e}")))?
-            .claims;
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Refusal("no sub claim".into()))?
-            .to_owned();
-        // a boolean, or the string some providers send
-        let email_verified = match claims.get("email_verified") {
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::String(s)) => Some(s == "true"),
-            _ => None,
-        };
-        let email = claims
-            .get("email")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Refusal("no email claim".into()))?
-            .to_owned();
-        let values: Vec<&str> = match claims.get(&self.config.role_claim) {
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let role = values
-            .iter()
-            .filter_map(|v| {
-                self.config
-                    .role_map
-                    .iter()
-                    .find(|(name, _)| name == v)
-                    .map(|(_, r)| *r)
-                    .or_else(|| Role::parse(v).ok())
-            })
-            .max_by_key(|r| privilege(*r))
-            .ok_or_else(|| {
-                Refusal(format!(
-                    "no fintech role in claim {:?}",
-                    self.config.role_claim
-                ))
-            })?;
-        Ok((
-            FederatedIdentity {
-                issuer: self.config.issuer.clone(),
-                subject,
-                email,
-                email_verified,
-            },
-            role,
-        ))
+        let kid = accepted_header(token)?;
+        let jwk = self.key(kid.as_deref()).await?;
+        verify_id_token(&self.config, token, &jwk).map_err(Refusal)
     }
+}
+
+/// The key id an ID token names, after checking that its algorithm is an accepted asymmetric
+/// one (RS*, PS*, ES256/384; never HS* or `none`).
+fn accepted_header(token: &str) -> Result<Option<String>, Refusal> {
+    let header = decode_header(token).map_err(|e| Refusal(format!("header: {e}")))?;
+    if !matches!(
+        header.alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+    ) {
+        return Err(Refusal(format!("algorithm {:?} not accepted", header.alg)));
+    }
+    Ok(header.kid)
+}
+
+/// Verifies an ID token against the issuer's key `jwk` (the one its `kid` names): an accepted
+/// asymmetric algorithm, a valid signature, `iss` and `aud` as configured, `exp` in the future
+/// (30 s leeway), a non-empty `sub`, an `email`, and a role claim that maps to a role (the
+/// most privileged wins). The error says why, for the debug log (never for the client).
+pub fn verify_id_token(
+    config: &OidcConfig,
+    token: &str,
+    jwk: &Jwk,
+) -> Result<(FederatedIdentity, Role), String> {
+    let header = decode_header(token).map_err(|e| format!("header: {e}"))?;
+    accepted_header(token).map_err(|r| r.0)?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("jwk: {e}"))?;
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[&config.issuer]);
+    v.set_audience(&[&config.audience]);
+    v.set_required_spec_claims(&["exp", "iss", "aud"]);
+    v.leeway = 30;
+    let claims = decode::<Value>(token, &key, &v)
+        .map_err(|e| format!("token: {e}"))?
+        .claims;
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "no sub claim".to_owned())?
+        .to_owned();
+    // a boolean, or the string some providers send
+    let email_verified = match claims.get("email_verified") {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) => Some(s == "true"),
+        _ => None,
+    };
+    let email = claims
+        .get("email")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "no email claim".to_owned())?
+        .to_owned();
+    let values: Vec<&str> = match claims.get(&config.role_claim) {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let role = values
+        .iter()
+        .filter_map(|v| {
+            config
+                .role_map
+                .iter()
+                .find(|(name, _)| name == v)
+                .map(|(_, r)| *r)
+                .or_else(|| Role::parse(v).ok())
+        })
+        .max_by_key(|r| privilege(*r))
+        .ok_or_else(|| format!("no fintech role in claim {:?}", config.role_claim))?;
+    Ok((
+        FederatedIdentity {
+            issuer: config.issuer.clone(),
+            subject,
+            email,
+            email_verified,
+        },
+        role,
+    ))
 }
 
 /// Parses `value=role,value=role`.
