@@ -52,6 +52,10 @@ pub mod deploy {}
 #[doc = include_str!("../../docs/mandates.md")]
 pub mod mandates {}
 
+/// docs/reliability.md.
+#[doc = include_str!("../../docs/reliability.md")]
+pub mod reliability {}
+
 /// docs/ARCHITECTURE.md.
 #[doc = include_str!("../../docs/ARCHITECTURE.md")]
 pub mod architecture {}

@@ -436,6 +436,27 @@ mod tests {
         assert!(Money::parse("1", "US").is_err());
     }
 
+    /// Surviving mutants of money.rs: exponents, the sign test, the Debug forms and the
+    /// characters `parse` lets through to the decimal parser.
+    #[test]
+    fn exponents_signs_debug_and_amount_characters() {
+        assert_eq!(Currency::USD.exponent(), 2);
+        assert_eq!(Currency::JPY.exponent(), 0);
+        assert_eq!(Currency::KWD.exponent(), 3);
+        assert!(Currency::known().any(|c| c.code() == "CHF" && c.exponent() == 2));
+        assert!(usd("0.01").is_positive());
+        assert!(!usd("0").is_positive());
+        assert!(!usd("-0.01").is_positive());
+        assert_eq!(format!("{:?}", usd("1.5")), "Money(1.50 USD)");
+        assert_eq!(format!("{:?}", Currency::EUR), "EUR");
+        // only digits, a sign and a point: the decimal parser alone would take `1_000`
+        for bad in ["1_000", "1 000", "0x10", "1.0_0"] {
+            assert!(Money::parse(bad, "USD").is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(usd("+1.00"), usd("1"));
+        assert_eq!(usd("-1.00").to_minor().expect("fits"), -100);
+    }
+
     #[test]
     fn minor_unit_round_trip_is_exact() {
         for minor in [0_i64, 1, 99, 100, 123_456_789, -5] {

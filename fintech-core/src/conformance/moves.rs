@@ -203,6 +203,11 @@ async fn run_move(
                 );
                 if let (Ok(a), Ok(b)) = (&a, &b) {
                     assert_eq!(a.id, b.id, "one idempotency key, two payments");
+                    assert!(
+                        a.replayed || b.replayed,
+                        "one idempotency key executed twice: {}",
+                        a.id
+                    );
                 }
                 let created: Vec<PaymentId> = [&a, &b]
                     .into_iter()
@@ -216,7 +221,7 @@ async fn run_move(
                 h.platform
                     .create_payment(p, req, None)
                     .await
-                    .map(|pm| vec![pm.id])
+                    .map(|pm| vec![pm.into_value().id])
             }
         }
         Move::Capture { pick: i, cents: n } => match pick(*i) {

@@ -645,3 +645,20 @@ fn starter_rules_backtest_meets_precision_and_recall_floors() {
         report.transactions
     );
 }
+
+/// Case statuses read back from their stored text (surviving mutants: `as_str` answering
+/// `""`, and each arm of `parse` deleted).
+#[test]
+fn case_statuses_round_trip_through_their_text() {
+    use crate::fraud::CaseStatus;
+    for (status, text) in [
+        (CaseStatus::Open, "open"),
+        (CaseStatus::Approved, "approved"),
+        (CaseStatus::Rejected, "rejected"),
+    ] {
+        assert_eq!(status.as_str(), text);
+        assert_eq!(CaseStatus::parse(text).expect("known"), status);
+    }
+    assert!(CaseStatus::parse("xyzzy").is_err());
+    assert!(CaseStatus::parse("").is_err());
+}
