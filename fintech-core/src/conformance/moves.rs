@@ -250,13 +250,17 @@ async fn run_move(
             None => none(),
         },
         Move::Cancel { pick: i } => match pick(*i) {
-            Some(id) => h.platform.cancel_payment(p, &id).await.map(|_| Vec::new()),
+            Some(id) => h
+                .platform
+                .cancel_payment(p, &id, None)
+                .await
+                .map(|_| Vec::new()),
             None => none(),
         },
         Move::Approve { pick: i } => match pick(*i) {
             Some(id) => h
                 .platform
-                .approve_payment(reviewer, &id, None)
+                .approve_payment(reviewer, &id, None, None)
                 .await
                 .map(|_| Vec::new()),
             None => none(),
@@ -264,7 +268,7 @@ async fn run_move(
         Move::Reject { pick: i } => match pick(*i) {
             Some(id) => h
                 .platform
-                .reject_payment(reviewer, &id, None)
+                .reject_payment(reviewer, &id, None, None)
                 .await
                 .map(|_| Vec::new()),
             None => none(),
