@@ -98,6 +98,16 @@ enum Command {
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The double-entry ledger: balances, and the check that it agrees with itself.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// Copy the SQLite database to a file while it stays in use (admin; PostgreSQL is backed
+    /// up with pg_dump). The encryption key is not in the copy: keep it apart.
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// The event log.
     #[command(subcommand)]
     Events(EventCmd),
@@ -635,6 +645,15 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum LedgerCmd {
+    /// Balances per account and currency, derived from the postings.
+    Balances,
+    /// Check that every journal entry balances and agrees with the payment, refund or order
+    /// it records; exit 5 and name what disagrees otherwise.
+    Verify,
+}
+
+#[derive(Subcommand)]
 enum EventCmd {
     /// Events after a sequence number.
     List {
@@ -1054,6 +1073,8 @@ async fn tenant_command(
         Command::Approvals(c) => crate::cmd::approvals::approvals(p, op, c, fmt).await?,
         Command::Fraud(c) => crate::cmd::approvals::fraud(p, op, c, fmt).await?,
         Command::Audit(c) => crate::cmd::logs::audit(p, op, c, fmt).await?,
+        Command::Ledger(c) => crate::cmd::logs::ledger(p, op, c, fmt).await?,
+        Command::Backup { to } => crate::cmd::logs::backup(p, op, to, fmt).await?,
         Command::Events(c) => crate::cmd::logs::events(p, op, c, fmt).await?,
         _ => return Err(usage("unsupported command")),
     }

@@ -76,9 +76,14 @@ pub enum Error {
         /// True when the same request may succeed if retried later.
         retryable: bool,
     },
-    /// A bug or an infrastructure failure (database unreachable ...).
+    /// A bug or an infrastructure failure the caller cannot do anything about.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database cannot be reached or cannot write right now (restarting, unreachable,
+    /// out of disk space). Transient: the same request with the same idempotency key may be
+    /// retried and runs at most once.
+    #[error("database unavailable ({0}): retry later with the same idempotency key; the operation runs at most once")]
+    Unavailable(String),
     /// The money move needs the caller's confirmation first (the key's `confirm_above`):
     /// nothing was done. The decision says what would happen and carries the token that
     /// executes exactly this request once.
@@ -148,6 +153,8 @@ pub enum ErrorKind {
     Provider,
     /// [`Error::Internal`]
     Internal,
+    /// [`Error::Unavailable`]
+    Unavailable,
     /// [`Error::ConfirmationRequired`]
     ConfirmationRequired,
 }
@@ -200,6 +207,7 @@ impl Error {
             Self::LimitExceeded { .. } | Self::Blocked { .. } => ErrorKind::Limit,
             Self::Provider { .. } => ErrorKind::Provider,
             Self::Internal(_) => ErrorKind::Internal,
+            Self::Unavailable(_) => ErrorKind::Unavailable,
             Self::ConfirmationRequired(_) => ErrorKind::ConfirmationRequired,
         }
     }
@@ -207,8 +215,48 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        // Database errors never carry bound values in their Display, so this is secret-free.
-        Self::Internal(format!("database: {e}"))
+        match unavailable(&e) {
+            Some(why) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable(why.to_owned())
+            }
+            // Database errors never carry bound values in their Display, so this is secret-free.
+            None => Self::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+/// Why a database error is transient (the connection, a restart, a full disk), or `None`
+/// for anything else.
+fn unavailable(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => {
+            Some("the connection to the database failed")
+        }
+        sqlx::Error::PoolTimedOut => Some("no database connection became free in time"),
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            Some("the database connection pool is closed")
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            // SQLite: primary result codes (the low byte of an extended code)
+            if let Ok(n) = code.parse::<i32>() {
+                return match n & 0xff {
+                    13 => Some("the database's disk is full"),
+                    10 => Some("the database's disk failed to write"),
+                    _ => None,
+                };
+            }
+            // PostgreSQL SQLSTATEs
+            match code.as_ref() {
+                "53100" => Some("the database's disk is full"),
+                "57P01" | "57P02" | "57P03" => Some("the database is restarting"),
+                c if c.starts_with("08") => Some("the connection to the database failed"),
+                c if c.starts_with("53") => Some("the database is out of resources"),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -145,6 +145,29 @@ pub struct AccountBalance {
     pub balance: Money,
 }
 
+/// The outcome of checking a tenant's ledger against itself and against the rows it records
+/// ([`crate::Platform::verify_ledger`]): every journal entry balances per currency, each
+/// payment's postings equal what it captured, each refund's equal its amount, each order has
+/// one entry per fill, and no entry points at nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LedgerVerification {
+    /// Journal entries checked.
+    pub journals: u64,
+    /// Journal entries whose postings do not sum to zero in some currency.
+    pub unbalanced: Vec<String>,
+    /// Objects whose postings disagree with their row (`payment pay_…`, `refund re_…`,
+    /// `order ord_…`, `journal jrn_…` for an entry about no known object); at most 100.
+    pub mismatched: Vec<String>,
+}
+
+impl LedgerVerification {
+    /// Nothing is out of balance or out of step.
+    pub fn is_ok(&self) -> bool {
+        self.unbalanced.is_empty() && self.mismatched.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,6 +174,7 @@ fn fail(e: Error) -> Result<CallToolResult, McpError> {
                     _ => "limit_exceeded",
                 },
                 fintech_core::ErrorKind::Unauthenticated => "unauthenticated",
+                fintech_core::ErrorKind::Unavailable => "database_unavailable",
                 _ => "error",
             }
             .to_owned(),

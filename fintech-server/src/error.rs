@@ -147,6 +147,15 @@ impl From<Error> for ApiError {
                 a.problem.decision = Some(decision);
                 a
             }
+            Error::Unavailable(_) => {
+                let mut a = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    detail,
+                );
+                a.retry_after = Some(1);
+                a
+            }
             Error::Internal(message) => {
                 tracing::error!(error = %message, "internal error");
                 Self::new(

@@ -7,6 +7,7 @@
 use sqlx::Connection;
 
 pub mod bench;
+pub mod process;
 
 /// The PostgreSQL server URL for tests, `None` to skip, or a panic when CI requires it.
 pub fn postgres_url() -> Option<String> {

@@ -78,6 +78,77 @@ pub(crate) async fn audit(
     Ok(())
 }
 
+/// `fintech ledger …`
+pub(crate) async fn ledger(
+    p: &Platform,
+    op: &Principal,
+    command: &LedgerCmd,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    match command {
+        LedgerCmd::Balances => {
+            let bs = p.ledger_balances(op).await?;
+            let rows = bs
+                .iter()
+                .map(|b| {
+                    vec![
+                        b.account.clone(),
+                        b.balance.currency().code().to_owned(),
+                        b.balance.amount().to_string(),
+                    ]
+                })
+                .collect();
+            show(fmt, &bs, &["ACCOUNT", "CURRENCY", "BALANCE"], rows);
+        }
+        LedgerCmd::Verify => {
+            let v = p.verify_ledger(op).await?;
+            show(
+                fmt,
+                &v,
+                &["JOURNALS", "UNBALANCED", "MISMATCHED", "INTACT"],
+                vec![vec![
+                    v.journals.to_string(),
+                    v.unbalanced.len().to_string(),
+                    v.mismatched.len().to_string(),
+                    v.is_ok().to_string(),
+                ]],
+            );
+            if !v.is_ok() {
+                let mut named: Vec<String> = v
+                    .unbalanced
+                    .iter()
+                    .map(|j| format!("journal {j} (unbalanced)"))
+                    .collect();
+                named.extend(v.mismatched.iter().cloned());
+                named.truncate(10);
+                return Err(Error::conflict(
+                    fintech_core::ConflictCode::InvalidState,
+                    format!("the ledger does not agree: {}", named.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `fintech backup --to FILE`
+pub(crate) async fn backup(
+    p: &Platform,
+    op: &Principal,
+    to: &std::path::Path,
+    fmt: Format,
+) -> fintech_core::Result<()> {
+    let b = p.backup_to(op, to).await?;
+    show(
+        fmt,
+        &b,
+        &["BACKUP", "BYTES"],
+        vec![vec![b.path.display().to_string(), b.bytes.to_string()]],
+    );
+    note!("the encryption key is not in the copy: keep FINTECH_ENCRYPTION_KEY or the database's .key file, apart from the backups");
+    Ok(())
+}
+
 /// `fintech events …`
 pub(crate) async fn events(
     p: &Platform,

@@ -14,6 +14,7 @@ mod banking;
 mod fraud;
 mod identities;
 mod inbound;
+mod integrity;
 mod journal;
 mod mandates;
 mod ops;
