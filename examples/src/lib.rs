@@ -40,10 +40,6 @@ pub mod operations {}
 #[doc = include_str!("../../docs/performance.md")]
 pub mod performance {}
 
-/// docs/reliability.md.
-#[doc = include_str!("../../docs/reliability.md")]
-pub mod reliability {}
-
 /// docs/security.md.
 #[doc = include_str!("../../docs/security.md")]
 pub mod security {}
