@@ -963,7 +963,7 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
             }
         }
         Command::Migrate => {
-            p.store().migrate().await?;
+            p.migrate().await?;
             note!("migrations applied");
         }
         Command::Config(ConfigCmd::Show) => {
@@ -1008,7 +1008,7 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
                 Some(v) => {
                     p.set_tenant_settings(
                         &op,
-                        fintech_core::storage::TenantSettings {
+                        fintech_core::tenancy::TenantSettings {
                             allow_self_approval: *v,
                         },
                     )
@@ -1052,7 +1052,7 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
             tenant_command(&p, &op, cmd, fmt).await?;
         }
     }
-    p.store().close().await;
+    p.close().await;
     Ok(())
 }
 

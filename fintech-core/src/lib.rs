@@ -33,7 +33,13 @@ pub mod platform;
 pub mod policy;
 pub mod provider;
 pub mod provider_state;
+/// Storage is the platform's own: shells reach the database only through [`Platform`].
+/// Test suites and benchmarks that check rows directly enable the `testing` feature.
+#[cfg(feature = "testing")]
 pub mod storage;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod storage;
+pub mod tenancy;
 pub mod trading;
 pub mod webhooks;
 

@@ -654,7 +654,7 @@ impl ServerHandler for FintechMcp {
         self.subscriptions
             .ensure_watching(
                 self.platform(),
-                &p.tenant_id,
+                &p,
                 self.state.options.watch_interval,
                 move |uri| {
                     let peer = peer.clone();
@@ -707,19 +707,20 @@ impl ServerHandler for FintechMcp {
                 uris.push(uri);
             }
         }
-        let start = self
+        let events = self
             .platform()
-            .store()
-            .last_event_seq(&p.tenant_id)
+            .watch_events(
+                &p,
+                crate::watch::from_now(self.state.options.watch_interval),
+            )
             .await
-            .map_err(|_| McpError::internal_error("could not start watching", None))?;
+            .map_err(|e| {
+                McpError::internal_error(format!("could not start watching: {e}"), None)
+            })?;
         let sink = context.sink().clone();
         let watched = uris.clone();
-        let watching = crate::watch::watch(
-            self.platform().clone(),
-            p.tenant_id.clone(),
-            start,
-            self.state.options.watch_interval,
+        let watching = crate::watch::forward(
+            events,
             tokio_util::sync::CancellationToken::new(),
             move |touched| {
                 watched

@@ -1,5 +1,6 @@
-//! Resource subscriptions driven by the core event log: a session's watcher polls its
-//! tenant's events from where it started and reports each subscribed URI an event touches.
+//! Resource subscriptions driven by the core event log: a session's watcher follows
+//! `Platform::watch_events` (the events the key may see, from when it started, with the key
+//! checked again before each read) and reports each subscribed URI an event touches.
 //! The log is the same one SSE and webhooks read, so every instance on a shared PostgreSQL
 //! sees changes made through any other.
 
@@ -10,8 +11,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use fintech_core::id::TenantId;
-use fintech_core::Platform;
+use fintech_core::events::Event;
+use fintech_core::platform::{Watch, WatchFrom};
+use fintech_core::{ErrorKind, Platform, Principal};
+use futures::stream::{BoxStream, StreamExt};
 
 use crate::resources::{matches, touched_by};
 
@@ -44,7 +47,7 @@ impl Subscriptions {
     pub(crate) async fn ensure_watching<F, Fut>(
         self: &Arc<Self>,
         platform: &Platform,
-        tenant: &TenantId,
+        principal: &Principal,
         interval: Duration,
         send: F,
     ) -> fintech_core::Result<()>
@@ -55,7 +58,7 @@ impl Subscriptions {
         if self.watcher.lock().expect("lock").is_some() {
             return Ok(());
         }
-        let start = platform.store().last_event_seq(tenant).await?;
+        let events = platform.watch_events(principal, from_now(interval)).await?;
         let stop = CancellationToken::new();
         {
             let mut guard = self.watcher.lock().expect("lock");
@@ -65,11 +68,8 @@ impl Subscriptions {
             *guard = Some(stop.clone().drop_guard());
         }
         let me = Arc::downgrade(self);
-        tokio::spawn(watch(
-            platform.clone(),
-            tenant.clone(),
-            start,
-            interval,
+        tokio::spawn(forward(
+            events,
             stop,
             move |touched| {
                 me.upgrade()
@@ -82,13 +82,20 @@ impl Subscriptions {
     }
 }
 
-/// Polls `tenant`'s events after `seq` until `stop`, calling `send` for each URI `targets`
-/// picks from the URIs an event touches. Also the body of `subscriptions/listen`.
-pub(crate) async fn watch<T, F, Fut>(
-    platform: Platform,
-    tenant: TenantId,
-    mut seq: i64,
-    interval: Duration,
+/// A watch of what happens from now on, reading the log every `interval`.
+pub(crate) fn from_now(interval: Duration) -> Watch {
+    Watch {
+        from: WatchFrom::Now,
+        types: None,
+        poll: interval,
+    }
+}
+
+/// Forwards core's event watch until `stop`: for the events ready at once, calls `send` once
+/// for each URI `targets` picks from the URIs they touch. A revoked key ends it; a failed read
+/// of the log is logged and the watch goes on. Also the body of `subscriptions/listen`.
+pub(crate) async fn forward<T, F, Fut>(
+    events: BoxStream<'static, fintech_core::Result<Event>>,
     stop: CancellationToken,
     targets: T,
     send: F,
@@ -97,28 +104,23 @@ pub(crate) async fn watch<T, F, Fut>(
     F: Fn(String) -> Fut + Send + Sync,
     Fut: Future<Output = bool> + Send,
 {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batches = events.ready_chunks(200);
     loop {
-        tokio::select! {
+        let batch = tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let events = match platform.store().events_after(&tenant, seq, 200).await {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::warn!(error = %e, "subscription poll failed; retrying");
-                continue;
-            }
+            batch = batches.next() => batch,
         };
+        let Some(batch) = batch else { return };
         let mut due = BTreeSet::new();
-        for event in &events {
-            seq = event.seq;
-            due.extend(targets(touched_by(event)));
-        }
-        if !events.is_empty() {
-            // a change another process made: what this one caches of it is stale now
-            platform.events_seen(&tenant, &events);
+        for event in batch {
+            match event {
+                Ok(event) => due.extend(targets(touched_by(&event))),
+                Err(e) if e.kind() == ErrorKind::Unauthenticated => {
+                    tracing::info!(error = %e, "subscription ended");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "subscription read failed; retrying"),
+            }
         }
         for uri in due {
             if !send(uri).await {

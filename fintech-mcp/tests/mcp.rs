@@ -387,7 +387,7 @@ async fn confirmation_tokens_are_bound_single_use_and_expire() {
 
     // expiry: the platform's token lifetime (another instance on the same database and key)
     let quick = Platform::builder(w.config.clone())
-        .with_store(w.platform.store().clone())
+        .sharing_database_with(&w.platform)
         .with_providers(Arc::new(SimProviders::new()))
         .with_confirmation_ttl(Duration::ZERO)
         .build()

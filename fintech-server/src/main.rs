@@ -205,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
     if let Err(e) = platform.flush_key_usage().await {
         tracing::warn!(error = %e, "could not write the last key usage counts");
     }
-    platform.store().close().await;
+    platform.close().await;
     Ok(())
 }
 

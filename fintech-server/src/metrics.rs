@@ -101,7 +101,7 @@ pub(crate) fn health_router() -> Router<AppState> {
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
-    match s.platform().store().migrations_applied().await {
+    match s.platform().migrations_applied().await {
         Ok(true) => Json(json!({"status": "ready"})).into_response(),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -27,7 +27,7 @@ use fintech_core::platform::{
     PaymentQuery, WhoAmI,
 };
 use fintech_core::policy::KeyLimits;
-use fintech_core::storage::{ApiKeyRecord, KeyUsage, Tenant, User};
+use fintech_core::tenancy::{ApiKeyRecord, KeyUsage, Tenant, User};
 use fintech_core::trading::{
     Asset, Bar, BarTimeframe, BrokerageAccount, Fill, MarketClock, Order, OrderRequest, Position,
     Quote,

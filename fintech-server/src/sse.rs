@@ -3,10 +3,11 @@
 //! The stream reads the database (the event log is the source of truth), so every server
 //! instance sharing a PostgreSQL delivers every event, whichever instance wrote it. Each SSE
 //! `id` is the event's per-tenant sequence number: reconnecting with `Last-Event-ID` (or
-//! `?after=`) resumes exactly after the last event seen.
+//! `?after=`) resumes exactly after the last event seen. Core's `Platform::watch_events`
+//! decides what the key may see (its domains' events; `fraud:read` sees all) and checks the
+//! key again before each read of the log.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -15,9 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use fintech_core::events::Event;
-use fintech_core::platform::LogQuery;
-use fintech_core::{Platform, Principal};
-use futures::stream::{self, Stream};
+use fintech_core::platform::{Watch, WatchFrom};
+use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
@@ -63,73 +63,34 @@ async fn stream_events(
             .filter(|s| !s.is_empty())
             .collect()
     });
-    // Check access before the stream starts, so a missing scope is a 403, not a dead stream.
-    s.platform()
-        .events(
-            &p,
-            LogQuery {
-                after,
-                limit: Some(1),
-            },
-        )
-        .await?;
-    let cursor = Cursor {
-        platform: s.platform().clone(),
-        principal: p,
-        after,
+    let watch = Watch {
+        from: WatchFrom::After(after),
         types,
         poll: s.options().sse_poll,
-        buffer: Vec::new().into_iter(),
     };
-    Ok(Sse::new(events(cursor))
-        .keep_alive(KeepAlive::new().interval(s.options().sse_keep_alive))
-        .into_response())
+    // Access is checked before the stream starts, so a missing scope is a 403, not a dead stream.
+    let events = s.platform().watch_events(&p, watch).await?;
+    Ok(
+        Sse::new(events.scan((), |_, e| std::future::ready(render(e))))
+            .keep_alive(KeepAlive::new().interval(s.options().sse_keep_alive))
+            .into_response(),
+    )
 }
 
-struct Cursor {
-    platform: Platform,
-    principal: Principal,
-    after: i64,
-    types: Option<Vec<String>>,
-    poll: Duration,
-    buffer: std::vec::IntoIter<Event>,
-}
-
-fn events(cursor: Cursor) -> impl Stream<Item = Result<SseEvent, Infallible>> {
-    stream::unfold(cursor, |mut c| async move {
-        loop {
-            if let Some(e) = c.buffer.next() {
-                c.after = e.seq;
-                if c.types.as_ref().is_some_and(|t| !t.contains(&e.event_type)) {
-                    continue;
-                }
-                let data = serde_json::to_string(&e).unwrap_or_default();
-                let sse = SseEvent::default()
-                    .id(e.seq.to_string())
-                    .event(e.event_type.clone())
-                    .data(data);
-                return Some((Ok(sse), c));
-            }
-            match c
-                .platform
-                .events(
-                    &c.principal,
-                    LogQuery {
-                        after: c.after,
-                        limit: Some(200),
-                    },
-                )
-                .await
-            {
-                Ok(batch) if !batch.is_empty() => c.buffer = batch.into_iter(),
-                Ok(_) => tokio::time::sleep(c.poll).await,
-                Err(e) => {
-                    // A revoked key or a database outage ends the stream; the client reconnects
-                    // with Last-Event-ID and gets a proper error status then.
-                    tracing::warn!(error = %e, "event stream ended");
-                    return None;
-                }
-            }
+/// One event as an SSE message. An error ends the stream (a revoked key, a database outage):
+/// the client reconnects with `Last-Event-ID` and gets a proper error status then.
+fn render(event: fintech_core::Result<Event>) -> Option<Result<SseEvent, Infallible>> {
+    match event {
+        Ok(e) => {
+            let data = serde_json::to_string(&e).unwrap_or_default();
+            Some(Ok(SseEvent::default()
+                .id(e.seq.to_string())
+                .event(e.event_type.clone())
+                .data(data)))
         }
-    })
+        Err(e) => {
+            tracing::warn!(error = %e, "event stream ended");
+            None
+        }
+    }
 }

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fintech_core::payments::NewPayment;
+use fintech_core::platform::Backend;
 use fintech_core::platform::NewApiKey;
 use fintech_core::policy::KeyLimits;
-use fintech_core::storage::Backend;
 use fintech_core::{Config, Interface, Money, Platform, Principal, Scope};
 use fintech_providers::SimProviders;
 use fintech_tests::bench::{drive, pgbench, raw_baseline, show, Run};

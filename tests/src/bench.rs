@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fintech_core::storage::Backend;
+use fintech_core::platform::Backend;
 use fintech_core::Platform;
 
 use crate::fresh_postgres_database;

@@ -35,7 +35,7 @@ use crate::{
     ledger::AccountBalance,
     payments::{Customer, Payment, PaymentMethod, ProviderBalance, Refund},
     platform::{PaymentTimeline, WhoAmI},
-    storage::{ApiKeyRecord, KeyUsage, Tenant, User},
+    tenancy::{ApiKeyRecord, KeyUsage, Tenant, User},
     trading::{Asset, BrokerageAccount, MarketClock, Order, Position, Quote},
     trading::{Bar, Fill},
     webhooks::{WebhookDelivery, WebhookEndpoint},

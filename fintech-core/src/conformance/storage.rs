@@ -66,12 +66,16 @@ pub const SCENARIOS: &[&str] = &[
     "amounts_are_capped_and_sums_cannot_overflow",
     "card_numbers_in_free_text_are_refused_and_never_stored",
     "self_approval_is_an_audited_tenant_setting_off_by_default",
+    "event_watches_show_what_the_key_may_read_and_end_on_revocation",
 ];
 
 /// Runs the scenario called `name`.
 pub async fn run(name: &str, h: &Harness) {
     match name {
         "migrations_are_idempotent" => migrations_are_idempotent(h).await,
+        "event_watches_show_what_the_key_may_read_and_end_on_revocation" => {
+            event_watches_show_what_the_key_may_read_and_end_on_revocation(h).await
+        }
         "payment_writes_row_ledger_audit_event" => payment_writes_row_ledger_audit_event(h).await,
         "injected_failure_leaves_nothing_and_retry_charges_once" => {
             injected_failure_leaves_nothing_and_retry_charges_once(h).await
@@ -1430,6 +1434,105 @@ pub async fn events_are_numbered_without_gaps(h: &Harness) {
     assert!(h.platform.verify_audit(&p).await.expect("verify").is_ok());
 }
 
+/// `watch_events` (SSE and MCP subscriptions) from now: a `payments:read` key sees the
+/// payments' events in order and not the bank link's; a key without a read scope is refused;
+/// revoking the key ends the watch with `Unauthenticated`, within the cache window.
+pub async fn event_watches_show_what_the_key_may_read_and_end_on_revocation(h: &Harness) {
+    use crate::platform::{Watch, WatchFrom};
+    use futures::StreamExt;
+    let admin = tenant(h, "watch").await;
+    h.platform
+        .create_payment(&admin, pay("1.00"), None)
+        .await
+        .expect("payment before the watch");
+    let reader = agent(h, &admin, &[Scope::PaymentsRead], KeyLimits::default()).await;
+    let writer = agent(h, &admin, &[Scope::PaymentsWrite], KeyLimits::default()).await;
+    let watch = |from| Watch {
+        from,
+        types: None,
+        poll: std::time::Duration::from_millis(20),
+    };
+    let refused = h
+        .platform
+        .watch_events(&writer, watch(WatchFrom::Now))
+        .await;
+    assert!(
+        matches!(refused, Err(Error::Forbidden { .. })),
+        "no read scope"
+    );
+    let mut events = h
+        .platform
+        .watch_events(&reader, watch(WatchFrom::Now))
+        .await
+        .expect("watch");
+    let public = h
+        .platform
+        .sandbox_public_token(&admin, "ins_109508")
+        .await
+        .expect("public token");
+    h.platform
+        .link_item(&admin, &public, None)
+        .await
+        .expect("link");
+    h.platform
+        .create_payment(&admin, pay("2.00"), None)
+        .await
+        .expect("payment");
+    let ten = std::time::Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let e = tokio::time::timeout(ten, events.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("open")
+            .expect("event");
+        seen.push(e);
+    }
+    assert!(
+        seen.iter().all(|e| e.event_type.starts_with("payments.")),
+        "only payment events: {seen:?}"
+    );
+    assert!(seen[0].seq < seen[1].seq, "in order");
+    assert!(
+        seen[0].seq > 2,
+        "the earlier payment's events are not replayed from now"
+    );
+    let everything: Vec<_> = h
+        .platform
+        .watch_events(&admin, watch(WatchFrom::After(0)))
+        .await
+        .expect("admin watch")
+        .take(3)
+        .collect()
+        .await;
+    assert_eq!(
+        everything.len(),
+        3,
+        "from 0 the admin reads the log from its start"
+    );
+    assert!(everything.iter().all(|e| e.is_ok()));
+
+    let key_id = match &reader.actor {
+        crate::Actor::ApiKey(id) => id.clone(),
+        other => panic!("an API key principal, got {other:?}"),
+    };
+    h.platform
+        .revoke_api_key(&admin, &key_id)
+        .await
+        .expect("revoke");
+    let ended = tokio::time::timeout(ten, events.next())
+        .await
+        .expect("an answer within 10 s");
+    assert!(
+        matches!(ended, Some(Err(Error::Unauthenticated(_)))),
+        "a revoked key ends the watch: {ended:?}"
+    );
+    assert!(tokio::time::timeout(ten, events.next())
+        .await
+        .expect("ended")
+        .is_none());
+}
+
 const REVIEW_OVER_100: &str = r#"
 review_score = 50
 block_score = 100
@@ -1848,7 +1951,7 @@ when.velocity = { key = "payment_method", window = "1h", max_count = 2 }
         ..crate::Config::default()
     };
     let second = Platform::builder(config)
-        .with_store(h.platform.store().clone())
+        .sharing_database_with(&h.platform)
         .with_providers(h.platform.providers().clone())
         .build()
         .await
@@ -2451,7 +2554,7 @@ pub async fn a_holder_that_lost_its_lease_answers_with_the_winners_result(h: &Ha
         ..crate::Config::default()
     };
     let platform = crate::Platform::builder(config)
-        .with_store(h.platform.store().clone())
+        .sharing_database_with(&h.platform)
         .with_providers(h.platform.providers().clone())
         .with_fraud_screen(gate.clone())
         .build()

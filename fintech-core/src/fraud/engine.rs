@@ -130,8 +130,14 @@ pub struct StoredRules {
 }
 
 impl StoredRules {
-    /// A screen over a store.
+    /// A screen over a store (benchmarks; the platform builds its own).
+    #[cfg(feature = "testing")]
     pub fn new(store: Store) -> Self {
+        Self::over(store)
+    }
+
+    /// A screen over the platform's store.
+    pub(crate) fn over(store: Store) -> Self {
         Self {
             store,
             cache: Mutex::new(HashMap::new()),

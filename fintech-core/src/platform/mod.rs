@@ -23,6 +23,7 @@ mod sessions;
 mod tenancy;
 mod timeline;
 mod trading;
+mod watch;
 mod webhooks;
 
 pub use sessions::{FederatedIdentity, Session, REFRESH_TTL_SECS};
@@ -45,6 +46,7 @@ use crate::events::Event;
 use crate::fraud::{FraudScreen, StoredRules};
 use crate::ledger::AccountBalance;
 use crate::provider::ProviderSet;
+pub use crate::storage::Backend;
 use crate::storage::{Claim, ClaimState, Lease, Store, Tx};
 
 pub use banking::SyncProgress;
@@ -57,6 +59,7 @@ pub use payments::PaymentQuery;
 pub use tenancy::{CreatedApiKey, NewApiKey, WhoAmI};
 pub use timeline::{PaymentTimeline, TimelineEntry, TimelineKind};
 pub use trading::OrderQuery;
+pub use watch::{Watch, WatchFrom};
 
 /// The SDK's entry point. Cheap to clone; share one per process.
 #[derive(Clone)]
@@ -152,9 +155,16 @@ impl PlatformBuilder {
     }
 
     /// Reuses an open store instead of connecting with the configuration's URL.
-    pub fn with_store(mut self, store: Store) -> Self {
+    pub(crate) fn with_store(mut self, store: Store) -> Self {
         self.store = Some(store);
         self
+    }
+
+    /// Shares `other`'s database connections (pool) instead of connecting with the
+    /// configuration's URL: a second platform over the same data, for example with other
+    /// cache or token lifetimes.
+    pub fn sharing_database_with(self, other: &Platform) -> Self {
+        self.with_store(other.inner.store.clone())
     }
 
     /// Connects (creating and migrating the database if needed) and returns the platform.
@@ -183,7 +193,7 @@ impl PlatformBuilder {
         ));
         let fraud = self
             .fraud
-            .unwrap_or_else(|| Arc::new(StoredRules::new(store.clone())));
+            .unwrap_or_else(|| Arc::new(StoredRules::over(store.clone())));
         let confirmations =
             confirm::Confirmations::new(secrets.signing_key(), self.confirmation_ttl);
         Ok(Platform {
@@ -221,7 +231,29 @@ impl Platform {
         PlatformBuilder::new(config)
     }
 
-    /// The store, for operations tooling, tests and benchmarks.
+    /// The database engine this platform runs on.
+    pub fn backend(&self) -> Backend {
+        self.inner.store.backend()
+    }
+
+    /// Applies the embedded migrations (idempotent; safe from several processes at once).
+    /// [`PlatformBuilder::build`] already does this when it connects.
+    pub async fn migrate(&self) -> Result<()> {
+        self.inner.store.migrate().await
+    }
+
+    /// True when every embedded migration has been applied (readiness checks).
+    pub async fn migrations_applied(&self) -> Result<bool> {
+        self.inner.store.migrations_applied().await
+    }
+
+    /// Closes the database connections (at shutdown; later calls fail).
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+
+    /// The store, for test suites and benchmarks that check rows directly.
+    #[cfg(feature = "testing")]
     pub fn store(&self) -> &Store {
         &self.inner.store
     }

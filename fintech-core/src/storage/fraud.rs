@@ -115,6 +115,7 @@ impl Store {
     }
 
     /// Counts one window in the database.
+    #[cfg(feature = "conformance")]
     pub async fn window_stat(&self, tenant: &TenantId, l: &Lookup<'_>) -> Result<WindowStat> {
         Ok(self.window_stats(tenant, std::slice::from_ref(l)).await?[0])
     }
@@ -290,26 +291,6 @@ impl Store {
         ))
         .bind(tenant.as_str())
         .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await?
-        .as_ref()
-        .map(case_from_row)
-        .transpose()
-    }
-
-    /// The case of a payment or order, if it has one.
-    pub async fn fraud_case_for(
-        &self,
-        tenant: &TenantId,
-        object_type: &str,
-        object_id: &str,
-    ) -> Result<Option<FraudCase>> {
-        sqlx::query(&format!(
-            "SELECT {CASE_COLUMNS} FROM fraud_cases WHERE tenant_id = $1 AND object_type = $2 AND object_id = $3"
-        ))
-        .bind(tenant.as_str())
-        .bind(object_type)
-        .bind(object_id)
         .fetch_optional(self.pool())
         .await?
         .as_ref()

@@ -44,17 +44,6 @@ pub enum ClaimState {
     Done(String),
 }
 
-/// A stored idempotency key, as listed for operators.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyRecord {
-    /// The key.
-    pub key: String,
-    /// The operation it was used for.
-    pub operation: String,
-    /// `running` or `done`.
-    pub state: String,
-}
-
 /// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered placeholders
 /// (`($1, $2), ($3, $4)`), which both backends accept.
 fn values_rows(rows: usize, columns: usize) -> String {
@@ -404,6 +393,7 @@ impl Store {
     }
 
     /// Journal entries of a tenant whose postings do not sum to zero per currency (should be none).
+    #[cfg(feature = "conformance")]
     pub async fn unbalanced_journals(&self, tenant: &TenantId) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT journal_id FROM postings WHERE tenant_id = $1 GROUP BY journal_id, currency HAVING SUM(amount_minor) <> 0",
@@ -486,9 +476,8 @@ impl Tx {
     /// Appends a change's events and its audit record together, taking the tenant head (the
     /// row lock that orders the tenant's writes) once: one `UPDATE … RETURNING` allocates the
     /// events' sequence numbers and the audit record's, one insert writes every event, one
-    /// the audit record, and one sets the new chain hash. The same records as
-    /// [`append_event`](Self::append_event) for each event then
-    /// [`append_audit`](Self::append_audit), in fewer round trips.
+    /// the audit record, and one sets the new chain hash. The same records as one
+    /// event at a time then [`append_audit`](Self::append_audit), in fewer round trips.
     pub async fn append_events_and_audit(
         &mut self,
         tenant: &TenantId,
@@ -553,42 +542,6 @@ impl Tx {
                 hash,
             },
         ))
-    }
-
-    /// Appends an event; its sequence number comes from the tenant head (row-locked).
-    pub async fn append_event(
-        &mut self,
-        tenant: &TenantId,
-        event_type: &str,
-        object_id: &str,
-        data: &serde_json::Value,
-    ) -> Result<Event> {
-        let seq: i64 = sqlx::query_scalar("UPDATE tenant_heads SET event_seq = event_seq + 1 WHERE tenant_id = $1 RETURNING event_seq")
-            .bind(tenant.as_str())
-            .fetch_optional(self.conn())
-            .await?
-            .ok_or_else(|| Error::not_found("tenant", tenant))?;
-        let event = Event {
-            id: EventId::generate(),
-            seq,
-            event_type: event_type.to_owned(),
-            object_id: object_id.to_owned(),
-            data: data.clone(),
-            created_at: ts(now_micros()),
-        };
-        sqlx::query("INSERT INTO events (tenant_id, seq, id, event_type, object_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(tenant.as_str())
-            .bind(seq)
-            .bind(event.id.as_str())
-            .bind(event_type)
-            .bind(object_id)
-            .bind(super::to_json(data)?)
-            .bind(event.created_at.timestamp_micros())
-            .execute(self.conn())
-            .await?;
-        self.queue_webhook_deliveries_for(tenant, std::slice::from_ref(&event))
-            .await?;
-        Ok(event)
     }
 
     /// Appends an audit record to the tenant's chain (row-locked head).

@@ -25,8 +25,6 @@ mod timeline;
 mod trading;
 mod webhooks;
 
-pub use webhooks::ClaimedDelivery;
-
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -39,9 +37,7 @@ use crate::error::{Error, Result};
 
 pub use banking::ItemRow;
 pub use fraud::CaseResolution;
-pub use inbound::{INBOUND_CLAIM_STALE_MICROS, INBOUND_KEEP_MICROS};
-pub use journal::{Claim, ClaimState, IdempotencyRecord, Lease};
-pub use ops::QueueRow;
+pub use journal::{Claim, ClaimState, Lease};
 pub use payments::PaymentRow;
 pub use tenancy::{ApiKeyRecord, KeyUsage, Tenant, TenantSettings, User};
 pub use trading::OrderRow;

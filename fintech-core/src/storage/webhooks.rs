@@ -16,8 +16,6 @@ use crate::webhooks::{
 pub struct ClaimedDelivery {
     /// The delivery.
     pub delivery: WebhookDelivery,
-    /// The tenant.
-    pub tenant_id: TenantId,
     /// Target URL.
     pub url: String,
     /// The sealed signing secret (base64).
@@ -264,7 +262,6 @@ impl Store {
                 .ok_or_else(|| crate::Error::internal("delivery of a missing event"))?;
             claimed.push(ClaimedDelivery {
                 delivery: delivery_from_row(&row)?,
-                tenant_id,
                 url: col(&row, "url")?,
                 secret_enc: col(&row, "secret_enc")?,
                 body: to_json(&event)?,

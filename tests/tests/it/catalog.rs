@@ -116,6 +116,37 @@ fn the_rest_document_has_every_operation_with_its_scope() {
     }
 }
 
+/// The one door: no shell reaches the database but through `Platform` (storage is private to
+/// core; the `testing` feature that opens it is for test suites, and a shell's source must not
+/// lean on it through feature unification either).
+#[test]
+fn shells_reach_the_database_only_through_the_platform() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut offending = Vec::new();
+    for shell in ["fintech-server/src", "fintech-mcp/src", "fintech-cli/src"] {
+        let mut dirs = vec![root.join(shell)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("shell sources") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("source");
+                for (n, line) in text.lines().enumerate() {
+                    if ["fintech_core::storage", ".store()", "sqlx::"]
+                        .iter()
+                        .any(|door| line.contains(door))
+                    {
+                        offending.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offending.is_empty(), "side doors: {offending:#?}");
+}
+
 fn collect_refs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
