@@ -1467,7 +1467,7 @@ pub async fn event_watches_show_what_the_key_may_read_and_end_on_revocation(h: &
         .expect("watch");
     let public = h
         .platform
-        .sandbox_public_token(&admin, "ins_109508")
+        .sandbox_public_token(&admin, "ins_109508", None)
         .await
         .expect("public token");
     h.platform
@@ -1517,7 +1517,7 @@ pub async fn event_watches_show_what_the_key_may_read_and_end_on_revocation(h: &
         other => panic!("an API key principal, got {other:?}"),
     };
     h.platform
-        .revoke_api_key(&admin, &key_id)
+        .revoke_api_key(&admin, &key_id, None)
         .await
         .expect("revoke");
     let ended = tokio::time::timeout(ten, events.next())
