@@ -393,7 +393,6 @@ impl Store {
     }
 
     /// Journal entries of a tenant whose postings do not sum to zero per currency (should be none).
-    #[cfg(feature = "conformance")]
     pub async fn unbalanced_journals(&self, tenant: &TenantId) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT journal_id FROM postings WHERE tenant_id = $1 GROUP BY journal_id, currency HAVING SUM(amount_minor) <> 0",
