@@ -70,6 +70,7 @@ fn world() -> &'static World {
                             confirm_above: None,
                         },
                     },
+                    None,
                 )
                 .await
                 .expect("key");
