@@ -933,6 +933,33 @@ async fn held_hint(p: &Platform, op: &Principal, pay: &fintech_core::payments::P
     format!("{why}: {as_key}")
 }
 
+/// `fintech config show`: the effective configuration, secrets redacted.
+fn show_config(cli: &Cli, fmt: Format) -> fintech_core::Result<()> {
+    let mut config = Config::load()?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = url.clone();
+    }
+    let v = serde_json::json!({
+        "database_url": fintech_core::config::redact_url(&config.database_url),
+        "encryption_key": config.encryption_key.as_ref().map(|_| "[redacted]"),
+        "max_connections": config.max_connections,
+        "providers": "simulated",
+    });
+    show(
+        fmt,
+        &v,
+        &["SETTING", "VALUE"],
+        v.as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| vec![k.clone(), v.to_string().trim_matches('"').to_owned()])
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> fintech_core::Result<()> {
     let fmt = Format::resolve(cli.output);
     if let Command::Completions { shell } = &cli.command {
@@ -966,32 +993,7 @@ async fn run(cli: Cli) -> fintech_core::Result<()> {
             p.migrate().await?;
             note!("migrations applied");
         }
-        Command::Config(ConfigCmd::Show) => {
-            let mut config = Config::load()?;
-            if let Some(url) = &cli.database_url {
-                config.database_url = url.clone();
-            }
-            let v = serde_json::json!({
-                "database_url": fintech_core::config::redact_url(&config.database_url),
-                "encryption_key": config.encryption_key.as_ref().map(|_| "[redacted]"),
-                "max_connections": config.max_connections,
-                "providers": "simulated",
-            });
-            show(
-                fmt,
-                &v,
-                &["SETTING", "VALUE"],
-                v.as_object()
-                    .map(|o| {
-                        o.iter()
-                            .map(|(k, v)| {
-                                vec![k.clone(), v.to_string().trim_matches('"').to_owned()]
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            );
-        }
+        Command::Config(ConfigCmd::Show) => show_config(&cli, fmt)?,
         Command::Tenants(TenantCmd::List) => {
             let ts = p.tenants().await?;
             let rows = ts
